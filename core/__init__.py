@@ -1,0 +1,37 @@
+"""GIL Lab's engine: workloads, specs, runs on every Dask engine, tidy results and charts.
+
+Nothing here imports Streamlit. Process workers import :mod:`core.workloads` through this package,
+so this file imports nothing heavy: the public names below are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "WORKLOADS": "core.workloads",
+    "estimate_task_seconds": "core.workloads",
+    "ExperimentSpec": "core.spec",
+    "SCHEDULERS": "core.spec",
+    "SCHEDULER_LABELS": "core.spec",
+    "run_experiment": "core.engines",
+    "ClusterRegistry": "core.engines",
+    "LocalClusterHandle": "core.engines",
+    "EngineError": "core.engines",
+    "ExperimentResult": "core.results",
+    "combine": "core.results",
+    "machine_info": "core.machine",
+    "MachineInfo": "core.machine",
+    "estimate": "core.estimate",
+    "check_budget": "core.estimate",
+    "BudgetError": "core.estimate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

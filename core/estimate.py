@@ -1,0 +1,148 @@
+"""How long and how much memory an experiment will take, before it runs.
+
+The app shows the estimate next to the Run button and refuses runs that would take minutes or
+exhaust memory (Streamlit Community Cloud gives about 2 cores and 1–3 GB); the CLI refuses runs over
+``--max-seconds`` unless forced. Task costs come from a quick calibration on this machine
+(:func:`core.workloads.calibration`); engine overheads are rough figures measured on a 2-core
+machine. An estimate is a guide, not a measurement, and the app says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from core.machine import available_memory_bytes, machine_info
+from core.spec import CLUSTER_SCHEDULERS, ExperimentSpec
+from core.workloads import MB, WORKLOADS, calibration, estimate_task_seconds
+
+# Rough engine overheads (seconds), measured on the 2-core development machine.
+POOL_START_S = 0.25  # a spawn pool, plus per worker below
+POOL_START_PER_WORKER_S = 0.2
+POOL_STOP_S = 0.3
+CLUSTER_START_S = {"cluster-threads": 0.3, "cluster-processes": 0.5, "external": 0.5}
+CLUSTER_START_PER_WORKER_S = {"cluster-threads": 0.02, "cluster-processes": 0.35, "external": 0.0}
+TASK_OVERHEAD_S = {"sync": 1e-4, "threads": 3e-4, "processes": 2e-3, "cluster-threads": 2e-3,
+                   "cluster-processes": 3e-3, "external": 5e-3}
+MEMORY_FRACTION = 0.5  # refuse runs that would need more than this share of available memory
+
+
+class BudgetError(ValueError):
+    """A run would take longer, or need more memory, than allowed. The message says by how much."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated cost of running a spec on this machine."""
+
+    seconds: float
+    task_s: float
+    per_repeat_s: float
+    setup_s: float
+    memory_bytes: int
+
+    @property
+    def memory_mb(self) -> float:
+        return self.memory_bytes / MB
+
+
+def _lanes(spec: ExperimentSpec) -> int:
+    if spec.scheduler == "processes":
+        # With chunksize c, ready tasks go out in batches of c: fewer batches than workers idle some.
+        return max(1, min(spec.workers, math.ceil(spec.tasks / spec.chunksize)))
+    return max(1, spec.concurrency)
+
+
+def compute_seconds(spec: ExperimentSpec, task_s: float, cores: int) -> float:
+    """Estimated compute time of one repeat: tasks spread over lanes, limited by cores and the GIL."""
+    wl = WORKLOADS[spec.workload]
+    lanes = _lanes(spec)
+    waves = math.ceil(spec.tasks / lanes) * task_s  # if every lane really ran in parallel
+    if spec.scheduler == "sync" or not wl.cpu_bound:
+        base = spec.tasks * task_s if spec.scheduler == "sync" else waves
+    else:
+        one_gil = spec.scheduler in ("threads", "cluster-threads")
+        if wl.gil == "holds" and one_gil:
+            parallel = 1  # one GIL: the tasks take turns
+        elif wl.gil == "holds" and spec.scheduler in ("cluster-processes", "external"):
+            parallel = min(spec.workers, cores)  # one GIL per worker process
+        else:
+            parallel = min(lanes, cores)
+        base = max(waves, spec.tasks * task_s / parallel)
+    if spec.workload == "transfer" and spec.scheduler in ("processes", "cluster-processes", "external"):
+        base += spec.tasks * task_s  # pickling and copying the payload into each task's process
+    return base + spec.tasks * TASK_OVERHEAD_S[spec.scheduler]
+
+
+def memory_bytes(spec: ExperimentSpec) -> int:
+    """Peak memory the run needs: arrays of the tasks in flight, plus copies of a shipped payload."""
+    wl = WORKLOADS[spec.workload]
+    in_flight = min(spec.tasks, 1 if spec.scheduler == "sync" else spec.concurrency)
+    need = wl.memory_bytes(spec.size) * in_flight * 2  # a sort or product needs room for a result
+    payload = wl.payload_bytes(spec.size)
+    if payload:
+        copies = 1 + (2 * in_flight if spec.scheduler in ("processes", "cluster-processes", "external") else 0)
+        need = payload * copies
+    return int(need)
+
+
+def estimate(spec: ExperimentSpec, *, cluster_running: bool = False) -> Estimate:
+    """Estimate wall time and peak memory of ``spec`` on this machine.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The experiment.
+    cluster_running : bool
+        Whether a LocalCluster of this shape is already up (its start-up is then not counted).
+    """
+    cores = machine_info().usable_cores
+    if spec.workload == "transfer":
+        task_s = calibration("transfer") * spec.size
+    else:
+        task_s = estimate_task_seconds(spec.workload, spec.size)
+    per_repeat = compute_seconds(spec, task_s, cores)
+    setup = 0.0
+    if spec.scheduler == "processes":
+        pool = POOL_START_S + POOL_START_PER_WORKER_S * spec.workers + POOL_STOP_S
+        if spec.reuse_pool:
+            setup = pool
+        else:
+            per_repeat += pool
+    elif spec.scheduler in (*CLUSTER_SCHEDULERS, "external") and not cluster_running:
+        setup = CLUSTER_START_S[spec.scheduler] + CLUSTER_START_PER_WORKER_S[spec.scheduler] * spec.workers
+    total = setup + per_repeat * (spec.repeats + spec.warmup)
+    return Estimate(seconds=total, task_s=task_s, per_repeat_s=per_repeat, setup_s=setup,
+                    memory_bytes=memory_bytes(spec))
+
+
+def check_budget(
+    specs: ExperimentSpec | list[ExperimentSpec],
+    max_seconds: float = 60.0,
+    *,
+    memory_limit_bytes: int | None = None,
+) -> float:
+    """Return the estimated seconds of ``specs`` together, or raise :class:`BudgetError`.
+
+    Raises
+    ------
+    BudgetError
+        If the estimate exceeds ``max_seconds``, or one run would need more than half the
+        available memory (or of ``memory_limit_bytes`` when given).
+    """
+    specs = [specs] if isinstance(specs, ExperimentSpec) else specs
+    estimates = [estimate(s) for s in specs]
+    limit = memory_limit_bytes if memory_limit_bytes is not None else available_memory_bytes()
+    for spec, est in zip(specs, estimates, strict=True):
+        if limit is not None and est.memory_bytes > MEMORY_FRACTION * limit:
+            raise BudgetError(
+                f"{spec.label} would need about {est.memory_mb:,.0f} MB, more than half of the"
+                f" {limit / MB:,.0f} MB available: lower the size, tasks or workers"
+            )
+    total = sum(e.seconds for e in estimates)
+    if total > max_seconds:
+        raise BudgetError(
+            f"this run is estimated at {total:,.0f} s, over the {max_seconds:,.0f} s budget:"
+            " lower the size, tasks or repeats (the CLI's --force runs it anyway)"
+        )
+    return total

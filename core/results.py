@@ -1,0 +1,184 @@
+"""Immutable experiment results as tidy pandas DataFrames.
+
+Modelled on pyperf's result objects: validated once, never mutated, and carrying the metadata of
+the machine they were measured on, so a number is never shown without its context. The frames are
+long/tidy (one row per repeat, one row per task per repeat) because that is what Altair and a CSV
+download want.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.machine import MachineInfo
+from core.spec import SCHEDULER_LABELS, ExperimentSpec
+
+RUN_COLUMNS = ["run_id", "scheduler", "engine", "workload", "size", "tasks", "workers",
+               "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]
+TASK_COLUMNS = ["run_id", "scheduler", "engine", "repeat", "task", "start_s", "end_s", "wall_s",
+                "cpu_s", "cpu_share", "pid", "thread_id", "worker", "lane"]
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What one :func:`core.run_experiment` call measured.
+
+    Attributes
+    ----------
+    spec, machine : ExperimentSpec, MachineInfo
+        What ran and where.
+    run_id : str
+        Short random id; a cached result shows the same id again, a fresh measurement a new one.
+    started_at : str
+        ISO timestamp (UTC).
+    setup_s : float
+        One-time start-up paid by this run (e.g. starting a LocalCluster); 0 when it was reused.
+    engine : dict
+        What the engine really had: ``n_workers``, ``threads_per_worker``, ``total_threads``.
+    runs : DataFrame
+        One row per measured repeat: ``wall_s`` = ``startup_s`` + ``compute_s`` + ``teardown_s``.
+    tasks : DataFrame
+        One row per task per repeat, times in seconds from that repeat's compute start.
+    values : tuple
+        Task return values of the first repeat, in task order (equal across engines).
+    """
+
+    spec: ExperimentSpec
+    machine: MachineInfo
+    run_id: str
+    started_at: str
+    setup_s: float
+    engine: dict[str, Any]
+    runs: pd.DataFrame = field(repr=False)
+    tasks: pd.DataFrame = field(repr=False)
+    values: tuple[Any, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.runs) != self.spec.repeats:
+            raise ValueError(f"expected {self.spec.repeats} repeat rows, got {len(self.runs)}")
+        if len(self.tasks) != self.spec.repeats * self.spec.tasks:
+            raise ValueError(f"expected {self.spec.repeats * self.spec.tasks} task rows, got {len(self.tasks)}")
+
+    @property
+    def wall_s(self) -> float:
+        """Median wall time over repeats (seconds)."""
+        return float(self.runs["wall_s"].median())
+
+    @property
+    def wall_min_s(self) -> float:
+        return float(self.runs["wall_s"].min())
+
+    @property
+    def wall_max_s(self) -> float:
+        return float(self.runs["wall_s"].max())
+
+    @property
+    def median_repeat(self) -> int:
+        """The repeat whose wall time is the median one (the one timelines show)."""
+        order = self.runs.sort_values("wall_s")["repeat"].tolist()
+        return int(order[(len(order) - 1) // 2])
+
+    @property
+    def cpu_share(self) -> float:
+        """Median over tasks of CPU time ÷ wall time: ~1 runs freely, ≪1 waits (GIL, sleep, I/O)."""
+        return float(self.tasks["cpu_share"].median())
+
+    @property
+    def distinct_pids(self) -> int:
+        return int(self.tasks["pid"].nunique())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: ``spec``, ``machine``, ``wall_s``, ``runs``, ``tasks`` and more."""
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "spec": self.spec.to_dict(),
+            "machine": self.machine.to_dict(),
+            "engine": self.engine,
+            "setup_s": self.setup_s,
+            "wall_s": self.wall_s,
+            "wall_min_s": self.wall_min_s,
+            "wall_max_s": self.wall_max_s,
+            "cpu_share": self.cpu_share,
+            "values": [_jsonable(v) for v in self.values],
+            "runs": json.loads(self.runs.to_json(orient="records")),
+            "tasks": json.loads(self.tasks.to_json(orient="records")),
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)
+
+
+def _lanes(tasks: pd.DataFrame, spec: ExperimentSpec) -> pd.Series:
+    """Readable Gantt lanes, one per worker thread: ``process 2 · thread 1``, ``worker 0 · thread 3``.
+
+    Threads and processes are numbered by when they first ran a task in each repeat, so the same
+    picture gets the same labels on every engine.
+    """
+    labels = pd.Series(index=tasks.index, dtype="object")
+    for _, rep in tasks.groupby("repeat"):
+        rep = rep.sort_values("start_s")
+        if spec.scheduler in ("processes",):
+            proc = {pid: f"process {k + 1}" for k, pid in enumerate(dict.fromkeys(rep["pid"]))}
+            where = rep["pid"].map(proc)
+        elif spec.scheduler in ("sync", "threads"):
+            where = pd.Series("main process", index=rep.index)
+        else:
+            where = "worker " + rep["worker"].astype(str)
+        thread_rank: dict[tuple[str, int], int] = {}
+        for idx, w, tid in zip(rep.index, where, rep["thread_id"], strict=True):
+            per_worker = [k for k in thread_rank if k[0] == w]
+            key = (w, int(tid))
+            if key not in thread_rank:
+                thread_rank[key] = len(per_worker) + 1
+            labels[idx] = f"{w} · thread {thread_rank[key]}"
+    return labels
+
+
+def build_result(
+    *,
+    spec: ExperimentSpec,
+    machine: MachineInfo,
+    run_id: str,
+    started_at: str,
+    setup_s: float,
+    engine: dict[str, Any],
+    repeats: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    values: list[Any],
+) -> ExperimentResult:
+    """Assemble the tidy frames from the raw measurements of :func:`core.run_experiment`."""
+    common = {"run_id": run_id, "scheduler": spec.scheduler, "engine": SCHEDULER_LABELS[spec.scheduler]}
+    runs = pd.DataFrame(repeats)
+    for key, value in {**common, "workload": spec.workload, "size": spec.size, "tasks": spec.tasks,
+                       "workers": spec.workers, "threads_per_worker": spec.threads_per_worker}.items():
+        runs[key] = value
+    runs = runs[RUN_COLUMNS]
+
+    tasks = pd.DataFrame(records)
+    for key, value in common.items():
+        tasks[key] = value
+    tasks["wall_s"] = tasks["end_s"] - tasks["start_s"]
+    # A task too short to time reliably gets no share rather than a meaningless ratio.
+    tasks["cpu_share"] = (tasks["cpu_s"] / tasks["wall_s"]).where(tasks["wall_s"] > 1e-4)
+    tasks["lane"] = _lanes(tasks, spec)
+    tasks = tasks[TASK_COLUMNS].sort_values(["repeat", "task"]).reset_index(drop=True)
+    return ExperimentResult(
+        spec=spec, machine=machine, run_id=run_id, started_at=started_at, setup_s=setup_s,
+        engine=engine, runs=runs, tasks=tasks, values=tuple(values),
+    )
+
+
+def combine(results: list[ExperimentResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stack the ``runs`` and ``tasks`` frames of several results (e.g. one per engine)."""
+    runs = pd.concat([r.runs for r in results], ignore_index=True)
+    tasks = pd.concat([r.tasks for r in results], ignore_index=True)
+    return runs, tasks

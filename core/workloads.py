@@ -1,0 +1,421 @@
+"""The work GIL Lab runs, and what each piece of work does to the GIL.
+
+Every task function here is a plain module-level function: the ``processes`` scheduler and process
+workers of a ``LocalCluster`` start fresh interpreters (spawn) that receive tasks by pickling, and a
+function pickles by reference to its module. A function defined in a page or a notebook cell would
+not import in the worker. For the same reason this module imports nothing heavy at import time
+(NumPy is imported inside the NumPy tasks), so a process that only computes ``fib`` starts fast.
+
+Each task is run through :func:`measured_call`, which records, inside the worker, when the task ran,
+how much CPU its thread used and where it ran. That per-task evidence is what makes the GIL visible:
+a thread that waits for the GIL accumulates wall time but no CPU time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+WorkloadName = Literal["fib", "sleep", "numpy-sort", "numpy-matmul", "numpy-small", "transfer"]
+GilBehaviour = Literal["holds", "releases"]
+
+MB = 1_000_000
+
+
+# --- task functions (module level so spawned workers can import them) ---------------------------
+
+
+def fib(n: int) -> int:
+    """Recursive Fibonacci, the tutorial's pure-Python CPU burner (holds the GIL throughout)."""
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def sleep(seconds: float) -> float:
+    """Sleep, standing in for I/O: ``time.sleep`` releases the GIL while it waits."""
+    time.sleep(seconds)
+    return seconds
+
+
+def numpy_sort(millions: int) -> float:
+    """Sort ``millions × 10⁶`` fresh random float64 values; return a checksum.
+
+    Both the fill and the sort run in C with the GIL released. The generator is seeded from the size
+    so every engine sorts the same data and the checksum can be compared across engines.
+    """
+    import numpy as np
+
+    values = np.random.default_rng(millions).random(int(millions) * MB)
+    values.sort()
+    return float(values[:: max(1, values.size // 1000)].sum())
+
+
+def numpy_matmul(side: int, blas_threads: int | None = 1) -> float:
+    """Square matrix product of side ``side``; return its trace.
+
+    BLAS releases the GIL, but it also starts its own threads. Pinning BLAS to ``blas_threads``
+    (default 1) makes the comparison one of Dask's parallelism, not OpenBLAS's. The limit is set
+    without restoring it afterwards on purpose: a context manager in concurrent threads would restore
+    a stale value while a sibling task still runs. Every task of a run asks for the same limit, so
+    setting it is idempotent within a run.
+    """
+    import numpy as np
+
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=blas_threads, user_api="blas")
+    a = np.linspace(0.0, 1.0, side * side).reshape(side, side)
+    return float(np.trace(a @ a.T))
+
+
+def numpy_small(thousands: int) -> float:
+    """A Python loop over many tiny NumPy operations (``thousands × 1000`` iterations).
+
+    NumPy only releases the GIL inside loops over enough elements; on an 8-element array each call
+    is dominated by Python-level dispatch that holds the GIL. NumPy is not magic.
+    """
+    import numpy as np
+
+    x = np.arange(8, dtype=np.float64)
+    total = 0.0
+    for _ in range(int(thousands) * 1000):
+        x = x * 0.999 + 0.001
+        total += float(x[3])
+    return total
+
+
+def make_payload(megabytes: int) -> Any:
+    """The array the caller builds once and hands to every ``transfer`` task."""
+    import numpy as np
+
+    return np.ones(int(megabytes) * MB // 8, dtype=np.float64)
+
+
+def transfer(payload: Any) -> float:
+    """Return a checksum of ``payload``.
+
+    The work is trivial on purpose: what costs time is getting the payload to the task. Threads
+    read the caller's array in place; a process must receive it pickled and copied.
+    """
+    return float(payload.sum())
+
+
+# --- per-task evidence ----------------------------------------------------------------------------
+
+
+def _worker_name() -> str:
+    """Name of the Dask worker running this task, or of the process for local schedulers.
+
+    ``distributed`` is only consulted if it is already imported: a local ``processes`` worker must
+    not pay for importing it.
+    """
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+
+            worker = get_worker()
+            return str(worker.name if worker.name is not None else worker.address)
+        except ValueError:  # not inside a distributed worker
+            pass
+    return f"process {os.getpid()}"
+
+
+def measured_call(
+    workload: WorkloadName,
+    size: float,
+    task: int,
+    payload: Any = None,
+    blas_threads: int | None = 1,
+) -> dict[str, Any]:
+    """Run one task of ``workload`` and record what happened, from inside the worker.
+
+    Returns a dict with the task's ``value`` and its evidence: ``start_epoch`` / ``end_epoch``
+    (``time.time()``, the one clock that all processes on a machine share), ``cpu_s`` (CPU time of
+    this thread, ``time.thread_time``), ``pid``, ``thread_id`` (native id) and ``worker``.
+
+    Why not ``dask.diagnostics.Profiler`` or ``Client.get_task_stream``: each covers only some
+    schedulers, and neither records the CPU time of the task's thread, which is the measurement that
+    shows a thread waiting for the GIL.
+    """
+    start = time.time()
+    cpu0 = time.thread_time()
+    if workload == "transfer":
+        value: Any = transfer(payload)
+    elif workload == "numpy-matmul":
+        value = numpy_matmul(int(size), blas_threads)
+    else:
+        value = WORKLOADS[workload].func(size)
+    cpu_s = time.thread_time() - cpu0
+    end = time.time()
+    return {
+        "task": task,
+        "value": value,
+        "start_epoch": start,
+        "end_epoch": end,
+        "cpu_s": cpu_s,
+        "pid": os.getpid(),
+        "thread_id": threading.get_native_id(),
+        "worker": _worker_name(),
+    }
+
+
+def warm_worker(workload: WorkloadName) -> int:
+    """Import what a task of ``workload`` needs; run in each fresh process before timing starts."""
+    if workload.startswith("numpy") or workload == "transfer":
+        import numpy  # noqa: F401
+    if workload == "numpy-matmul":
+        import threadpoolctl  # noqa: F401
+    return os.getpid()
+
+
+def init_pool_worker(ready: Any, workload: WorkloadName) -> None:
+    """Process-pool initializer: do Dask's own worker set-up, warm imports, then report ready.
+
+    Waiting for every worker's report is the only reliable way to know a spawn pool has started:
+    warm-up calls alone may all be served by the first process up while the others still import.
+    """
+    from dask.multiprocessing import initialize_worker_process
+
+    initialize_worker_process(user_initializer=None)
+    ready.put(warm_worker(workload))
+
+
+# --- metadata and cost model ----------------------------------------------------------------------
+
+
+def _best_of(fn: Callable[[], object], repeats: int = 3) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _fib_calls(n: int) -> int:
+    """Number of calls recursive ``fib(n)`` makes: 2·F(n+1) − 1."""
+    a, b = 0, 1
+    for _ in range(n + 1):
+        a, b = b, a + b
+    return 2 * a - 1
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A kind of task, with what the app and the CLI need to explain, bound and estimate it.
+
+    ``cost`` maps (size, calibration seconds) to the estimated seconds of one task on this machine;
+    ``calibrate`` measures that calibration figure with a small, fast run (well under a second).
+    """
+
+    name: WorkloadName
+    label: str
+    func: Callable[[Any], Any]
+    size_name: str
+    size_unit: str
+    size_help: str
+    integer_size: bool
+    default_size: float
+    min_size: float
+    max_size: float
+    step: float
+    gil: GilBehaviour
+    gil_why: str
+    cpu_bound: bool
+    calibrate: Callable[[], float]
+    cost: Callable[[float, float], float]
+    memory_bytes: Callable[[float], int]
+    payload_bytes: Callable[[float], int]
+
+    def describe_size(self, size: float) -> str:
+        """``"n = 30"`` / ``"1.0 s per task"`` style label for a size."""
+        value = f"{int(size)}" if self.integer_size else f"{size:g}"
+        return f"{self.size_name} = {value}" + (f" {self.size_unit}" if self.size_unit else "")
+
+
+def _cal_fib() -> float:
+    return _best_of(lambda: fib(20)) / _fib_calls(20)
+
+
+def _cal_sort() -> float:
+    return _best_of(lambda: numpy_sort_sample(200_000)) / (200_000 * math.log2(200_000))
+
+
+def numpy_sort_sample(n: int) -> float:
+    """Calibration helper: the sort task's work on ``n`` values."""
+    import numpy as np
+
+    values = np.random.default_rng(0).random(n)
+    values.sort()
+    return float(values[0])
+
+
+def _cal_matmul() -> float:
+    side = 256
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        import numpy as np
+
+        a = np.linspace(0.0, 1.0, side * side).reshape(side, side)
+        return _best_of(lambda: a @ a.T) / side**3
+
+
+def _cal_small() -> float:
+    return _best_of(lambda: numpy_small(1), repeats=2)
+
+
+def _cal_transfer() -> float:
+    """Seconds per MB to checksum, pickle and unpickle a payload (what a process pays)."""
+    payload = make_payload(8)
+    t = _best_of(lambda: (payload.sum(), pickle.loads(pickle.dumps(payload, protocol=5))))
+    return t / 8
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in [
+        Workload(
+            name="fib",
+            label="fib — recursive Fibonacci (pure Python)",
+            func=fib,
+            size_name="n",
+            size_unit="",
+            size_help="fib(n) makes about 1.6ⁿ Python calls: each +1 costs ~1.6× more time.",
+            integer_size=True,
+            default_size=30,
+            min_size=15,
+            max_size=34,
+            step=1,
+            gil="holds",
+            gil_why="Every step is Python bytecode, and only the thread holding the GIL may run it.",
+            cpu_bound=True,
+            calibrate=_cal_fib,
+            cost=lambda n, per_call: _fib_calls(int(n)) * per_call,
+            memory_bytes=lambda n: 0,
+            payload_bytes=lambda n: 0,
+        ),
+        Workload(
+            name="sleep",
+            label="sleep — waiting on I/O (time.sleep)",
+            func=sleep,
+            size_name="sleep",
+            size_unit="s per task",
+            size_help="Seconds each task sleeps, like waiting for a disk, database or web request.",
+            integer_size=False,
+            default_size=1.0,
+            min_size=0.05,
+            max_size=5.0,
+            step=0.05,
+            gil="releases",
+            gil_why="time.sleep releases the GIL while waiting, as real I/O calls do.",
+            cpu_bound=False,
+            calibrate=lambda: 1.0,
+            cost=lambda s, _: float(s),
+            memory_bytes=lambda s: 0,
+            payload_bytes=lambda s: 0,
+        ),
+        Workload(
+            name="numpy-sort",
+            label="numpy-sort — sort a large array (C, GIL released)",
+            func=numpy_sort,
+            size_name="values",
+            size_unit="million",
+            size_help="Each task fills and sorts size × 1,000,000 float64 values (8 MB per million).",
+            integer_size=True,
+            default_size=4,
+            min_size=1,
+            max_size=40,
+            step=1,
+            gil="releases",
+            gil_why="NumPy fills and sorts large arrays in C and releases the GIL while it does.",
+            cpu_bound=True,
+            calibrate=_cal_sort,
+            cost=lambda m, per: per * m * MB * math.log2(m * MB),
+            memory_bytes=lambda m: int(m * MB * 8),
+            payload_bytes=lambda m: 0,
+        ),
+        Workload(
+            name="numpy-matmul",
+            label="numpy-matmul — matrix product (BLAS, GIL released)",
+            func=numpy_matmul,
+            size_name="side",
+            size_unit="",
+            size_help="Each task multiplies two side × side float64 matrices (cost grows with side³).",
+            integer_size=True,
+            default_size=1000,
+            min_size=50,
+            max_size=3000,
+            step=50,
+            gil="releases",
+            gil_why="BLAS runs in C with the GIL released (its own threads pinned to 1 by default).",
+            cpu_bound=True,
+            calibrate=_cal_matmul,
+            cost=lambda s, per: per * s**3,
+            memory_bytes=lambda s: int(3 * s * s * 8),
+            payload_bytes=lambda s: 0,
+        ),
+        Workload(
+            name="numpy-small",
+            label="numpy-small — a Python loop of tiny NumPy calls",
+            func=numpy_small,
+            size_name="iterations",
+            size_unit="thousand",
+            size_help="Each task runs size × 1000 iterations of arithmetic on an 8-element array.",
+            integer_size=True,
+            default_size=40,
+            min_size=1,
+            max_size=500,
+            step=1,
+            gil="holds",
+            gil_why="On tiny arrays NumPy's per-call Python overhead dominates, and that holds the GIL.",
+            cpu_bound=True,
+            calibrate=_cal_small,
+            cost=lambda k, per_thousand: per_thousand * k,
+            memory_bytes=lambda k: 0,
+            payload_bytes=lambda k: 0,
+        ),
+        Workload(
+            name="transfer",
+            label="transfer — ship an array to every task",
+            func=transfer,
+            size_name="payload",
+            size_unit="MB",
+            size_help="Size of the array the caller builds once and every task receives.",
+            integer_size=True,
+            default_size=50,
+            min_size=1,
+            max_size=400,
+            step=1,
+            gil="releases",
+            gil_why="The checksum runs in C; the cost that matters is pickling and copying to processes.",
+            cpu_bound=True,
+            calibrate=_cal_transfer,
+            cost=lambda mb, per_mb: per_mb * mb,
+            memory_bytes=lambda mb: int(mb * MB),
+            payload_bytes=lambda mb: int(mb * MB),
+        ),
+    ]
+}
+
+
+@cache
+def calibration(name: WorkloadName) -> float:
+    """Calibrate ``name`` on this machine once per process and remember the figure."""
+    return WORKLOADS[name].calibrate()
+
+
+def estimate_task_seconds(name: WorkloadName, size: float) -> float:
+    """Estimated seconds for one task of ``name`` at ``size``, run alone on this machine."""
+    workload = WORKLOADS[name]
+    return float(workload.cost(size, calibration(name)))
