@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -58,6 +59,19 @@ class EngineError(RuntimeError):
 # --- cluster handles --------------------------------------------------------------------------------
 
 
+_LIVE_HANDLES: weakref.WeakSet[LocalClusterHandle] = weakref.WeakSet()
+
+
+@atexit.register
+def close_all_clusters() -> None:
+    """Close every LocalCluster this process started (run at interpreter exit, e.g. for the app's).
+
+    Each close waits for runs still using that cluster.
+    """
+    for handle in list(_LIVE_HANDLES):
+        handle.close()
+
+
 class LocalClusterHandle:
     """Own one ``LocalCluster`` and its ``Client``; start lazily, share safely, close once.
 
@@ -79,6 +93,7 @@ class LocalClusterHandle:
         self._lock = threading.Lock()
         self._users = 0
         self._close_requested = False
+        _LIVE_HANDLES.add(self)
 
     @property
     def shape(self) -> tuple[bool, int, int]:
@@ -186,6 +201,12 @@ class ClusterRegistry:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ClusterSource(Protocol):
+    """Anything that hands out a :class:`LocalClusterHandle` by shape (a registry, the app's cache)."""
+
+    def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle: ...
 
 
 # Clusters made without a caller-supplied registry still get closed when the interpreter exits.
@@ -401,7 +422,7 @@ class DistributedEngine:
         self._stack.close()
 
 
-def make_engine(spec: ExperimentSpec, clusters: ClusterRegistry | None = None) -> Engine:
+def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None) -> Engine:
     """The engine for ``spec.scheduler``; cluster schedulers take their cluster from ``clusters``."""
     if spec.scheduler == "sync":
         return SyncEngine(spec)
@@ -437,7 +458,7 @@ def build_graph(spec: ExperimentSpec, token: str, payload: Any = None) -> list[D
 def run_experiment(
     spec: ExperimentSpec,
     *,
-    clusters: ClusterRegistry | None = None,
+    clusters: ClusterSource | None = None,
     progress: Progress | None = None,
 ) -> ExperimentResult:
     """Run ``spec`` and return its measured result.
@@ -446,8 +467,9 @@ def run_experiment(
     ----------
     spec : ExperimentSpec
         What to run and where.
-    clusters : ClusterRegistry, optional
-        Where cluster schedulers find (or start) their LocalCluster. Defaults to a process-wide
+    clusters : ClusterSource, optional
+        Where cluster schedulers find (or start) their LocalCluster (a :class:`ClusterRegistry`,
+        or the app's ``st.cache_resource``-backed source). Defaults to a process-wide
         registry that is closed at interpreter exit.
     progress : callable, optional
         ``progress(message, fraction)`` is called before each repeat and at the end.
@@ -473,7 +495,7 @@ def run_experiment(
         RUN_LOCK.release()
 
 
-def _run_locked(spec: ExperimentSpec, clusters: ClusterRegistry | None, notify: Progress) -> ExperimentResult:
+def _run_locked(spec: ExperimentSpec, clusters: ClusterSource | None, notify: Progress) -> ExperimentResult:
     run_id = uuid.uuid4().hex[:8]
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     payload = make_payload(int(spec.size)) if spec.workload == "transfer" else None

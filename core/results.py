@@ -177,8 +177,27 @@ def build_result(
     )
 
 
-def combine(results: list[ExperimentResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stack the ``runs`` and ``tasks`` frames of several results (e.g. one per engine)."""
-    runs = pd.concat([r.runs for r in results], ignore_index=True)
-    tasks = pd.concat([r.tasks for r in results], ignore_index=True)
-    return runs, tasks
+def combine(
+    results: list[ExperimentResult], labels: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stack the ``runs`` and ``tasks`` frames of several results (e.g. one per engine).
+
+    ``labels`` renames each result's ``engine`` column, for comparisons of the same scheduler in
+    different shapes ("threads × 2" vs "threads × 8"); charts group and colour by that column.
+    """
+    if labels is not None and len(labels) != len(results):
+        raise ValueError(f"labels must have one entry per result ({len(results)}), got {len(labels)}")
+    runs, tasks = [], []
+    for i, r in enumerate(results):
+        run, task = r.runs, r.tasks
+        if labels is not None:
+            run, task = run.assign(engine=labels[i]), task.assign(engine=labels[i])
+        runs.append(run)
+        tasks.append(task)
+    return pd.concat(runs, ignore_index=True), pd.concat(tasks, ignore_index=True)
+
+
+def with_machine(frame: pd.DataFrame, machine: MachineInfo) -> pd.DataFrame:
+    """``frame`` with the machine's metadata as extra columns, for a self-describing CSV."""
+    meta = {f"machine_{k}": v for k, v in machine.to_dict().items()}
+    return frame.assign(**meta)

@@ -1,0 +1,230 @@
+"""What every GIL Lab page shares: the sidebar, cached runs, cached clusters, the results panel.
+
+Pages stay thin: they pick widgets and words; this module turns their specs into cached
+measurements (through ``core``) and shows them the same way everywhere. No timing and no Dask here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core import charts
+from core.engines import EngineError, LocalClusterHandle, run_experiment
+from core.estimate import BudgetError, check_budget
+from core.explain import explain, ideal_seconds
+from core.machine import machine_info
+from core.results import ExperimentResult, combine, with_machine
+from core.spec import ExperimentSpec
+from core.workloads import WORKLOADS, estimate_task_seconds
+
+# Streamlit Community Cloud gives ~2 cores to every visitor at once: keep a click under a minute.
+RUN_BUDGET_S = float(os.environ.get("GIL_LAB_MAX_SECONDS", "45"))
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One bar of a comparison: a display label and the spec that produces it."""
+
+    label: str
+    spec: ExperimentSpec
+
+
+# --- shared resources ------------------------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=3, on_release=lambda handle: handle.close(), show_spinner=False)
+def cluster_handle(processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
+    """One LocalCluster per shape, shared by all sessions.
+
+    The holder, not the Client, is cached (Streamlit refuses awaitables). When an entry is evicted,
+    ``close`` waits for runs still using the cluster, so no session loses its running work.
+    """
+    return LocalClusterHandle(processes, n_workers, threads_per_worker)
+
+
+class _CachedClusters:
+    """Hands ``core.run_experiment`` the app's cached cluster handles."""
+
+    def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
+        return cluster_handle(processes, n_workers, threads_per_worker)
+
+
+@st.cache_resource(show_spinner=False)
+def _measured() -> set[tuple[ExperimentSpec, int]]:
+    """Keys of measurements already in ``measure``'s cache, so a page can show them at load."""
+    return set()
+
+
+@st.cache_data(max_entries=300, show_spinner=False)
+def measure(spec: ExperimentSpec, nonce: int = 0) -> ExperimentResult:
+    """Run ``spec`` once per (spec, nonce); ``nonce`` changes only when a user asks for a fresh run."""
+    result = run_experiment(spec, clusters=_CachedClusters())
+    _measured().add((spec, nonce))
+    return result
+
+
+def is_cached(specs: list[ExperimentSpec], nonce: int) -> bool:
+    known = _measured()
+    return all((s, nonce) in known for s in specs)
+
+
+# --- sidebar ---------------------------------------------------------------------------------------
+
+
+def sidebar() -> None:
+    """The machine every number on every page was measured on."""
+    m = machine_info()
+    with st.sidebar:
+        st.markdown("#### This machine")
+        st.markdown(
+            f"**{m.usable_cores}** usable core{'s' if m.usable_cores != 1 else ''}"
+            f" (of {m.logical_cores} logical)  \n"
+            f"Python **{m.python_version}** · GIL **{m.gil_label}**  \n"
+            f"dask {m.dask_version} · distributed {m.distributed_version}  \n"
+            f"numpy {m.numpy_version} · pandas {m.pandas_version}"
+        )
+        st.caption(
+            "Experiments run one at a time on this server, so numbers are never skewed by another"
+            " visitor's run. The same measurements from a terminal: `python -m core run --help`."
+        )
+
+
+# --- the experiment panel --------------------------------------------------------------------------
+
+
+def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[ExperimentResult] | None:
+    """Estimate, Run button, status while measuring; returns the results once there are any.
+
+    A page load never starts a multi-second measurement: results appear when the user presses Run,
+    or at once when these exact settings were already measured (by anyone: the cache is shared).
+    """
+    specs = [a.spec for a in arms]
+    nonce_key = f"{page}-nonce"
+    nonce = st.session_state.get(nonce_key, 0)
+    try:
+        estimate_s = check_budget(specs, RUN_BUDGET_S)
+        blocked = None
+    except BudgetError as exc:
+        estimate_s, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
+    cols = st.columns([1.2, 1.2, 4], vertical_alignment="center")
+    run = cols[0].button("Run experiment", type="primary", key=f"{page}-run", disabled=blocked is not None)
+    again = cols[1].button(
+        "Measure again", key=f"{page}-again", disabled=blocked is not None,
+        help="Ignore cached results for these settings and take a fresh measurement.",
+    )
+    repeats = max(s.repeats for s in specs)
+    if blocked:
+        cols[2].warning(f"Too big for this server: {blocked}.")
+        return None
+    cached = is_cached(specs, nonce)
+    cols[2].caption(
+        f"Estimated ≈ {estimate_s:.0f} s on this machine ({len(arms)} engine{'s' if len(arms) > 1 else ''}"
+        f" × {repeats} repeat{'s' if repeats > 1 else ''})" + (" · these settings are cached: instant" if cached else "")
+    )
+    if again:
+        nonce = time.time_ns()
+        st.session_state[nonce_key] = nonce
+        cached = False
+    if not (run or again or cached):
+        st.info(f"Set the sliders, then press **Run experiment** to measure this {what} on this machine.")
+        return None
+    try:
+        results = [measure(s, nonce) for s in specs] if cached else _measure_with_status(arms, nonce)
+    except (EngineError, ValueError) as exc:
+        st.error(f"The experiment could not run: {exc}")
+        return None
+    # The Takeaways page shows each lesson next to the user's own latest run of that kind.
+    st.session_state[f"last-{page.split('-')[0]}"] = (arms, results)
+    return results
+
+
+def _measure_with_status(arms: list[Arm], nonce: int) -> list[ExperimentResult]:
+    results = []
+    with st.status(f"Measuring {len(arms)} engine(s)…", expanded=True) as status:
+        bar = st.progress(0.0)
+        for i, arm in enumerate(arms):
+            status.update(label=f"Running {arm.label} ({i + 1} of {len(arms)})…")
+            st.write(f"{arm.label}: {arm.spec.label}")
+            results.append(measure(arm.spec, nonce))
+            bar.progress((i + 1) / len(arms))
+        status.update(label="Measured. Results below.", state="complete", expanded=False)
+    return results
+
+
+def ideal_for(arms: list[Arm], results: list[ExperimentResult]) -> float:
+    """The machine's best possible time for the widest arm, from the measured task time."""
+    spec = max((a.spec for a in arms), key=lambda s: s.concurrency)
+    sync = next((r for r in results if r.spec.scheduler == "sync"), None)
+    task_s = float(sync.tasks["wall_s"].median()) if sync else estimate_task_seconds(spec.workload, spec.size)
+    wl = WORKLOADS[spec.workload]
+    return ideal_seconds(spec.tasks, spec.concurrency, machine_info().usable_cores, task_s, wl.cpu_bound)
+
+
+def show_results(arms: list[Arm], results: list[ExperimentResult], *, key: str) -> None:
+    """Metrics, the plain-language reading, the charts and the downloads for one comparison."""
+    labels = [a.label for a in arms]
+    runs, tasks = combine(results, labels)
+    m = results[0].machine
+    st.caption(
+        "Run ids: " + " · ".join(f"{lab} `{r.run_id}`" for lab, r in zip(labels, results, strict=True))
+        + f" — measured {results[0].started_at} on {m.usable_cores} cores, Python {m.python_version},"
+        f" GIL {m.gil_label}"
+    )
+    cols = st.columns(len(results))
+    for col, lab, r in zip(cols, labels, results, strict=True):
+        col.metric(
+            lab, f"{r.wall_s:.2f} s",
+            help=f"Median wall time of {r.spec.repeats} repeat(s); min {r.wall_min_s:.3f} s,"
+            f" max {r.wall_max_s:.3f} s. Task CPU share {r.cpu_share:.0%}.",
+        )
+        if r.spec.repeats > 1:
+            col.caption(f"spread {r.wall_min_s:.2f}–{r.wall_max_s:.2f} s over {r.spec.repeats} repeats")
+    sentences = explain(results, labels)
+    if sentences:
+        st.markdown("\n".join(f"- {s}" for s in sentences))
+    ideal = ideal_for(arms, results)
+    tabs = st.tabs(["Runtime", "Timeline", "Speedup", "CPU share", "Data"])
+    with tabs[0]:
+        st.altair_chart(charts.runtime_chart(runs, ideal_s=ideal), width="stretch")
+        st.caption(
+            "Bars: median wall time; whiskers: fastest and slowest repeat; dots: each repeat. Dashed line:"
+            f" the best this machine can do ({ideal:.2f} s = ceil(tasks ÷ min(workers, cores)) × one task's time)."
+        )
+    with tabs[1]:
+        st.altair_chart(charts.timeline_chart(tasks, runs=runs), width="stretch")
+        st.caption(
+            "One row per worker thread or process, one bar per task (median repeat of each engine). Pale bars"
+            " spent most of their time waiting — for the GIL, or for their sleep to end."
+        )
+    with tabs[2]:
+        if any(r.spec.scheduler == "sync" for r in results):
+            st.altair_chart(charts.speedup_chart(runs, baseline=_sync_label(arms)), width="stretch")
+        else:
+            st.caption("Add the sync engine to see speedups relative to it.")
+    with tabs[3]:
+        st.altair_chart(charts.cpu_share_chart(tasks), width="stretch")
+        st.caption("CPU time of each task's thread ÷ its wall time. ~100%: it ran the whole time.")
+    with tabs[4]:
+        st.dataframe(runs, hide_index=True)
+        c1, c2 = st.columns(2)
+        c1.download_button("Download runs (CSV)", with_machine(runs, m).to_csv(index=False),
+                           file_name=f"gil-lab-{key}-runs.csv", mime="text/csv", key=f"{key}-dl-runs")
+        c2.download_button("Download tasks (CSV)", with_machine(tasks, m).to_csv(index=False),
+                           file_name=f"gil-lab-{key}-tasks.csv", mime="text/csv", key=f"{key}-dl-tasks")
+
+
+def _sync_label(arms: list[Arm]) -> str:
+    return next(a.label for a in arms if a.spec.scheduler == "sync")
+
+
+def engine_picker(key: str, options: list[str], default: list[str]) -> list[str]:
+    """A URL-bound multiselect of engines that never returns an empty list."""
+    chosen = st.pills("Engines", options, selection_mode="multi", default=default, key=key, bind="query-params")
+    if not chosen:
+        st.caption("No engine selected: showing the default ones.")
+        return default
+    return [o for o in options if o in chosen]

@@ -1,0 +1,70 @@
+"""LocalCluster (tutorial §6): processes=False vs processes=True, and the client.map pitfall."""
+
+import streamlit as st
+
+from core.pitfall import map_pitfall
+from core.spec import ExperimentSpec
+from pages.common import Arm, _CachedClusters, run_panel, show_results
+
+st.title("LocalCluster: workers × threads per worker")
+st.markdown(
+    "`distributed.LocalCluster` runs a scheduler and *workers* on this machine. With `processes=False`"
+    " every worker is a thread pool inside this one Python process — one GIL for all. With"
+    " `processes=True` each worker is its own process with its own GIL. Split the same total concurrency"
+    " differently and watch the GIL decide. Clusters start once and are reused; their start-up is shown."
+)
+c = st.columns(2)
+n = c[0].slider("fib n", 15, 32, 30, key="n", bind="query-params")
+tasks = c[1].slider("Tasks", 1, 16, 4, key="tasks", bind="query-params")
+left, right = st.columns(2, border=True)
+with left:
+    st.markdown("**`LocalCluster(processes=False, …)`**")
+    t_workers = st.slider("n_workers", 1, 4, 1, key="t-workers", bind="query-params")
+    t_threads = st.slider("threads_per_worker", 1, 8, 4, key="t-threads", bind="query-params")
+with right:
+    st.markdown("**`LocalCluster(processes=True, …)`**")
+    p_workers = st.slider("n_workers ", 1, 4, 4, key="p-workers", bind="query-params",
+                          help="Each worker is a process (about 100 MB of memory each).")
+    p_threads = st.slider("threads_per_worker ", 1, 4, 1, key="p-threads", bind="query-params")
+repeats = st.slider("Repeats", 1, 5, 3, key="repeats", bind="query-params")
+arms = [
+    Arm("sync", ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="sync", workers=1, repeats=repeats)),
+    Arm(f"processes=False {t_workers}×{t_threads}",
+        ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="cluster-threads", workers=t_workers,
+                       threads_per_worker=t_threads, repeats=repeats)),
+    Arm(f"processes=True {p_workers}×{p_threads}",
+        ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="cluster-processes", workers=p_workers,
+                       threads_per_worker=p_threads, repeats=repeats)),
+]
+results = run_panel("cluster", arms, what="LocalCluster comparison")
+if results:
+    show_results(arms, results, key="cluster")
+
+st.divider()
+st.header("The tutorial's `client.map` pitfall")
+st.markdown(
+    "The tutorial times `client.map(fib, [30]*4)`. But `Client.map` is **pure** by default: identical"
+    " arguments give identical keys, and the cluster computes one key once. Four futures, one task."
+    " The lab builds graphs with `dask.delayed` and unique keys (or `pure=False`), so N tasks are N tasks."
+)
+if st.button("Count the tasks client.map really runs", key="pitfall"):
+    try:
+        res = map_pitfall(_CachedClusters(), n=20, calls=4)
+    except Exception as exc:  # a teaching demo must never take the page down
+        st.error(f"The demo could not run: {exc}")
+    else:
+        a, b = st.columns(2)
+        a.metric("client.map(fib, [20]*4)", f"{res.pure_executions} task run",
+                 help=f"{res.pure_keys} distinct key(s) for {res.calls} futures")
+        b.metric("client.map(..., pure=False)", f"{res.impure_executions} tasks run",
+                 help=f"{res.impure_keys} distinct keys for {res.calls} futures")
+        st.caption(f"Pure: {res.pure_keys} key(s), {res.pure_executions} execution(s). "
+                   f"pure=False: {res.impure_keys} keys, {res.impure_executions} executions.")
+with st.expander("The tutorial's code (§6)"):
+    st.code(
+        """cluster_t = LocalCluster(processes=False, n_workers=1, threads_per_worker=4)
+cluster_p = LocalCluster(processes=True,  n_workers=4, threads_per_worker=1)
+futs = client_t.map(fib, [30]*4)   # pure: ONE task
+futs = client_t.map(fib, [30]*4, pure=False)   # four tasks""",
+        language="python",
+    )

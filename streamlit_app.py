@@ -1,0 +1,37 @@
+"""GIL Lab — the router. ``streamlit run streamlit_app.py``.
+
+Process workers (Dask's ``processes`` scheduler, ``LocalCluster(processes=True)``) start with spawn
+and re-import the main module; everything below runs only under the ``__main__`` guard, which
+Streamlit's script runner satisfies and a spawned worker's import does not.
+"""
+
+import streamlit as st
+
+
+def main() -> None:
+    st.set_page_config(page_title="GIL Lab", page_icon=":material/science:", layout="wide")
+    pages = {
+        "Learn": [
+            st.Page("pages/start.py", title="Threads vs processes", icon=":material/home:",
+                    url_path="start", default=True),
+        ],
+        "Experiments": [
+            st.Page("pages/cpu_bound.py", title="CPU-bound (fib)", icon=":material/memory:", url_path="cpu-bound"),
+            st.Page("pages/io_bound.py", title="I/O-bound (sleep)", icon=":material/hourglass_empty:",
+                    url_path="io-bound"),
+            st.Page("pages/numpy_gil.py", title="NumPy and the GIL", icon=":material/grid_on:", url_path="numpy"),
+            st.Page("pages/local_cluster.py", title="LocalCluster", icon=":material/hub:", url_path="local-cluster"),
+        ],
+        "Wrap-up": [
+            st.Page("pages/takeaways.py", title="Takeaways", icon=":material/checklist:", url_path="takeaways"),
+        ],
+    }
+    nav = st.navigation(pages)
+    from pages.common import sidebar
+
+    sidebar()
+    nav.run()
+
+
+if __name__ == "__main__":
+    main()
