@@ -121,9 +121,10 @@ def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[E
         cols[2].warning(f"Too big for this server: {blocked}.")
         return None
     cached = is_cached(specs, nonce)
+    note = " · these settings are cached: instant" if cached else ""
     cols[2].caption(
         f"Estimated ≈ {estimate_s:.0f} s on this machine ({len(arms)} engine{'s' if len(arms) > 1 else ''}"
-        f" × {repeats} repeat{'s' if repeats > 1 else ''})" + (" · these settings are cached: instant" if cached else "")
+        f" × {repeats} repeat{'s' if repeats > 1 else ''}){note}"
     )
     if again:
         nonce = time.time_ns()

@@ -14,12 +14,11 @@ st.markdown(
     " many *tiny* array operations spends its time in Python-level dispatch, which **holds the GIL**."
 )
 KERNELS = ["numpy-sort", "numpy-matmul", "numpy-small"]
-kernel = st.segmented_control(
-    "Kernel", KERNELS, default="numpy-sort", key="kernel", bind="query-params",
-    format_func=lambda k: f"{k} ({'releases' if WORKLOADS[k].gil == 'releases' else 'holds'} the GIL)",
-) or "numpy-sort"
+# Plain option names: a bound widget writes its *displayed* label into the URL.
+kernel = st.segmented_control("Kernel", KERNELS, default="numpy-sort", key="kernel", bind="query-params",
+                              help="numpy-sort and numpy-matmul release the GIL; numpy-small holds it.") or "numpy-sort"
 wl = WORKLOADS[kernel]
-st.caption(f"{wl.label}. {wl.gil_why}")
+st.caption(f"**{wl.label}** — {wl.gil} the GIL. {wl.gil_why}")
 c = st.columns(4)
 size = c[0].slider(f"{wl.size_name} ({wl.size_unit})" if wl.size_unit else wl.size_name,
                    int(wl.min_size), min(int(wl.max_size), {"numpy-sort": 16, "numpy-matmul": 2000,

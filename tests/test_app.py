@@ -156,8 +156,10 @@ def test_io_page_runs_and_labels_the_default_pool():
 
 
 def test_numpy_page_runs_a_kernel_and_the_transfer_comparison():
-    at = open_page("pages/numpy_gil.py", kernel="numpy-small", **{"size-numpy-small": "1", "np-tasks": "2",
-                                                                   "np-repeats": "1", "mb": "1", "tr-tasks": "2"})
+    at = open_page("pages/numpy_gil.py", **{"np-tasks": "2", "np-repeats": "1", "mb": "1", "tr-tasks": "2"})
+    kernel = next(w for w in at.get("button_group") if w.key == "kernel")
+    kernel.set_value("numpy-small").run()
+    at.slider(key="size-numpy-small").set_value(1).run()
     at.button(key="numpy-numpy-small-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert set(at.dataframe[0].value["workload"]) == {"numpy-small"}
