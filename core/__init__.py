@@ -2,6 +2,7 @@
 
 Nothing here imports Streamlit. Process workers import :mod:`core.workloads` through this package,
 so this file imports nothing heavy: the public names below are loaded on first use.
+(``estimate`` is not among them: it would clash with the :mod:`core.estimate` submodule's name.)
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ _EXPORTS = {
     "combine": "core.results",
     "machine_info": "core.machine",
     "MachineInfo": "core.machine",
-    "estimate": "core.estimate",
     "check_budget": "core.estimate",
     "BudgetError": "core.estimate",
 }

@@ -100,6 +100,11 @@ class LocalClusterHandle:
         return (self.processes, self.n_workers, self.threads_per_worker)
 
     @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called (the cluster is gone, or goes when its last run ends)."""
+        return self._close_requested
+
+    @property
     def running(self) -> bool:
         return self.client is not None and self.client.status == "running"
 
@@ -186,7 +191,8 @@ class ClusterRegistry:
     def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
         key = (processes, n_workers, threads_per_worker)
         with self._lock:
-            if key not in self._handles:
+            # A handle someone closed stays closed; the next run of that shape gets a fresh cluster.
+            if key not in self._handles or self._handles[key].closed:
                 self._handles[key] = LocalClusterHandle(*key)
             return self._handles[key]
 

@@ -27,6 +27,11 @@ TASK_OVERHEAD_S = {"sync": 1e-4, "threads": 3e-4, "processes": 2e-3, "cluster-th
 MEMORY_FRACTION = 0.5  # refuse runs that would need more than this share of available memory
 
 
+def _secs(seconds: float) -> str:
+    """Whole seconds for big numbers, two significant digits for small ones (never "0 s")."""
+    return f"{seconds:,.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
 class BudgetError(ValueError):
     """A run would take longer, or need more memory, than allowed. The message says by how much."""
 
@@ -142,7 +147,7 @@ def check_budget(
     total = sum(e.seconds for e in estimates)
     if total > max_seconds:
         raise BudgetError(
-            f"this run is estimated at {total:,.0f} s, over the {max_seconds:,.0f} s budget:"
+            f"this run is estimated at {_secs(total)} s, over the {_secs(max_seconds)} s budget:"
             " lower the size, tasks or repeats (the CLI's --force runs it anyway)"
         )
     return total

@@ -9,6 +9,7 @@ download want.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +104,7 @@ class ExperimentResult:
             "wall_s": self.wall_s,
             "wall_min_s": self.wall_min_s,
             "wall_max_s": self.wall_max_s,
-            "cpu_share": self.cpu_share,
+            "cpu_share": None if math.isnan(self.cpu_share) else self.cpu_share,  # JSON has no NaN
             "values": [_jsonable(v) for v in self.values],
             "runs": json.loads(self.runs.to_json(orient="records")),
             "tasks": json.loads(self.tasks.to_json(orient="records")),

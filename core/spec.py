@@ -109,7 +109,10 @@ class ExperimentSpec:
             )
         if wl.integer_size:
             if float(self.size) != int(self.size):
-                raise ValueError(f"size for {self.workload} must be a whole number (got {self.size:g})")
+                raise ValueError(
+                    f"size for {self.workload} must be a whole number from {wl.min_size:g} to {wl.max_size:g}"
+                    f" (got {self.size:g})"
+                )
             object.__setattr__(self, "size", int(self.size))
         else:
             object.__setattr__(self, "size", float(self.size))
@@ -134,8 +137,11 @@ class ExperimentSpec:
         if self.scheduler == "external":
             if not self.address:
                 raise ValueError("address is required for the external scheduler, e.g. tcp://127.0.0.1:8786")
-            if not _ADDRESS.match(self.address):
-                raise ValueError(f"address must look like tcp://host:port (got {self.address!r})")
+            port = self.address.rsplit(":", 1)[-1]
+            if not _ADDRESS.match(self.address) or (port.isdigit() and not 1 <= int(port) <= 65535):
+                raise ValueError(
+                    f"address must look like tcp://host:port with a port from 1 to 65535 (got {self.address!r})"
+                )
         elif self.address is not None:
             raise ValueError(f"address only applies to the external scheduler (got scheduler {self.scheduler})")
 

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,21 +62,52 @@ def run_cached(registry: ClusterRegistry) -> Callable[[ExperimentSpec], Experime
     return run
 
 
-def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m core ARGS`` from the repository root, as a script or CI job would."""
-    return subprocess.run(
+@dataclass(frozen=True)
+class CliRun:
+    """What one ``python -m core`` process did (``pid`` tells tasks run in it from tasks run elsewhere)."""
+
+    args: tuple[str, ...]
+    pid: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    """Start ``python -m core ARGS`` from the repository root, as a script or CI job would."""
+    return subprocess.Popen(
         [sys.executable, "-m", "core", *args],
         cwd=REPO,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
     )
 
 
+def finish_cli(proc: subprocess.Popen[str], timeout: float = CLI_TIMEOUT_S) -> CliRun:
+    """Wait for a started CLI process (killing it if it overruns) and collect what it printed."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"{proc.args} did not finish within {timeout} s; stderr: {err}")
+    return CliRun(tuple(proc.args[3:]), proc.pid, proc.returncode, out, err)
+
+
+class Cli:
+    """``cli(*args)`` runs ``python -m core ARGS`` to completion; ``start`` / ``finish`` split that in two."""
+
+    start = staticmethod(start_cli)
+    finish = staticmethod(finish_cli)
+
+    def __call__(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> CliRun:
+        return finish_cli(start_cli(*args), timeout)
+
+
 @pytest.fixture(scope="session")
-def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    return run_cli
+def cli() -> Cli:
+    return Cli()
 
 
 def _reject_constant(name: str) -> None:

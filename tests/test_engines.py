@@ -12,7 +12,10 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+import psutil
 import pytest
 
 from core import (
@@ -36,6 +39,8 @@ TASKS = 4
 REPEATS = 2
 CLOCK_SLACK_S = 0.02  # time.time() in workers vs perf_counter() in the caller
 
+T = TypeVar("T")
+
 
 def structure_spec(scheduler: str) -> ExperimentSpec:
     return ExperimentSpec(workload="fib", size=FIB_SIZE, tasks=TASKS, scheduler=scheduler, workers=2, repeats=REPEATS)
@@ -44,6 +49,66 @@ def structure_spec(scheduler: str) -> ExperimentSpec:
 def needs_two_cores() -> None:
     if machine_info().usable_cores < 2:
         pytest.skip("process parallelism needs at least 2 usable cores")
+
+
+def _system_busy_s() -> float:
+    """CPU seconds all cores of the machine have spent busy since boot."""
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    guests = getattr(t, "guest", 0.0) + getattr(t, "guest_nice", 0.0)  # already counted in user/nice
+    return sum(t) - idle - guests
+
+
+def _our_cpu_s() -> float:
+    """CPU seconds used by this process and its children, live or already reaped."""
+    me = psutil.Process()
+    times = me.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in me.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
+class OtherLoad:
+    """Cores that processes *outside* this test kept busy while the block ran.
+
+    The suite shares its machine with whatever else runs there (other test suites, a browser). On
+    2 cores, one busy neighbour leaves no core for a second process, and no engine can show a speed-up.
+    """
+
+    cores = 0.0
+
+    def __enter__(self) -> OtherLoad:
+        self._t0, self._busy0, self._ours0 = time.perf_counter(), _system_busy_s(), _our_cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._t0
+        others = (_system_busy_s() - self._busy0) - (_our_cpu_s() - self._ours0)
+        self.cores = max(0.0, others) / wall
+
+
+def physics(measure: Callable[[], T], holds: Callable[[T], bool], *, busy_cores: float, what: str,
+            attempts: int = 3) -> T:
+    """Measure until ``holds`` (at most ``attempts`` times) and return the measurement.
+
+    If it never holds, fail, unless every attempt ran while other processes kept more than
+    ``busy_cores`` cores busy: then the machine could not show the effect, and the test skips.
+    """
+    seen: list[tuple[T, float]] = []
+    for _ in range(attempts):
+        with OtherLoad() as load:
+            value = measure()
+        if holds(value):
+            return value
+        seen.append((value, round(load.cores, 2)))
+    if all(cores > busy_cores for _, cores in seen):
+        pytest.skip(f"machine too busy to show {what}: (measurement, other processes' cores) = {seen}")
+    pytest.fail(f"{what} did not hold on a quiet enough machine: (measurement, other processes' cores) = {seen}")
 
 
 # --- structure, on every engine ---------------------------------------------------------------------
@@ -154,13 +219,21 @@ def test_sleeping_threads_overlap_and_sync_does_not(run_cached):
 def test_the_gil_makes_threads_wait_on_pure_python(run_cached):
     fib = ExperimentSpec(workload="fib", size=26, tasks=4, scheduler="threads", workers=4, repeats=2)
     threads = run_cached(fib)
-    sync = run_cached(fib.replace(scheduler="sync", repeats=3))
-    # Threads hold wall time while they wait for the GIL, so their CPU share is well below 1.
+    # Threads hold wall time while they wait for the GIL, so their CPU share is well below 1. (Load
+    # from other processes can only lower it further.)
     assert threads.cpu_share < 0.75, threads.tasks[["repeat", "task", "cpu_s", "wall_s", "cpu_share"]]
-    # One thread alone runs freely. Noise from other processes can only lower a share, so the best
-    # repeat is the measurement of the engine.
-    best_sync = sync.tasks.groupby("repeat")["cpu_share"].median().max()
-    assert best_sync > 0.8, sync.tasks[["repeat", "task", "cpu_s", "wall_s", "cpu_share"]]
+
+
+def test_one_thread_alone_runs_freely():
+    sync = ExperimentSpec(workload="fib", size=26, tasks=4, scheduler="sync", repeats=3)
+
+    def best_share() -> float:
+        # Noise can only lower a share, so the best repeat is the engine's own figure.
+        tasks = run_experiment(sync).tasks
+        return float(tasks.groupby("repeat")["cpu_share"].median().max())
+
+    share = physics(best_share, lambda share: share > 0.8, busy_cores=1.0, what="sync median task CPU share > 0.8")
+    assert share > 0.8
 
 
 @pytest.mark.parametrize("process_engine", ["cluster-processes", "processes"])
@@ -169,15 +242,23 @@ def test_processes_escape_the_gil_on_pure_python(registry, process_engine):
     threads = ExperimentSpec(workload="fib", size=27, tasks=4, scheduler="threads", workers=4, repeats=1)
     extra = {"reuse_pool": True} if process_engine == "processes" else {}
     procs = threads.replace(scheduler=process_engine, workers=2, repeats=3, **extra)
-    # Measure side by side, interleaved, so that both see the same machine; best-of because noise
-    # from elsewhere only ever adds time.
+
     def computes(spec: ExperimentSpec) -> list[float]:
         return run_experiment(spec, clusters=registry).runs["compute_s"].tolist()
 
-    thread_times = computes(threads) + computes(threads)
-    process_times = computes(procs)
-    thread_times += computes(threads) + computes(threads)
-    assert min(process_times) < 0.8 * min(thread_times), (process_times, thread_times)
+    def side_by_side() -> tuple[float, float]:
+        # Interleaved, so both engines see the same machine; best-of, because noise from elsewhere
+        # only ever adds time.
+        thread_times = computes(threads) + computes(threads)
+        process_times = computes(procs)
+        thread_times += computes(threads) + computes(threads)
+        return min(process_times), min(thread_times)
+
+    process_s, thread_s = physics(
+        side_by_side, lambda pt: pt[0] < 0.8 * pt[1], busy_cores=0.5,
+        what=f"{process_engine} compute < 0.8 x threads compute (process, threads)",
+    )
+    assert process_s < 0.8 * thread_s
 
 
 # --- the processes engine ----------------------------------------------------------------------------
@@ -314,14 +395,14 @@ def test_result_to_dict_is_json(run_cached, parse_json, scheduler):
     assert {"spec", "machine", "wall_s", "runs", "tasks"} <= set(data)
     assert data["spec"] == result.spec.to_dict()
     assert ExperimentSpec(**data["spec"]) == result.spec
-    assert REQUIRED_MACHINE <= set(data["machine"])
+    assert set(data["machine"]) >= REQUIRED_MACHINE
     assert data["machine"]["logical_cores"] >= data["machine"]["usable_cores"] >= 1
     assert data["wall_s"] == pytest.approx(result.wall_s)
     assert len(data["runs"]) == REPEATS
     assert all("wall_s" in run for run in data["runs"])
     assert len(data["tasks"]) == REPEATS * TASKS
     for task in data["tasks"]:
-        assert REQUIRED_TASK <= set(task), task
+        assert set(task) >= REQUIRED_TASK, task
     assert parse_json(result.to_json()) == data
 
 
@@ -349,13 +430,6 @@ def test_median_repeat_is_the_repeat_with_the_median_wall(run_cached):
     assert result.wall_min_s <= result.wall_s <= result.wall_max_s
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/results.py ExperimentResult.to_dict: 'cpu_share' is the median of task shares, NaN when every "
-    "task was too short to time (wall < 1e-4 s, e.g. fib n=15 or transfer 1 MB); json.dumps then writes the "
-    "non-standard token NaN, so to_json() / `python -m core run --json` is not valid JSON (runs/tasks "
-    "already turn NaN into null)",
-)
 def test_result_of_tasks_too_short_to_time_is_still_valid_json(parse_json):
     spec = ExperimentSpec(workload="fib", size=15, tasks=2, scheduler="sync", repeats=1)
     records = []
