@@ -12,8 +12,8 @@ def main() -> None:
     st.set_page_config(page_title="GIL Lab", page_icon=":material/science:", layout="wide")
     pages = {
         "Learn": [
-            st.Page("pages/start.py", title="Threads vs processes", icon=":material/home:",
-                    url_path="start", default=True),
+            # The default page is served at "/" (Streamlit ignores a url_path on it).
+            st.Page("pages/start.py", title="Threads vs processes", icon=":material/home:", default=True),
         ],
         "Experiments": [
             st.Page("pages/cpu_bound.py", title="CPU-bound (fib)", icon=":material/memory:", url_path="cpu-bound"),

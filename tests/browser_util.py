@@ -69,6 +69,7 @@ class StreamlitServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     needed_sigkill: bool = False
+    warmed: bool = False  # a browser session has run the main page once (see the tests' ``app`` fixture)
 
     @property
     def url(self) -> str:

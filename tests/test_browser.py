@@ -8,6 +8,7 @@ that is the app's process-leak test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from tests.browser_util import (
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 except ImportError:  # a developer without the dev requirements; CI must never get here quietly
     if os.environ.get("CI"):
         raise
@@ -35,15 +37,23 @@ PAGE_LOAD_MS = 60_000
 RUN_MS = 120_000
 CHART_MS = 30_000
 
+PAGE_NOT_FOUND = '[role="dialog"]:has-text("Page not found")'
 ERROR_SELECTORS = {
     "exception box": '[data-testid="stException"]',
     "error alert": '[data-testid="stAlertContentError"]',
+    "'Page not found' dialog": PAGE_NOT_FOUND,
 }
 
-# url path -> a word its title must contain (the default page is served at "" and at "start").
+# Known app bugs, each xfailed at the one assertion it breaks (so every other check still counts).
+BUG_PAGES_DIR = (
+    "app bug: the page scripts live in a directory named pages/, which Streamlit also reads as a legacy"
+    " multipage app; on a freshly started server the first session that deep-links to a page gets a"
+    " 'Page not found' dialog over the right page (fix: rename pages/ to e.g. app_pages/)"
+)
+
+# url path -> a word its title must contain (the default page is served at "" only).
 PAGES = {
     "": "GIL Lab",
-    "start": "GIL Lab",
     "cpu-bound": "CPU-bound",
     "io-bound": "I/O-bound",
     "numpy": "NumPy",
@@ -51,8 +61,14 @@ PAGES = {
     "takeaways": "Takeaways",
 }
 # How many "Run experiment" buttons each page shows before any run.
-RUN_BUTTONS = {"": 1, "start": 1, "cpu-bound": 1, "io-bound": 1, "numpy": 2, "local-cluster": 1, "takeaways": 0}
+RUN_BUTTONS = {"": 1, "cpu-bound": 1, "io-bound": 1, "numpy": 2, "local-cluster": 1, "takeaways": 0}
 
+RUN_IDS = re.compile(r"^Run ids:")
+
+SCRIPT_BUSY_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') !== 'notRunning';
+}"""
 SCRIPT_DONE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
@@ -150,21 +166,36 @@ class AppPage:
         self.page.wait_for_function(CHART_DRAWN_JS, timeout=CHART_MS)
 
     def run_experiment(self, nth: int = 0) -> None:
-        """Press the nth "Run experiment" button and wait for its results ("Run ids: …")."""
-        before = self.page.get_by_text(re.compile(r"^Run ids:")).count()
-        button = self.page.get_by_role("button", name="Run experiment", exact=True).nth(nth)
-        button.click()
-        self.page.get_by_text(re.compile(r"^Run ids:")).nth(before).wait_for(timeout=RUN_MS)
+        """Press the nth "Run experiment" button and wait for the rerun and its results ("Run ids: …")."""
+        self.page.get_by_role("button", name="Run experiment", exact=True).nth(nth).click()
+        # Catch the rerun starting, so that results already on screen (cached settings) are not mistaken
+        # for this run's; a run so fast that it is over before the first poll needs no waiting for.
+        with contextlib.suppress(PlaywrightTimeoutError):
+            self.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)
+        self.page.get_by_text(RUN_IDS).first.wait_for(timeout=RUN_MS)
         self.wait_script_done()
+
+
+def new_app_page(browser, base_url: str) -> tuple[object, AppPage]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_LOAD_MS)
+    ui = AppPage(page, base_url)
+    page.on("pageerror", lambda exc: ui.errors.append(str(exc)))
+    return context, ui
 
 
 @pytest.fixture
 def app(chromium, app_server, request, tmp_path_factory):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(PAGE_LOAD_MS)
-    ui = AppPage(page, app_server.url)
-    page.on("pageerror", lambda exc: ui.errors.append(str(exc)))
+    if not app_server.warmed:
+        # The first session after a server start must enter through the main page, or Streamlit shows a
+        # spurious "Page not found" (see test_deep_link_on_fresh_server). Every later session may deep-link.
+        context, ui = new_app_page(chromium, app_server.url)
+        ui.open("")
+        context.close()
+        app_server.warmed = True
+    context, ui = new_app_page(chromium, app_server.url)
+    page = ui.page
     failed_before = request.session.testsfailed
     yield ui
     if request.session.testsfailed > failed_before:  # this test's call phase failed: keep a picture
@@ -182,6 +213,25 @@ def app(chromium, app_server, request, tmp_path_factory):
 # --- the tests -------------------------------------------------------------------------------------
 
 
+def test_deep_link_on_fresh_server(chromium, tmp_path_factory):
+    """A visitor whose bookmark wakes the server lands on their page, with no 'Page not found'."""
+    server = StreamlitServer(log_dir=tmp_path_factory.mktemp("streamlit-fresh"))
+    server.start()
+    try:
+        server.wait_healthy(timeout_s=60)
+        context, ui = new_app_page(chromium, server.url)
+        try:
+            ui.open("cpu-bound")
+            expect(ui.page.locator("h1").first).to_contain_text("CPU-bound")
+            if ui.page.locator(PAGE_NOT_FOUND).count():
+                pytest.xfail(BUG_PAGES_DIR)
+            ui.assert_clean()
+        finally:
+            context.close()
+    finally:
+        assert not server.stop(), "the fresh server left processes behind"
+
+
 @pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "default")
 def test_page_renders(app, path):
     app.open(path)
@@ -189,7 +239,7 @@ def test_page_renders(app, path):
     title.wait_for(timeout=PAGE_LOAD_MS)
     assert PAGES[path] in title.inner_text(), f"/{path} shows {title.inner_text()!r}: wrong page (or not found)"
     expect(app.page.get_by_role("button", name="Run experiment", exact=True)).to_have_count(RUN_BUTTONS[path])
-    if path in ("", "start"):
+    if path == "":
         app.assert_chart_drawn()  # the schematic, before any run
     app.assert_clean()
 
@@ -223,6 +273,13 @@ def test_local_cluster_map_pitfall(app):
     app.assert_clean()
 
 
+def test_numpy_kernel_run(app):
+    app.open("numpy?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&np-repeats=1")
+    app.run_experiment(nth=0)  # the kernel's button; the second one is the data-transfer section's
+    app.assert_chart_drawn()
+    app.assert_clean()
+
+
 def test_bad_query_params_fall_back(app):
     app.open("cpu-bound?n=banana&tasks=9999")
     title = app.page.locator("h1").first
@@ -230,3 +287,9 @@ def test_bad_query_params_fall_back(app):
     assert "CPU-bound" in title.inner_text()
     expect(app.page.get_by_role("button", name="Run experiment", exact=True)).to_have_count(1)
     app.assert_clean()
+    # The sliders ignored the bad values: each shows a number from its own range.
+    for label in ("fib n", "Tasks"):
+        slider = app.page.locator(f'input[type="range"][aria-label="{label}"]')
+        expect(slider).to_have_count(1)
+        value, low, high = (slider.get_attribute(a) for a in ("value", "min", "max"))
+        assert float(low) <= float(value) <= float(high), f"slider {label!r} shows {value} (range {low}-{high})"
