@@ -46,7 +46,7 @@ def cluster_handle(processes: bool, n_workers: int, threads_per_worker: int) -> 
     return LocalClusterHandle(processes, n_workers, threads_per_worker)
 
 
-class _CachedClusters:
+class AppClusters:
     """Hands ``core.run_experiment`` the app's cached cluster handles."""
 
     def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
@@ -62,7 +62,7 @@ def _measured() -> set[tuple[ExperimentSpec, int]]:
 @st.cache_data(max_entries=300, show_spinner=False)
 def measure(spec: ExperimentSpec, nonce: int = 0) -> ExperimentResult:
     """Run ``spec`` once per (spec, nonce); ``nonce`` changes only when a user asks for a fresh run."""
-    result = run_experiment(spec, clusters=_CachedClusters())
+    result = run_experiment(spec, clusters=AppClusters())
     _measured().add((spec, nonce))
     return result
 

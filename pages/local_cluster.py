@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.pitfall import map_pitfall
 from core.spec import ExperimentSpec
-from pages.common import Arm, _CachedClusters, run_panel, show_results
+from pages.common import AppClusters, Arm, run_panel, show_results
 
 st.title("LocalCluster: workers × threads per worker")
 st.markdown(
@@ -49,7 +49,7 @@ st.markdown(
 )
 if st.button("Count the tasks client.map really runs", key="pitfall"):
     try:
-        res = map_pitfall(_CachedClusters(), n=20, calls=4)
+        res = map_pitfall(AppClusters(), n=20, calls=4)
     except Exception as exc:  # a teaching demo must never take the page down
         st.error(f"The demo could not run: {exc}")
     else:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import charts
+from core.results import combine
 from core.spec import ExperimentSpec
 from core.workloads import WORKLOADS
 from pages.common import Arm, engine_picker, run_panel, show_results
@@ -50,8 +51,6 @@ if len(done) > 1:
     st.caption("Threads vs sync for each kernel you measured in this session (same chart, same scale).")
     cols = st.columns(len(done))
     for col, (name, (k_arms, k_results)) in zip(cols, done.items(), strict=True):
-        from core.results import combine
-
         runs, _ = combine(k_results, [a.label for a in k_arms])
         if "sync" in set(runs["scheduler"]):
             col.altair_chart(charts.speedup_chart(runs, baseline="sync", title=name), width="stretch")
