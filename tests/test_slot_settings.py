@@ -1,0 +1,137 @@
+"""The run slot (one experiment at a time, observable, abandonable) and the settings loader."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core import ExperimentSpec, run_experiment
+from core.settings import LOCAL_DEFAULTS, SHARED_DEFAULTS, Settings, load_settings
+from core.slot import RunSlot, SlotBusy, SlotStatus
+
+# --- the slot --------------------------------------------------------------------------------------
+
+
+def _hold_in_thread(slot: RunSlot, seconds: float, label: str = "holder", estimate_s: float = 10.0):
+    entered = threading.Event()
+
+    def body() -> None:
+        with slot.hold(label, estimate_s):
+            entered.set()
+            time.sleep(seconds)
+
+    t = threading.Thread(target=body)
+    t.start()
+    assert entered.wait(10)
+    return t
+
+
+def test_a_waiter_is_told_who_holds_the_slot_and_gets_it_after():
+    slot = RunSlot()
+    seen: list[SlotStatus] = []
+    holder = _hold_in_thread(slot, 0.6, label="fib n = 30 × 4 on threads")
+    with slot.hold("me", on_wait=seen.append, poll_s=0.05) as waited:
+        assert slot.held_by_me
+        assert slot.status().label == "me"
+    holder.join()
+    assert seen and seen[0].busy and seen[0].label == "fib n = 30 × 4 on threads"
+    assert seen[0].waiting == 1 and 0 < seen[0].remaining_s <= 10
+    assert "fib n = 30" in seen[0].describe()
+    assert waited > 0.2  # it really waited for the holder
+    assert not slot.status().busy
+
+
+def test_giving_up_raises_slot_busy_with_the_holder_named():
+    slot = RunSlot()
+    holder = _hold_in_thread(slot, 1.0, label="a long sort")
+    with pytest.raises(SlotBusy, match="a long sort"), slot.hold("me", max_wait_s=0.2, poll_s=0.05):
+        pytest.fail("must not get the slot while it is held")
+    holder.join()
+    assert slot.status().waiting == 0
+
+
+def test_a_waiter_that_leaves_holds_nothing():
+    """Streamlit stops a script by raising from its calls: a waiter whose on_wait raises must leave cleanly."""
+    slot = RunSlot()
+    holder = _hold_in_thread(slot, 0.5)
+
+    class SessionGone(BaseException):
+        pass
+
+    def leave(status: SlotStatus) -> None:
+        raise SessionGone
+
+    with pytest.raises(SessionGone), slot.hold("leaver", on_wait=leave):
+        pytest.fail("must not get the slot")
+    holder.join()
+    assert not slot.status().busy and slot.status().waiting == 0
+    with slot.hold("next", max_wait_s=1):  # and the slot is free for the next one
+        pass
+
+
+def test_the_slot_is_reentrant_for_its_holder_and_released_on_errors():
+    slot = RunSlot()
+    with pytest.raises(RuntimeError), slot.hold("outer", 5):
+        with slot.hold("inner") as waited:
+            assert waited == 0 and slot.status().label == "outer"
+        assert slot.held_by_me
+        raise RuntimeError("boom")
+    assert not slot.status().busy
+
+
+def test_two_experiments_started_together_never_overlap():
+    """Real runs from two threads: sleeping tasks would overlap freely, so only the slot can serialise them."""
+    spec = ExperimentSpec(workload="sleep", size=0.3, tasks=2, scheduler="threads", workers=2, repeats=1)
+    results = []
+
+    def go() -> None:
+        results.append(run_experiment(spec))
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    elapsed = time.perf_counter() - t0
+    assert len(results) == 2
+    # Overlapping, both would be done in ~one run's wall; one after the other they need both.
+    assert elapsed >= 0.9 * sum(r.wall_s for r in results), (elapsed, [r.wall_s for r in results])
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_safe_shared_ones():
+    s = load_settings(secrets={}, environ={})
+    assert s == SHARED_DEFAULTS and not s.allow_external_cluster and not s.warnings
+    assert s.local_limit("threads") == 30 and s.local_limit("cluster-processes") == 45
+
+
+def test_local_mode_raises_the_limits_and_env_beats_secrets():
+    s = load_settings(secrets={"mode": "local", "max_seconds": 100}, environ={"GIL_LAB_MAX_SECONDS": "200"})
+    assert s.mode == "local" and s.max_seconds == 200 and s.allow_external_cluster
+    assert s.max_local_seconds == LOCAL_DEFAULTS.max_local_seconds
+    table = load_settings(secrets={"gil_lab": {"allow_external_cluster": True}}, environ={})
+    assert table.allow_external_cluster and table.mode == "shared"
+
+
+@pytest.mark.parametrize("name,value", [
+    ("GIL_LAB_MAX_SECONDS", "lots"), ("GIL_LAB_MAX_SECONDS", "-5"), ("GIL_LAB_MAX_SECONDS", "nan"),
+    ("GIL_LAB_MAX_SECONDS", "1e400"), ("GIL_LAB_MEMORY_FRACTION", "2"), ("GIL_LAB_ALLOW_EXTERNAL_CLUSTER", "maybe"),
+    ("GIL_LAB_MODE", "production; rm -rf /"),
+])
+def test_bad_values_are_ignored_with_a_warning(name, value):
+    s = load_settings(secrets=None, environ={name: value})
+    assert s.warnings and any(value[:20] in w for w in s.warnings)
+    assert s.max_seconds == SHARED_DEFAULTS.max_seconds and s.memory_fraction == SHARED_DEFAULTS.memory_fraction
+    assert not s.allow_external_cluster
+
+
+def test_settings_validate_when_built_directly():
+    with pytest.raises(ValueError, match="max_seconds"):
+        Settings(max_seconds=0)
+    with pytest.raises(ValueError, match="mode"):
+        Settings(mode="open")  # type: ignore[arg-type]
