@@ -10,6 +10,7 @@ machine. An estimate is a guide, not a measurement, and the app says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.machine import available_memory_bytes, machine_info
@@ -25,6 +26,10 @@ CLUSTER_START_PER_WORKER_S = {"cluster-threads": 0.02, "cluster-processes": 0.35
 TASK_OVERHEAD_S = {"sync": 1e-4, "threads": 3e-4, "processes": 2e-3, "cluster-threads": 2e-3,
                    "cluster-processes": 3e-3, "external": 5e-3}
 MEMORY_FRACTION = 0.5  # refuse runs that would need more than this share of available memory
+# Resident memory of one worker process before it computes anything (interpreter, dask, numpy), measured
+# with psutil on the development machine: a spawn-pool worker imports little; a Nanny-managed
+# distributed worker carries distributed, tornado and its own event loop, plus the nanny process.
+PROCESS_WORKER_BYTES = {"processes": 60 * MB, "cluster-processes": 110 * MB}
 
 
 def _secs(seconds: float) -> str:
@@ -80,14 +85,23 @@ def compute_seconds(spec: ExperimentSpec, task_s: float, cores: int) -> float:
 
 
 def memory_bytes(spec: ExperimentSpec) -> int:
-    """Peak memory the run needs: arrays of the tasks in flight, plus copies of a shipped payload."""
+    """Peak memory the run needs on this machine.
+
+    Arrays of the tasks in flight (× 2: a sort or product needs room for its result), or the copies of
+    a shipped payload (one per process that receives it, plus its pickle), plus the baseline of each
+    worker process the engine starts. An external cluster's workers live elsewhere: only the caller's
+    copy of a payload counts.
+    """
     wl = WORKLOADS[spec.workload]
     in_flight = min(spec.tasks, 1 if spec.scheduler == "sync" else spec.concurrency)
-    need = wl.memory_bytes(spec.size) * in_flight * 2  # a sort or product needs room for a result
     payload = wl.payload_bytes(spec.size)
+    if spec.scheduler == "external":
+        return int(payload)
+    need = wl.memory_bytes(spec.size) * in_flight * 2
     if payload:
-        copies = 1 + (2 * in_flight if spec.scheduler in ("processes", "cluster-processes", "external") else 0)
+        copies = 1 + (2 * in_flight if spec.scheduler in ("processes", "cluster-processes") else 0)
         need = payload * copies
+    need += PROCESS_WORKER_BYTES.get(spec.scheduler, 0) * spec.workers
     return int(need)
 
 
@@ -126,23 +140,44 @@ def check_budget(
     max_seconds: float = 60.0,
     *,
     memory_limit_bytes: int | None = None,
+    memory_fraction: float = MEMORY_FRACTION,
+    per_run_seconds: Callable[[ExperimentSpec], float] | None = None,
 ) -> float:
     """Return the estimated seconds of ``specs`` together, or raise :class:`BudgetError`.
+
+    Parameters
+    ----------
+    specs : ExperimentSpec or list of ExperimentSpec
+        The runs of one click (e.g. one per engine); they run one after the other.
+    max_seconds : float
+        Budget for all of them together.
+    memory_limit_bytes : int, optional
+        Memory to compare with; defaults to what is available now (psutil).
+    memory_fraction : float
+        Largest share of that memory one run may need.
+    per_run_seconds : callable, optional
+        A tighter budget for a single run, by spec: the app caps engines that cannot be cancelled
+        mid-run (sync, threads, processes) harder than cluster runs, which can.
 
     Raises
     ------
     BudgetError
-        If the estimate exceeds ``max_seconds``, or one run would need more than half the
-        available memory (or of ``memory_limit_bytes`` when given).
+        With the estimate, the limit it breaks and what to change.
     """
     specs = [specs] if isinstance(specs, ExperimentSpec) else specs
     estimates = [estimate(s) for s in specs]
     limit = memory_limit_bytes if memory_limit_bytes is not None else available_memory_bytes()
     for spec, est in zip(specs, estimates, strict=True):
-        if limit is not None and est.memory_bytes > MEMORY_FRACTION * limit:
+        if limit is not None and est.memory_bytes > memory_fraction * limit:
             raise BudgetError(
-                f"{spec.label} would need about {est.memory_mb:,.0f} MB, more than half of the"
+                f"{spec.label} would need about {est.memory_mb:,.0f} MB, more than {memory_fraction:.0%} of the"
                 f" {limit / MB:,.0f} MB available: lower the size, tasks or workers"
+            )
+        if per_run_seconds is not None and est.seconds > per_run_seconds(spec):
+            raise BudgetError(
+                f"{spec.label} alone is estimated at {_secs(est.seconds)} s, over the {_secs(per_run_seconds(spec))} s"
+                f" allowed for one {spec.scheduler} run here (it cannot be cancelled once started): lower the size,"
+                " tasks or repeats"
             )
     total = sum(e.seconds for e in estimates)
     if total > max_seconds:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from core.machine import MachineInfo
 from core.results import ExperimentResult
 from core.workloads import WORKLOADS
 
@@ -142,3 +143,20 @@ def explain(results: Sequence[ExperimentResult], labels: Sequence[str] | None = 
             " compute more at once, they only take turns."
         )
     return out
+
+
+def interpreter_note(machine: MachineInfo) -> str | None:
+    """What to tell a learner whose interpreter runs without the GIL, or ``None`` on a standard CPython.
+
+    The lab's lessons ("threads take turns on pure Python") hold only while the GIL is on. A free-threaded
+    build (3.13t / 3.14t) with the GIL disabled runs Python threads in parallel; the pages must say so
+    rather than contradict what the user's own measurements show.
+    """
+    if machine.gil_enabled:
+        return None
+    return (
+        f"This server runs a free-threaded CPython {machine.python_version} with the GIL **disabled**. Python"
+        " threads here can run bytecode on several cores at once, so pure-Python work such as fib may speed up"
+        " on the threads engines too. Where a page explains the GIL, it describes standard CPython; the"
+        " measurements show what happens on this interpreter."
+    )

@@ -19,7 +19,8 @@ from core.machine import MachineInfo
 from core.spec import SCHEDULER_LABELS, ExperimentSpec
 
 RUN_COLUMNS = ["run_id", "scheduler", "engine", "workload", "size", "tasks", "workers",
-               "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]
+               "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s",
+               "lanes", "task_cpu_s", "cpu_utilization"]
 TASK_COLUMNS = ["run_id", "scheduler", "engine", "repeat", "task", "start_s", "end_s", "wall_s",
                 "cpu_s", "cpu_share", "pid", "thread_id", "worker", "lane"]
 
@@ -89,6 +90,16 @@ class ExperimentResult:
         return float(self.tasks["cpu_share"].median())
 
     @property
+    def cpu_utilization(self) -> float:
+        """Median over repeats of total task CPU ÷ (compute time × lanes): how busy the lanes really were.
+
+        1.0 means every worker thread or process computed for the whole compute time. It cannot tell a
+        wait for the GIL from any other wait (sleep, I/O, a core taken by another process): the GIL
+        trace can. With more lanes than cores its ceiling is cores ÷ lanes.
+        """
+        return float(self.runs["cpu_utilization"].median())
+
+    @property
     def distinct_pids(self) -> int:
         return int(self.tasks["pid"].nunique())
 
@@ -105,6 +116,7 @@ class ExperimentResult:
             "wall_min_s": self.wall_min_s,
             "wall_max_s": self.wall_max_s,
             "cpu_share": None if math.isnan(self.cpu_share) else self.cpu_share,  # JSON has no NaN
+            "cpu_utilization": None if math.isnan(self.cpu_utilization) else self.cpu_utilization,
             "values": [_jsonable(v) for v in self.values],
             "runs": json.loads(self.runs.to_json(orient="records")),
             "tasks": json.loads(self.tasks.to_json(orient="records")),
@@ -162,9 +174,16 @@ def build_result(
     for key, value in {**common, "workload": spec.workload, "size": spec.size, "tasks": spec.tasks,
                        "workers": spec.workers, "threads_per_worker": spec.threads_per_worker}.items():
         runs[key] = value
+    tasks = pd.DataFrame(records)
+    # Per run: how much of the lanes' time was spent computing (sync has one lane: the caller's thread).
+    # An external cluster has whatever threads its workers were started with.
+    runs["lanes"] = int(engine.get("total_threads") or spec.concurrency) if spec.scheduler == "external" \
+        else spec.concurrency
+    cpu_by_repeat = tasks.groupby("repeat")["cpu_s"].sum()
+    runs["task_cpu_s"] = runs["repeat"].map(cpu_by_repeat).astype(float)
+    runs["cpu_utilization"] = (runs["task_cpu_s"] / (runs["compute_s"] * runs["lanes"])).where(runs["compute_s"] > 1e-4)
     runs = runs[RUN_COLUMNS]
 
-    tasks = pd.DataFrame(records)
     for key, value in common.items():
         tasks[key] = value
     tasks["wall_s"] = tasks["end_s"] - tasks["start_s"]

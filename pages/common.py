@@ -6,23 +6,36 @@ measurements (through ``core``) and shows them the same way everywhere. No timin
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 
 from core import charts
 from core.engines import EngineError, LocalClusterHandle, run_experiment
-from core.estimate import BudgetError, check_budget
-from core.explain import explain, ideal_seconds
+from core.estimate import BudgetError, check_budget, estimate
+from core.explain import explain, ideal_seconds, interpreter_note
 from core.machine import machine_info
 from core.results import ExperimentResult, combine, with_machine
+from core.settings import Settings, load_settings
+from core.slot import RUN_SLOT, SlotBusy, SlotStatus
 from core.spec import ExperimentSpec
 from core.workloads import WORKLOADS, estimate_task_seconds
 
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """The server's limits (``core.settings``): env vars over ``st.secrets`` over safe shared defaults."""
+    try:
+        secrets = st.secrets.to_dict()
+    except Exception:  # no secrets.toml (the usual case), or one that does not parse
+        secrets = {}
+    return load_settings(secrets)
+
+
 # Streamlit Community Cloud gives ~2 cores to every visitor at once: keep a click under a minute.
-RUN_BUDGET_S = float(os.environ.get("GIL_LAB_MAX_SECONDS", "45"))
+RUN_BUDGET_S = settings().max_seconds
 
 
 @dataclass(frozen=True)
@@ -60,11 +73,46 @@ def _measured() -> set[tuple[ExperimentSpec, int]]:
 
 
 @st.cache_data(max_entries=300, show_spinner=False)
-def measure(spec: ExperimentSpec, nonce: int = 0) -> ExperimentResult:
-    """Run ``spec`` once per (spec, nonce); ``nonce`` changes only when a user asks for a fresh run."""
-    result = run_experiment(spec, clusters=AppClusters())
+def measure(
+    spec: ExperimentSpec,
+    nonce: int = 0,
+    _should_stop: Callable[[], bool] | None = None,
+    _deadline_s: float | None = None,
+) -> ExperimentResult:
+    """Run ``spec`` once per (spec, nonce); ``nonce`` changes only when a user asks for a fresh run.
+
+    The underscored arguments are not part of the cache key: a cluster run is cancelled when its
+    session goes away (``_should_stop``) or when it overruns ``_deadline_s``. A cancelled run raises and
+    nothing is cached.
+    """
+    result = run_experiment(spec, clusters=AppClusters())  # TODO(lead): should_stop/deadline_s once engines has them
     _measured().add((spec, nonce))
     return result
+
+
+def session_gone() -> Callable[[], bool]:
+    """A probe that turns true once this browser session has disconnected (false outside a server).
+
+    Streamlit keeps running a script whose browser tab has closed until the script next calls it; an
+    experiment may not call Streamlit for many seconds, so the engine polls this instead.
+    """
+    try:
+        from streamlit import runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        if ctx is None or not runtime.exists():
+            return lambda: False
+        server, session_id = runtime.get_instance(), ctx.session_id
+        return lambda: not server.is_active_session(session_id)
+    except Exception:  # an internal API moved: never cancel rather than crash
+        return lambda: False
+
+
+def deadline_for(spec: ExperimentSpec) -> float:
+    """When a run is cancelled: well past its estimate (machines are noisy), within twice the budget."""
+    limit = settings().max_seconds
+    return min(2 * limit, max(10.0, 4 * estimate(spec).seconds))
 
 
 def is_cached(specs: list[ExperimentSpec], nonce: int) -> bool:
@@ -91,6 +139,20 @@ def sidebar() -> None:
             "Experiments run one at a time on this server, so numbers are never skewed by another"
             " visitor's run. The same measurements from a terminal: `python -m core run --help`."
         )
+        slot = RUN_SLOT.status()
+        if slot.busy:
+            st.caption(f":material/hourglass_top: Running now: {slot.describe()}.")
+        conf = settings()
+        st.caption(f"Limits: {conf.describe()}.")
+        for warning in conf.warnings:
+            st.warning(f"Setting ignored: {warning}", icon=":material/settings:")
+
+
+def interpreter_banner() -> None:
+    """On an interpreter without the GIL, say so at the top of every page: the lessons change."""
+    note = interpreter_note(machine_info())
+    if note:
+        st.info(note, icon=":material/info:")
 
 
 # --- the experiment panel --------------------------------------------------------------------------
@@ -105,8 +167,10 @@ def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[E
     specs = [a.spec for a in arms]
     nonce_key = f"{page}-nonce"
     nonce = st.session_state.get(nonce_key, 0)
+    conf = settings()
     try:
-        estimate_s = check_budget(specs, RUN_BUDGET_S)
+        estimate_s = check_budget(specs, conf.max_seconds, memory_fraction=conf.memory_fraction,
+                                  per_run_seconds=lambda spec: conf.local_limit(spec.scheduler))
         blocked = None
     except BudgetError as exc:
         estimate_s, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
@@ -134,7 +198,16 @@ def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[E
         st.info(f"Set the sliders, then press **Run experiment** to measure this {what} on this machine.")
         return None
     try:
-        results = [measure(s, nonce) for s in specs] if cached else _measure_with_status(arms, nonce)
+        if cached:
+            results = [measure(s, nonce) for s in specs]
+        else:
+            results, waited = _measure_with_status(arms, nonce, estimate_s, what)
+            if waited >= 0.5:
+                st.caption(f":material/hourglass_bottom: Waited {waited:.1f} s for another visitor's run to finish"
+                           " (experiments run one at a time so they never share the cores).")
+    except SlotBusy as exc:
+        st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
+        return None
     except (EngineError, ValueError) as exc:
         st.error(f"The experiment could not run: {exc}")
         return None
@@ -143,17 +216,35 @@ def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[E
     return results
 
 
-def _measure_with_status(arms: list[Arm], nonce: int) -> list[ExperimentResult]:
+def _measure_with_status(
+    arms: list[Arm], nonce: int, estimate_s: float, what: str
+) -> tuple[list[ExperimentResult], float]:
+    """Take the run slot for the whole comparison (no other run lands between its engines), then measure."""
+    gone = session_gone()
+    waiting = st.empty()
+
+    def on_wait(status: SlotStatus) -> None:
+        if gone():
+            st.stop()  # the visitor left: stop queueing; nothing is held
+        waiting.info(
+            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}. Yours starts"
+            " as soon as it ends: keep this page open, or come back later (finished results are cached for"
+            " everyone).",
+        )
+
     results = []
-    with st.status(f"Measuring {len(arms)} engine(s)…", expanded=True) as status:
-        bar = st.progress(0.0)
-        for i, arm in enumerate(arms):
-            status.update(label=f"Running {arm.label} ({i + 1} of {len(arms)})…")
-            st.write(f"{arm.label}: {arm.spec.label}")
-            results.append(measure(arm.spec, nonce))
-            bar.progress((i + 1) / len(arms))
-        status.update(label="Measured. Results below.", state="complete", expanded=False)
-    return results
+    with RUN_SLOT.hold(f"a visitor's {what}", estimate_s, max_wait_s=settings().max_wait_seconds,
+                       on_wait=on_wait) as waited:
+        waiting.empty()
+        with st.status(f"Measuring {len(arms)} engine(s)…", expanded=True) as status:
+            bar = st.progress(0.0)
+            for i, arm in enumerate(arms):
+                status.update(label=f"Running {arm.label} ({i + 1} of {len(arms)})…")
+                st.write(f"{arm.label}: {arm.spec.label}")
+                results.append(measure(arm.spec, nonce, _should_stop=gone, _deadline_s=deadline_for(arm.spec)))
+                bar.progress((i + 1) / len(arms))
+            status.update(label="Measured. Results below.", state="complete", expanded=False)
+    return results, waited
 
 
 def ideal_for(arms: list[Arm], results: list[ExperimentResult]) -> float:
@@ -184,9 +275,21 @@ def show_results(arms: list[Arm], results: list[ExperimentResult], *, key: str) 
         )
         if r.spec.repeats > 1:
             col.caption(f"spread {r.wall_min_s:.2f}–{r.wall_max_s:.2f} s over {r.spec.repeats} repeats")
+        col.caption(_cpu_evidence(r, m.usable_cores))
     sentences = explain(results, labels)
     if sentences:
         st.markdown("\n".join(f"- {s}" for s in sentences))
+    with st.expander("What “CPU used” means, and what it does not"):
+        st.markdown(
+            "*CPU used* = the CPU time all tasks' threads got ÷ (compute time × lanes), where a lane is one"
+            " worker thread or process. 100%: every lane computed the whole time. Under threads, fib's lanes"
+            " were busy on paper but mostly **waiting for the GIL**; under processes each lane has its own"
+            " interpreter and gets close to a full core (up to cores ÷ lanes when there are more lanes than"
+            " cores); sleeping tasks show ~0%: they wait, they don't compute.\n\n"
+            "It cannot say *why* a lane waited — the GIL, a sleep, I/O or another program on the same"
+            " cores all look the same. The **GIL trace** page shows the GIL itself handing the interpreter"
+            " from thread to thread."
+        )
     ideal = ideal_for(arms, results)
     tabs = st.tabs(["Runtime", "Timeline", "Speedup", "CPU share", "Data"])
     with tabs[0]:
@@ -216,6 +319,17 @@ def show_results(arms: list[Arm], results: list[ExperimentResult], *, key: str) 
                            file_name=f"gil-lab-{key}-runs.csv", mime="text/csv", key=f"{key}-dl-runs")
         c2.download_button("Download tasks (CSV)", with_machine(tasks, m).to_csv(index=False),
                            file_name=f"gil-lab-{key}-tasks.csv", mime="text/csv", key=f"{key}-dl-tasks")
+
+
+def _cpu_evidence(r: ExperimentResult, cores: int) -> str:
+    """The CPU the run's lanes really got, next to its runtime (see ``ExperimentResult.cpu_utilization``)."""
+    util = r.cpu_utilization
+    if util != util:  # NaN: compute too short to time
+        return "CPU used: too short to measure"
+    lanes = int(r.runs["lanes"].iloc[0])
+    ceiling = min(lanes, cores) / lanes
+    tail = f" (ceiling here {ceiling:.0%}: {lanes} lanes, {cores} cores)" if ceiling < 1 else ""
+    return f"CPU used: **{util:.0%}** of {lanes} lane{'s' if lanes > 1 else ''}{tail}"
 
 
 def _sync_label(arms: list[Arm]) -> str:

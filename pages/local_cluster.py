@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.pitfall import map_pitfall
 from core.spec import ExperimentSpec
-from pages.common import AppClusters, Arm, run_panel, show_results
+from pages.common import AppClusters, Arm, run_panel, settings, show_results
 
 st.title("LocalCluster: workers × threads per worker")
 st.markdown(
@@ -36,6 +36,22 @@ arms = [
         ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="cluster-processes", workers=p_workers,
                        threads_per_worker=p_threads, repeats=repeats)),
 ]
+if settings().allow_external_cluster:
+    # Off on a shared deployment (core.settings): a public server should not connect to addresses typed by
+    # strangers. Not bound to the URL either, so a shared link never makes someone's browser connect anywhere.
+    with st.expander("Add your own Dask cluster to the comparison", icon=":material/lan:"):
+        address = st.text_input(
+            "Scheduler address", key="external-address", placeholder="tcp://10.0.0.5:8786", max_chars=200,
+            help="A running `dask scheduler` with workers that can import this lab's `core` package"
+                 " (same code and Python packages). The same fib tasks run there; its workers decide the concurrency.",
+        ).strip()
+        if address:
+            try:
+                arms.append(Arm("your cluster", ExperimentSpec(workload="fib", size=n, tasks=tasks,
+                                                               scheduler="external", address=address,
+                                                               repeats=repeats)))
+            except ValueError as exc:
+                st.error(f"That address cannot be used: {exc}")
 results = run_panel("cluster", arms, what="LocalCluster comparison")
 if results:
     show_results(arms, results, key="cluster")

@@ -1,0 +1,154 @@
+"""The app on a shared server: settings, budgets, the run slot, the external-cluster field, CPU evidence.
+
+Real app (AppTest), real runs at tiny sizes. Settings are read once per server (``st.cache_resource``),
+so each test that changes the environment clears that cache before and after.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.engines import close_all_clusters
+from core.slot import RUN_SLOT
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+TINY_CPU = {"n": "18", "tasks": "2", "workers": "2", "repeats": "1", "engines": "sync"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch):
+    for name in ("GIL_LAB_MODE", "GIL_LAB_MAX_SECONDS", "GIL_LAB_MAX_LOCAL_SECONDS", "GIL_LAB_MAX_WAIT_SECONDS",
+                 "GIL_LAB_MEMORY_FRACTION", "GIL_LAB_ALLOW_EXTERNAL_CLUSTER"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()  # also closes the app's cached clusters (on_release)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_clusters():
+    yield
+    close_all_clusters()
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def press(at: AppTest, label: str) -> AppTest:
+    [button] = [b for b in at.button if b.label == label]
+    button.click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [c.value for c in at.caption] + [m.value for m in at.markdown]
+    parts += [e.value for kind in (at.warning, at.error, at.info) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_a_run_shows_the_cpu_its_lanes_really_got():
+    at = press(open_page("pages/cpu_bound.py", **{**TINY_CPU, "engines": "threads"}), "Run experiment")
+    shown = texts(at)
+    assert "CPU used:" in shown
+    assert any("What “CPU used” means" in e.label for e in at.expander)
+
+
+def test_the_external_cluster_field_is_off_on_a_shared_server():
+    at = open_page("pages/local_cluster.py")
+    assert not [t for t in at.text_input if t.key == "external-address"]
+
+
+def test_local_mode_offers_the_external_field_and_rejects_bad_addresses(monkeypatch):
+    monkeypatch.setenv("GIL_LAB_MODE", "local")
+    st.cache_resource.clear()
+    at = open_page("pages/local_cluster.py")
+    [field] = [t for t in at.text_input if t.key == "external-address"]
+    field.set_value("http://evil.example/; rm -rf /").run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+
+
+def test_an_unreachable_external_cluster_gives_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GIL_LAB_ALLOW_EXTERNAL_CLUSTER", "true")
+    st.cache_resource.clear()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    at = open_page("pages/local_cluster.py", n="15", tasks="1", repeats="1", **{"p-workers": "1", "t-threads": "1"})
+    [field] = [t for t in at.text_input if t.key == "external-address"]
+    field.set_value(f"tcp://127.0.0.1:{port}").run()
+    t0 = time.perf_counter()
+    press(at, "Run experiment")
+    assert any("could not run" in e.value and str(port) in e.value for e in at.error), [e.value for e in at.error]
+    assert time.perf_counter() - t0 < 90  # the cluster arms ran too; the point is: it ended, with a message
+
+
+def test_local_engines_are_capped_harder_than_the_budget(monkeypatch):
+    monkeypatch.setenv("GIL_LAB_MAX_LOCAL_SECONDS", "1")
+    st.cache_resource.clear()
+    at = open_page("pages/cpu_bound.py", n="30", tasks="4", workers="4", repeats="3")
+    assert any("cannot be cancelled" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert [b for b in at.button if b.label == "Run experiment"][0].disabled
+
+
+def test_bad_settings_are_reported_and_ignored(monkeypatch):
+    monkeypatch.setenv("GIL_LAB_MAX_SECONDS", "forever")
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("forever" in w.value for w in at.sidebar.warning)
+    assert any("runs up to 45 s" in c.value for c in at.sidebar.caption)
+
+
+def _hold_slot(seconds: float, label: str = "someone's big sort") -> threading.Thread:
+    entered = threading.Event()
+
+    def body() -> None:
+        with RUN_SLOT.hold(label, estimate_s=seconds):
+            entered.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    assert entered.wait(10)
+    return thread
+
+
+def test_a_second_visitor_waits_for_the_slot_then_runs():
+    at = open_page("pages/cpu_bound.py", **TINY_CPU)
+    holder = _hold_slot(2.0)
+    press(at, "Run experiment")
+    holder.join()
+    shown = texts(at)
+    assert "Run ids:" in shown
+    waited = [c.value for c in at.caption if c.value.startswith(":material/hourglass_bottom: Waited")]
+    assert waited and float(waited[0].split("Waited ")[1].split(" s")[0]) >= 1.0
+
+
+def test_a_visitor_who_waits_too_long_is_told_and_nothing_breaks(monkeypatch):
+    monkeypatch.setenv("GIL_LAB_MAX_WAIT_SECONDS", "0.5")
+    st.cache_resource.clear()
+    at = open_page("pages/cpu_bound.py", **TINY_CPU)
+    holder = _hold_slot(3.0, label="a long matmul")
+    press(at, "Run experiment")
+    assert any("busy" in w.value and "a long matmul" in w.value for w in at.warning), [w.value for w in at.warning]
+    holder.join()
+    press(at, "Run experiment")  # the slot is free again: the same session now runs
+    assert "Run ids:" in texts(at)
