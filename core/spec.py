@@ -7,8 +7,9 @@ allowed range, so every front end reports bad input the same way.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, get_args
 
 from core.workloads import WORKLOADS, WorkloadName
@@ -38,13 +39,29 @@ LIMITS: dict[str, tuple[int, int]] = {
 }
 MAX_CLUSTER_THREADS = 64
 
-_ADDRESS = re.compile(r"^(tcp|tls|ws|wss)://[A-Za-z0-9_.\-]+(:\d{1,5})?$|^(tcp|tls)://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+# ASCII: ``\d`` would otherwise accept non-ASCII digits in the port ("٨٧٨٦"); used with fullmatch, so a
+# trailing newline (which ``$`` tolerates) is refused too.
+_ADDRESS = re.compile(
+    r"^(tcp|tls|ws|wss)://[A-Za-z0-9_.\-]+(:\d{1,5})?$|^(tcp|tls)://\[[0-9a-fA-F:]+\](:\d{1,5})?$", re.ASCII
+)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``value`` for an error message: one short line, whatever it is.
+
+    A URL can carry a 10 000-character string and a script a 5 000-digit integer, whose ``repr``
+    raises (Python's int-to-string limit) and whose ``:g`` format overflows.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"{'-' if value < 0 else ''}an integer of about {int(value.bit_length() * math.log10(2))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _check_int(field: str, value: Any) -> int:
     low, high = LIMITS[field]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{field} must be an integer from {low} to {high} (got {value!r})")
+        raise ValueError(f"{field} must be an integer from {low} to {high} (got {_shown(value)})")
     return value
 
 
@@ -97,31 +114,35 @@ class ExperimentSpec:
     address: str | None = None
 
     def __post_init__(self) -> None:
-        if self.workload not in WORKLOADS:
-            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)} (got {self.workload!r})")
+        if not isinstance(self.workload, str) or self.workload not in WORKLOADS:
+            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)} (got {_shown(self.workload)})")
         wl = WORKLOADS[self.workload]
         if isinstance(self.size, bool) or not isinstance(self.size, (int, float)):
-            raise ValueError(f"size must be a number from {wl.min_size:g} to {wl.max_size:g} (got {self.size!r})")
+            raise ValueError(
+                f"size must be a number from {wl.min_size:g} to {wl.max_size:g} (got {_shown(self.size)})"
+            )
         if not wl.min_size <= self.size <= wl.max_size:
             raise ValueError(
                 f"size for {self.workload} ({wl.size_name}) must be from {wl.min_size:g} to {wl.max_size:g}"
-                f" (got {self.size:g})"
+                f" (got {_shown(self.size)})"
             )
         if wl.integer_size:
             if float(self.size) != int(self.size):
                 raise ValueError(
                     f"size for {self.workload} must be a whole number from {wl.min_size:g} to {wl.max_size:g}"
-                    f" (got {self.size:g})"
+                    f" (got {_shown(self.size)})"
                 )
             object.__setattr__(self, "size", int(self.size))
         else:
             object.__setattr__(self, "size", float(self.size))
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler!r})")
+        if not isinstance(self.scheduler, str) or self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {_shown(self.scheduler)})")
         for name in ("tasks", "workers", "threads_per_worker", "repeats", "warmup", "chunksize"):
             _check_int(name, getattr(self, name))
         if self.blas_threads is not None:
             _check_int("blas_threads", self.blas_threads)
+        if not isinstance(self.reuse_pool, bool):  # a truthy "no" or an unhashable [] would slip through
+            raise ValueError(f"reuse_pool must be True or False (got {_shown(self.reuse_pool)})")
         if self.threads_per_worker != 1 and self.scheduler not in CLUSTER_SCHEDULERS:
             raise ValueError(
                 "threads_per_worker only applies to cluster-threads and cluster-processes; "
@@ -135,12 +156,15 @@ class ExperimentSpec:
         if self.scheduler != "processes" and (self.chunksize != 1 or self.reuse_pool):
             raise ValueError(f"chunksize and reuse_pool only apply to the processes scheduler (got {self.scheduler})")
         if self.scheduler == "external":
-            if not self.address:
+            if self.address is None or self.address == "":
                 raise ValueError("address is required for the external scheduler, e.g. tcp://127.0.0.1:8786")
+            if not isinstance(self.address, str):
+                raise ValueError(f"address must be text like tcp://127.0.0.1:8786 (got {_shown(self.address)})")
             port = self.address.rsplit(":", 1)[-1]
-            if not _ADDRESS.match(self.address) or (port.isdigit() and not 1 <= int(port) <= 65535):
+            if not _ADDRESS.fullmatch(self.address) or (port.isdigit() and not 1 <= int(port) <= 65535):
                 raise ValueError(
-                    f"address must look like tcp://host:port with a port from 1 to 65535 (got {self.address!r})"
+                    "address must look like tcp://host:port with a port from 1 to 65535"
+                    f" (got {_shown(self.address)})"
                 )
         elif self.address is not None:
             raise ValueError(f"address only applies to the external scheduler (got scheduler {self.scheduler})")
@@ -149,6 +173,9 @@ class ExperimentSpec:
 
     def replace(self, **changes: Any) -> ExperimentSpec:
         """A validated copy with ``changes`` applied."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:  # dataclasses.replace would raise a TypeError: keep "bad input is a ValueError"
+            raise ValueError(f"unknown spec field(s): {', '.join(map(_shown, unknown))}")
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
