@@ -22,14 +22,23 @@ def main() -> None:
             st.Page("pages/numpy_gil.py", title="NumPy and the GIL", icon=":material/grid_on:", url_path="numpy"),
             st.Page("pages/local_cluster.py", title="LocalCluster", icon=":material/hub:", url_path="local-cluster"),
         ],
+        "Evidence": [
+            st.Page("pages/gil_trace.py", title="GIL trace", icon=":material/timeline:", url_path="gil-trace"),
+            st.Page("pages/scaling.py", title="Scaling & data transfer", icon=":material/trending_up:",
+                    url_path="scaling"),
+            st.Page("pages/overhead.py", title="Overhead anatomy", icon=":material/speed:", url_path="overhead"),
+        ],
         "Wrap-up": [
             st.Page("pages/takeaways.py", title="Takeaways", icon=":material/checklist:", url_path="takeaways"),
+            st.Page("pages/interpreter.py", title="Interpreter & BLAS", icon=":material/terminal:",
+                    url_path="interpreter"),
         ],
     }
     nav = st.navigation(pages)
-    from pages.common import sidebar
+    from pages.common import interpreter_banner, sidebar
 
     sidebar()
+    interpreter_banner()
     nav.run()
 
 

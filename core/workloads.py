@@ -66,16 +66,31 @@ def numpy_matmul(side: int, blas_threads: int | None = 1) -> float:
     (default 1) makes the comparison one of Dask's parallelism, not OpenBLAS's. The limit is set
     without restoring it afterwards on purpose: a context manager in concurrent threads would restore
     a stale value while a sibling task still runs. Every task of a run asks for the same limit, so
-    setting it is idempotent within a run.
+    setting it is idempotent within a run. ``None`` restores the library's default
+    (:func:`blas_default_threads`): a threads-scheduler run shares this process with earlier, pinned
+    runs, whose limit would otherwise stay in force.
     """
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
-    if blas_threads is not None:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=blas_threads, user_api="blas")
+    default = blas_default_threads()  # read before this process ever pins BLAS
+    threadpool_limits(limits=blas_threads if blas_threads is not None else default, user_api="blas")
     a = np.linspace(0.0, 1.0, side * side).reshape(side, side)
     return float(np.trace(a @ a.T))
+
+
+@cache
+def blas_default_threads() -> int | None:
+    """BLAS threads before GIL Lab first pinned them: the library's default (its env vars, else the cores).
+
+    Read once per process, at the first call, which :func:`numpy_matmul` makes before it sets any
+    limit. ``None`` if no BLAS is loaded.
+    """
+    import numpy  # noqa: F401  (loads NumPy's BLAS, so that threadpoolctl can see it)
+    from threadpoolctl import threadpool_info
+
+    counts = [int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else None
 
 
 def numpy_small(thousands: int) -> float:
@@ -419,3 +434,12 @@ def estimate_task_seconds(name: WorkloadName, size: float) -> float:
     """Estimated seconds for one task of ``name`` at ``size``, run alone on this machine."""
     workload = WORKLOADS[name]
     return float(workload.cost(size, calibration(name)))
+
+
+def noop(i: int) -> int:
+    """Do nothing and return ``i``: the task the overhead page schedules by the thousand.
+
+    Module level (and outside :data:`WORKLOADS`) so process workers import it by reference; its cost
+    is a function call, so a graph of no-ops measures what the scheduler adds per task.
+    """
+    return i

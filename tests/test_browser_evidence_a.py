@@ -1,0 +1,59 @@
+"""The GIL trace and Interpreter & BLAS pages in headless Chromium, on the real app (render + one run each).
+
+Reuses ``tests/test_browser.py``'s fixtures: importing them here gives this module its own server
+(they are module-scoped), which is stopped, and checked for leaked processes, when the module ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from tests.test_browser import (  # noqa: F401  (fixtures: pytest finds them by name in this module)
+    PAGE_LOAD_MS,
+    RUN_MS,
+    SCRIPT_BUSY_JS,
+    app,
+    app_server,
+    chromium,
+)
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect
+except ImportError:  # test_browser skips (or fails in CI) on its import already
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+
+def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixture)
+    app.open("gil-trace?trace-threads=2&trace-seconds=0.1")
+    title = app.page.locator("h1").first
+    title.wait_for(timeout=PAGE_LOAD_MS)
+    assert "GIL trace" in title.inner_text()
+    run = app.page.get_by_role("button", name="Run trace", exact=True)
+    expect(run).to_have_count(1)
+    app.assert_clean()
+    run.click()
+    with contextlib.suppress(PlaywrightTimeoutError):  # a fast run may be over before the first poll
+        app.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)
+    app.page.get_by_text("parallel_fraction", exact=True).first.wait_for(timeout=RUN_MS)
+    app.wait_script_done()
+    app.assert_chart_drawn()
+    # One chart per traced workload (python and numpy by default), each with its lanes.
+    expect(app.page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+    app.assert_clean()
+
+
+def test_interpreter_page_renders_and_runs(app):  # noqa: F811
+    app.open("interpreter?blas-side=200&blas-tasks=2&blas-repeats=1")
+    title = app.page.locator("h1").first
+    title.wait_for(timeout=PAGE_LOAD_MS)
+    assert "Interpreter" in title.inner_text()
+    expect(app.page.get_by_text("BLAS and OpenMP thread pools")).to_have_count(1)
+    app.assert_clean()
+    app.run_experiment()
+    app.assert_chart_drawn()
+    app.assert_clean()
