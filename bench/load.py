@@ -1,0 +1,203 @@
+"""Concurrent visitors: four sessions press Run at the same moment; all must get their results.
+
+    python -m bench.load [--repeats 2] [--quick] [--port 8621]
+
+What it measures: one fresh server per round (``streamlit run streamlit_app.py`` in headless mode),
+one headless Chromium, four browser contexts (four independent sessions, driven concurrently with
+Playwright's async API). The server is first warmed by one visit to the start page (a fresh server's
+first deep link can show a spurious "Page not found"; see tests/test_browser.py). Then every session
+opens its page, waits until it has rendered, and all four click at the same moment (an asyncio
+barrier). For each session: the time from its click to its results ("Run ids: …" caption on screen,
+script finished), and the "Waited 3.2 s for another visitor's run" figure if the page shows one
+(regex ``Waited ([0-9.]+) s``; "n/a" when there is no such caption); "not waiting" is the difference.
+A session fails if its results do not appear within the time-out or its page shows an exception or
+an error box.
+
+Design, so that the four runs are real and comparable:
+  * default: all four open the start page (its default experiment: fib(30) × 4 on sync, threads and
+    a reused 4-process pool, 3 repeats each). Session 1 presses "Run experiment" (the server is
+    fresh, so that is a real measurement); sessions 2–4 press "Measure again", which asks for a fresh
+    measurement of the same settings instead of the cached one session 1 is producing. Same work in
+    every session, so their times are directly comparable.
+  * --quick: the CPU-bound page with distinct small settings per session
+    (``/cpu-bound?n=24+i&tasks=4&workers=2&repeats=1``), each pressing "Run experiment": distinct
+    cache keys, so four real (short) runs.
+The server runs one experiment at a time (they would share the cores), so the runs queue: with four
+equal runs expect the last session to finish after about 4 × one run, and the first after about 1 ×.
+
+Goal: 4 of 4 sessions complete, none shows an error; total ≈ the sum of the four runs (no time lost
+to the queueing itself). Run ids are listed so you can check the four runs were distinct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench._common import BusyMeter, machine_line, median, parser, resolve_repeats, table
+
+SESSIONS = 4
+LOAD_MS = 120_000
+RUN_MS = 600_000
+WAITED = re.compile(r"Waited ([0-9.]+) s")
+
+
+@dataclass
+class Session:
+    index: int
+    path: str
+    button: str
+    click_s: float = float("nan")  # from the common start signal
+    done_s: float = float("nan")
+    waited: str = "n/a"
+    run_ids: str = ""
+    error: str = ""
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def took_s(self) -> float:
+        return self.done_s - self.click_s
+
+
+def plan(quick: bool) -> list[Session]:
+    if quick:
+        return [Session(i + 1, f"cpu-bound?n={24 + i}&tasks=4&workers=2&repeats=1", "Run experiment")
+                for i in range(SESSIONS)]
+    return [Session(i + 1, "", "Run experiment" if i == 0 else "Measure again") for i in range(SESSIONS)]
+
+
+async def drive(browser, base: str, s: Session, ready: asyncio.Queue, go: asyncio.Event, t0: list[float]) -> None:
+    from bench._browser import ARM_BUSY_JS, ERRORS_JS, NEW_RESULTS_JS, RENDERED_JS, RUN_IDS_JS
+
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = await ctx.new_page()
+        try:
+            await page.goto(f"{base}/{s.path}", wait_until="commit", timeout=LOAD_MS)
+            await page.wait_for_function(RENDERED_JS, timeout=LOAD_MS, polling=50)
+            before = await page.evaluate(RUN_IDS_JS)
+            await page.evaluate(ARM_BUSY_JS)
+        finally:
+            await ready.put(s.index)  # never leave the others waiting at the barrier
+        await go.wait()
+        s.click_s = time.perf_counter() - t0[0]
+        await page.get_by_role("button", name=s.button, exact=True).first.click()
+        try:
+            await page.wait_for_function(NEW_RESULTS_JS, arg=before, timeout=RUN_MS, polling=50)
+            s.done_s = time.perf_counter() - t0[0]
+        except Exception as exc:  # a time-out is this session's failure, not the benchmark's crash
+            s.error = f"no results: {type(exc).__name__}"
+        errors = await page.evaluate(ERRORS_JS)
+        if errors:
+            s.error = (s.error + "; " if s.error else "") + "error on page: " + " | ".join(errors)
+        text = await page.evaluate("() => document.body.innerText")
+        m = WAITED.search(text)
+        s.waited = m.group(1) if m else "n/a"
+        s.run_ids = (await page.evaluate(RUN_IDS_JS) or "").removeprefix("Run ids: ")
+    except Exception as exc:
+        s.error = s.error or f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    finally:
+        with contextlib.suppress(Exception):
+            await ctx.close()
+
+
+async def one_round(browser, base: str, sessions: list[Session]) -> float:
+    from bench._browser import RENDERED_JS
+
+    warm = await browser.new_context()
+    try:
+        page = await warm.new_page()
+        await page.goto(base + "/", wait_until="commit", timeout=LOAD_MS)
+        await page.wait_for_function(RENDERED_JS, timeout=LOAD_MS, polling=50)
+    finally:
+        await warm.close()
+    ready: asyncio.Queue = asyncio.Queue()
+    go = asyncio.Event()
+    t0 = [0.0]
+    tasks = [asyncio.create_task(drive(browser, base, s, ready, go, t0)) for s in sessions]
+    for _ in sessions:
+        await ready.get()
+    t0[0] = time.perf_counter()
+    go.set()
+    await asyncio.gather(*tasks)
+    done = [s.done_s for s in sessions if not s.error]
+    return max(done) if done else float("nan")
+
+
+async def run(rounds: int, quick: bool, port: int) -> tuple[list[list[Session]], list[float], list[str]]:
+    from playwright.async_api import async_playwright
+
+    from bench._browser import launch_args, start_server, wait_healthy_fast
+
+    all_rounds, totals, survivors = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**launch_args())
+            try:
+                for r in range(rounds):
+                    server = start_server(port, Path(tmp) / f"server-{r}")
+                    try:
+                        await asyncio.to_thread(wait_healthy_fast, server)
+                        sessions = plan(quick)
+                        totals.append(await one_round(browser, server.url, sessions))
+                        all_rounds.append(sessions)
+                    finally:
+                        left = await asyncio.to_thread(server.stop, 15, 10)
+                        survivors += left
+                        if left:
+                            print("  WARNING: processes outlived the server (now killed):\n    " + "\n    ".join(left))
+            finally:
+                with contextlib.suppress(Exception):
+                    await browser.close()
+    return all_rounds, totals, survivors
+
+
+def main() -> None:
+    p = parser(__doc__, repeats=2, quick_repeats=1,
+               quick_help="CPU-bound page, fib(24..27) × 4, 1 repeat, distinct settings per session")
+    p.add_argument("--port", type=int, default=8621, help="port for the app's server (default 8621)")
+    args = p.parse_args()
+    rounds = resolve_repeats(args)
+    print(machine_line())
+    with BusyMeter() as busy:
+        all_rounds, totals, survivors = asyncio.run(run(rounds, args.quick, args.port))
+    what = ("CPU-bound page, distinct fib(n) per session, 'Run experiment'" if args.quick else
+            "start page's default experiment; session 1 'Run experiment', sessions 2–4 'Measure again'")
+    failures = 0
+    for r, (sessions, total) in enumerate(zip(all_rounds, totals, strict=True), start=1):
+        print(f"\nround {r} of {rounds}: {SESSIONS} concurrent sessions, {what}")
+        rows = []
+        for s in sessions:
+            failures += bool(s.error)
+            rows.append([f"session {s.index}", f"/{s.path}" if s.path else "/", s.button,
+                         f"{s.took_s:.1f}" if not s.error else "—", s.waited,
+                         f"{s.took_s - float(s.waited):.1f}" if not s.error and s.waited != "n/a" else
+                         (f"{s.took_s:.1f}" if not s.error else "—"),
+                         "ok" if not s.error else f"FAILED: {s.error}", s.run_ids])
+        print(table(["session", "page", "button", "click → results s", "waited s", "not waiting s", "status",
+                     "run ids"], rows))
+        ok = [s.took_s for s in sessions if not s.error]
+        if ok:
+            first = min(ok)
+            print(f"total (first click → last results): {total:.1f} s; fastest session {first:.1f} s, slowest"
+                  f" {max(ok):.1f} s, slowest ÷ fastest {max(ok) / first:.1f}× (≈ {SESSIONS} if equal runs queue"
+                  f" with no fixed costs); median {median(ok):.1f} s")
+            waits = [float(s.waited) for s in sessions if not s.error and s.waited != "n/a"]
+            if waits:
+                not_waiting = sum(ok) - sum(waits)
+                print(f"sum of 'not waiting' {not_waiting:.1f} s vs total {total:.1f} s: runs are serialised, so a sum"
+                      " well above the total means the 'Waited' caption counts only part of each session's"
+                      " queueing (its clock starts when the page's script reaches the run, not at the click)")
+    n = SESSIONS * len(all_rounds)
+    print(f"\nsessions completed: {n - failures} of {n}; goal: all: {'met' if failures == 0 else 'MISSED'}")
+    print(busy.line())
+    print("servers stopped; leftover processes: " + ("none" if not survivors else f"{len(survivors)} (killed)"))
+
+
+if __name__ == "__main__":
+    main()
