@@ -6,7 +6,9 @@ measurements (through ``core``) and shows them the same way everywhere. No timin
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,28 +68,73 @@ class AppClusters:
         return cluster_handle(processes, n_workers, threads_per_worker)
 
 
+class ResultStore:
+    """Measured results shared by every session, least recently used dropped first.
+
+    A ``st.cache_data`` function would do the caching, but a page must also know *before* calling it
+    whether a result is there (to show it on page load without starting a multi-second run), and
+    Streamlit offers no "is this cached?" question. One store answers both, so the answer can never
+    disagree with the cache. Keys use ``repr(spec)``: equal specs have equal reprs, also across a
+    development reload of ``core`` (which makes old and new spec classes compare unequal).
+    """
+
+    def __init__(self, max_entries: int = 300) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, int], ExperimentResult] = OrderedDict()
+        self._max = max_entries
+
+    @staticmethod
+    def key(spec: ExperimentSpec, nonce: int) -> tuple[str, int]:
+        return repr(spec), nonce
+
+    def get(self, spec: ExperimentSpec, nonce: int) -> ExperimentResult | None:
+        with self._lock:
+            found = self._items.get(self.key(spec, nonce))
+            if found is not None:
+                self._items.move_to_end(self.key(spec, nonce))
+            return found
+
+    def put(self, spec: ExperimentSpec, nonce: int, result: ExperimentResult) -> None:
+        with self._lock:
+            self._items[self.key(spec, nonce)] = result
+            self._items.move_to_end(self.key(spec, nonce))
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def has_all(self, specs: list[ExperimentSpec], nonce: int) -> bool:
+        with self._lock:
+            return all(self.key(s, nonce) in self._items for s in specs)
+
+
 @st.cache_resource(show_spinner=False)
-def _measured() -> set[tuple[ExperimentSpec, int]]:
-    """Keys of measurements already in ``measure``'s cache, so a page can show them at load."""
-    return set()
+def results_store() -> ResultStore:
+    """The server's one result store (``st.cache_resource``: shared by all sessions)."""
+    return ResultStore()
 
 
-@st.cache_data(max_entries=300, show_spinner=False)
 def measure(
     spec: ExperimentSpec,
     nonce: int = 0,
-    _should_stop: Callable[[], bool] | None = None,
-    _deadline_s: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    deadline_s: float | None = None,
 ) -> ExperimentResult:
-    """Run ``spec`` once per (spec, nonce); ``nonce`` changes only when a user asks for a fresh run.
+    """The result of ``spec`` for ``nonce``: from the store, or measured now and stored.
 
-    The underscored arguments are not part of the cache key: a cluster run is cancelled when its
-    session goes away (``_should_stop``) or when it overruns ``_deadline_s``. A cancelled run raises and
-    nothing is cached.
+    ``nonce`` changes only when a user asks for a fresh run. A cluster run is cancelled when its session
+    goes away (``should_stop``) or when it overruns ``deadline_s``; a cancelled run raises and nothing
+    is stored.
     """
-    result = run_experiment(spec, clusters=AppClusters())  # TODO(lead): should_stop/deadline_s once engines has them
-    _measured().add((spec, nonce))
+    store = results_store()
+    found = store.get(spec, nonce)
+    if found is not None:
+        return found
+    result = run_experiment(spec, clusters=AppClusters(), should_stop=should_stop, deadline_s=deadline_s)
+    store.put(spec, nonce, result)
     return result
+
+
+def is_cached(specs: list[ExperimentSpec], nonce: int) -> bool:
+    return results_store().has_all(specs, nonce)
 
 
 def session_gone() -> Callable[[], bool]:
@@ -113,11 +160,6 @@ def deadline_for(spec: ExperimentSpec) -> float:
     """When a run is cancelled: well past its estimate (machines are noisy), within twice the budget."""
     limit = settings().max_seconds
     return min(2 * limit, max(10.0, 4 * estimate(spec).seconds))
-
-
-def is_cached(specs: list[ExperimentSpec], nonce: int) -> bool:
-    known = _measured()
-    return all((s, nonce) in known for s in specs)
 
 
 # --- sidebar ---------------------------------------------------------------------------------------
@@ -241,7 +283,7 @@ def _measure_with_status(
             for i, arm in enumerate(arms):
                 status.update(label=f"Running {arm.label} ({i + 1} of {len(arms)})…")
                 st.write(f"{arm.label}: {arm.spec.label}")
-                results.append(measure(arm.spec, nonce, _should_stop=gone, _deadline_s=deadline_for(arm.spec)))
+                results.append(measure(arm.spec, nonce, should_stop=gone, deadline_s=deadline_for(arm.spec)))
                 bar.progress((i + 1) / len(arms))
             status.update(label="Measured. Results below.", state="complete", expanded=False)
     return results, waited

@@ -152,3 +152,18 @@ def test_a_visitor_who_waits_too_long_is_told_and_nothing_breaks(monkeypatch):
     holder.join()
     press(at, "Run experiment")  # the slot is free again: the same session now runs
     assert "Run ids:" in texts(at)
+
+
+def test_the_result_store_never_claims_a_result_it_has_dropped():
+    """A page shows stored results on load without a click; after eviction it must ask for Run again."""
+    from core import ExperimentSpec, run_experiment
+    from pages.common import ResultStore
+
+    store = ResultStore(max_entries=2)
+    specs = [ExperimentSpec(workload="fib", size=15 + i, tasks=1, scheduler="sync", repeats=1) for i in range(3)]
+    for spec in specs:
+        store.put(spec, 0, run_experiment(spec))
+    assert not store.has_all(specs[:1], 0) and store.get(specs[0], 0) is None  # the oldest went
+    assert store.has_all(specs[1:], 0)
+    assert not store.has_all(specs[1:], 1)  # another nonce ("Measure again") is another entry
+    assert store.get(ExperimentSpec(workload="fib", size=17.0, tasks=1, scheduler="sync", repeats=1), 0) is not None
