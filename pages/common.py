@@ -26,6 +26,29 @@ from core.spec import ExperimentSpec
 from core.workloads import WORKLOADS, estimate_task_seconds
 
 
+def _leave_legacy_multipage_mode() -> None:
+    """Make sure pages run under the router, also for the first visitor of a fresh server.
+
+    Until some session has run ``st.navigation``, Streamlit treats a ``pages/`` folder next to the main
+    script as an old-style multipage app: a deep link such as ``/cpu_bound`` then runs
+    ``pages/cpu_bound.py`` directly, without the router's layout, navigation and sidebar (and a URL
+    that is no file name gets "Page not found"). Community Cloud restarts sleeping apps, so the first
+    visitor often arrives by a shared link. Every page imports this module first; on that first import
+    we switch the flag the router would switch, and rerun: the rerun goes through ``streamlit_app.py``
+    to the same page (its url_path is its file name, so both modes agree on the page).
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # an internal module moved: the only cost is the old behaviour on a first visit
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_multipage_mode()
+
+
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
     """The server's limits (``core.settings``): env vars over ``st.secrets`` over safe shared defaults."""

@@ -45,23 +45,18 @@ ERROR_SELECTORS = {
 }
 
 # Known app bugs, each xfailed at the one assertion it breaks (so every other check still counts).
-BUG_PAGES_DIR = (
-    "app bug: the page scripts live in a directory named pages/, which Streamlit also reads as a legacy"
-    " multipage app; on a freshly started server the first session that deep-links to a page gets a"
-    " 'Page not found' dialog over the right page (fix: rename pages/ to e.g. app_pages/)"
-)
 
 # url path -> a word its title must contain (the default page is served at "" only).
 PAGES = {
     "": "GIL Lab",
-    "cpu-bound": "CPU-bound",
-    "io-bound": "I/O-bound",
-    "numpy": "NumPy",
-    "local-cluster": "LocalCluster",
+    "cpu_bound": "CPU-bound",
+    "io_bound": "I/O-bound",
+    "numpy_gil": "NumPy",
+    "local_cluster": "LocalCluster",
     "takeaways": "Takeaways",
 }
 # How many "Run experiment" buttons each page shows before any run.
-RUN_BUTTONS = {"": 1, "cpu-bound": 1, "io-bound": 1, "numpy": 2, "local-cluster": 1, "takeaways": 0}
+RUN_BUTTONS = {"": 1, "cpu_bound": 1, "io_bound": 1, "numpy_gil": 2, "local_cluster": 1, "takeaways": 0}
 
 RUN_IDS = re.compile(r"^Run ids:")
 
@@ -214,17 +209,25 @@ def app(chromium, app_server, request, tmp_path_factory):
 
 
 def test_deep_link_on_fresh_server(chromium, tmp_path_factory):
-    """A visitor whose bookmark wakes the server lands on their page, with no 'Page not found'."""
+    """A visitor whose shared link wakes the server lands on their page, under the router.
+
+    Until ``st.navigation`` has run once, Streamlit treats ``pages/`` as an old-style multipage folder
+    and would run the page file alone (no shared sidebar) or say "Page not found"; ``pages/common.py``
+    switches that off on first import and reruns.
+    """
     server = StreamlitServer(log_dir=tmp_path_factory.mktemp("streamlit-fresh"))
     server.start()
     try:
         server.wait_healthy(timeout_s=60)
         context, ui = new_app_page(chromium, server.url)
         try:
-            ui.open("cpu-bound")
+            ui.open("cpu_bound?n=21")
             expect(ui.page.locator("h1").first).to_contain_text("CPU-bound")
-            if ui.page.locator(PAGE_NOT_FOUND).count():
-                pytest.xfail(BUG_PAGES_DIR)
+            sidebar = ui.page.get_by_test_id("stSidebarUserContent")
+            expect(sidebar.get_by_text("This machine", exact=True)).to_be_visible()  # the router's sidebar
+            expect(ui.page.get_by_role("link", name="Overhead anatomy")).to_have_count(1)  # its navigation
+            assert ui.page.locator(PAGE_NOT_FOUND).count() == 0
+            assert "n=21" in ui.page.url  # the settings in the link survived
             ui.assert_clean()
         finally:
             context.close()
@@ -245,28 +248,28 @@ def test_page_renders(app, path):
 
 
 def test_cpu_bound_run(app):
-    app.open("cpu-bound?n=20&tasks=2&workers=2&repeats=1")
+    app.open("cpu_bound?n=20&tasks=2&workers=2&repeats=1")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_io_bound_run(app):
-    app.open("io-bound?sleep=0.1&tasks=2&workers=2&repeats=1")
+    app.open("io_bound?sleep=0.1&tasks=2&workers=2&repeats=1")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_local_cluster_run(app):
-    app.open("local-cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1")
+    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_local_cluster_map_pitfall(app):
-    app.open("local-cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1")
+    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1")
     app.page.get_by_role("button", name="Count the tasks client.map really runs").click()
     app.page.get_by_text("1 task run", exact=True).wait_for(timeout=RUN_MS)
     app.wait_script_done()
@@ -274,14 +277,14 @@ def test_local_cluster_map_pitfall(app):
 
 
 def test_numpy_kernel_run(app):
-    app.open("numpy?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&np-repeats=1")
+    app.open("numpy_gil?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&np-repeats=1")
     app.run_experiment(nth=0)  # the kernel's button; the second one is the data-transfer section's
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_bad_query_params_fall_back(app):
-    app.open("cpu-bound?n=banana&tasks=9999")
+    app.open("cpu_bound?n=banana&tasks=9999")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)
     assert "CPU-bound" in title.inner_text()

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixture)
-    app.open("gil-trace?trace-threads=2&trace-seconds=0.1")
+    app.open("gil_trace?trace-threads=2&trace-seconds=0.1")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)
     assert "GIL trace" in title.inner_text()

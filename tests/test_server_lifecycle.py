@@ -41,9 +41,9 @@ PAGE_MS = 60_000
 RUN_MS = 120_000
 EXIT_GRACE_S = 15
 # Small settings: a 2-worker processes=True cluster (plus a 1×2 processes=False one, in-process).
-CLUSTER_PAGE = "local-cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1"
+CLUSTER_PAGE = "local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1"
 # Same clusters, several seconds of fib per engine: SIGTERM lands while the processes=True workers compute.
-LONG_RUN_PAGE = "local-cluster?n=27&tasks=16&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=5"
+LONG_RUN_PAGE = "local_cluster?n=27&tasks=16&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=5"
 
 SCRIPT_DONE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -173,7 +173,7 @@ def test_processes_stay_bounded_and_sigterm_leaves_nothing(chromium, tmp_path):
             tab.page.reload(wait_until="domcontentloaded")
             tab.wait_done()
             check(f"reload {i + 1}")
-            for path in ("cpu-bound", "takeaways"):
+            for path in ("cpu_bound", "takeaways"):
                 tab.open(path)
             tab.open(CLUSTER_PAGE)
             check(f"page switches, round {i + 1}")
