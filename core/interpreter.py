@@ -212,8 +212,10 @@ def blas_experiment_specs(
 class BlasExperiment:
     """Both arms of the oversubscription experiment and the BLAS threads each one ran with.
 
-    ``blas_threads`` is read in this process right after each run: the threads scheduler runs its
-    tasks here, so it is the limit those tasks set.
+    ``blas_threads`` is the limit every task of that arm set before multiplying (``numpy_matmul`` sets it
+    in each task): 1 for the pinned arm, the library default read once per process for the other.
+    Reading the global BLAS setting after a run instead would be racy: any other task of this process
+    (e.g. on a ``processes=False`` cluster) may set it in between.
     """
 
     labels: tuple[str, ...]
@@ -244,11 +246,6 @@ class BlasExperiment:
         return rows
 
 
-def _blas_threads_now() -> int | None:
-    counts = [p.num_threads for p in blas_info() if p.user_api == "blas"]
-    return max(counts) if counts else None
-
-
 def run_blas_experiment(
     side: int = 600,
     tasks: int = 4,
@@ -269,7 +266,7 @@ def run_blas_experiment(
     for label, spec in blas_experiment_specs(side, tasks, workers, repeats):
         results.append(run_experiment(spec, clusters=clusters))
         labels.append(label)
-        blas.append(_blas_threads_now())
+        blas.append(spec.blas_threads if spec.blas_threads is not None else blas_default_threads())
     return BlasExperiment(tuple(labels), tuple(results), tuple(blas))
 
 
