@@ -1,0 +1,64 @@
+"""The Overhead anatomy and Scaling & data transfer pages in headless Chromium (render + one small run each).
+
+Reuses ``tests/test_browser.py``'s fixtures: importing them gives this module its own server (they are
+module-scoped), stopped and checked for leaked processes when the module ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from tests.test_browser import (  # noqa: F401  (fixtures: pytest finds them by name in this module)
+    PAGE_LOAD_MS,
+    RUN_MS,
+    SCRIPT_BUSY_JS,
+    app,
+    app_server,
+    chromium,
+)
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect
+except ImportError:  # test_browser skips (or fails in CI) on its import already
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+CHARTS = '[data-testid="stVegaLiteChart"]'
+
+
+def _open(app, path: str, title: str) -> None:  # noqa: F811
+    app.open(path)
+    heading = app.page.locator("h1").first
+    heading.wait_for(timeout=PAGE_LOAD_MS)
+    assert title in heading.inner_text()
+    app.assert_clean()
+
+
+def test_overhead_page_measures_per_task_cost(app):  # noqa: F811
+    _open(app, "overhead?pt-tasks=100&pt-repeats=1&pt-engines=sync&pt-engines=threads", "Overhead anatomy")
+    expect(app.page.locator(CHARTS)).to_have_count(0)  # a page load measures nothing
+    app.page.get_by_role("button", name="Run", exact=True).first.click()
+    with contextlib.suppress(PlaywrightTimeoutError):  # a fast run may be over before the first poll
+        app.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)
+    app.page.locator(CHARTS).first.wait_for(timeout=RUN_MS)
+    app.wait_script_done()
+    app.assert_chart_drawn()
+    app.assert_clean()
+
+
+def test_scaling_page_runs_a_small_transfer_sweep(app):  # noqa: F811
+    _open(app, "scaling?xf-engines=threads&xf-engines=processes&xf-sizes=1&xf-tasks=2&xf-workers=2&xf-repeats=1",
+          "Scaling")
+    expect(app.page.locator(CHARTS)).to_have_count(0)
+    # The second panel on the page (data transfer); the page draws its own charts, not the "Run ids" panel.
+    app.page.get_by_role("button", name="Run experiment", exact=True).nth(1).click()
+    with contextlib.suppress(PlaywrightTimeoutError):
+        app.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)
+    app.page.locator(CHARTS).first.wait_for(timeout=RUN_MS)
+    app.wait_script_done()
+    app.assert_chart_drawn()
+    app.assert_clean()
