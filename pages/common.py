@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -92,7 +93,7 @@ class AppClusters:
 
 
 class ResultStore:
-    """Measured results shared by every session, least recently used dropped first.
+    """Measured results (of any frozen spec) shared by every session, least recently used dropped first.
 
     A ``st.cache_data`` function would do the caching, but a page must also know *before* calling it
     whether a result is there (to show it on page load without starting a multi-second run), and
@@ -103,28 +104,28 @@ class ResultStore:
 
     def __init__(self, max_entries: int = 300) -> None:
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int], ExperimentResult] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._max = max_entries
 
     @staticmethod
-    def key(spec: ExperimentSpec, nonce: int) -> tuple[str, int]:
+    def key(spec: Any, nonce: int) -> tuple[str, int]:
         return repr(spec), nonce
 
-    def get(self, spec: ExperimentSpec, nonce: int) -> ExperimentResult | None:
+    def get(self, spec: Any, nonce: int) -> Any | None:
         with self._lock:
             found = self._items.get(self.key(spec, nonce))
             if found is not None:
                 self._items.move_to_end(self.key(spec, nonce))
             return found
 
-    def put(self, spec: ExperimentSpec, nonce: int, result: ExperimentResult) -> None:
+    def put(self, spec: Any, nonce: int, result: Any) -> None:
         with self._lock:
             self._items[self.key(spec, nonce)] = result
             self._items.move_to_end(self.key(spec, nonce))
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
 
-    def has_all(self, specs: list[ExperimentSpec], nonce: int) -> bool:
+    def has_all(self, specs: list[Any], nonce: int) -> bool:
         with self._lock:
             return all(self.key(s, nonce) in self._items for s in specs)
 

@@ -21,11 +21,8 @@ from core.overhead import (
     STARTUP_LABELS,
     BreakEvenResult,
     BreakEvenSpec,
-    ChunksizeResult,
     ChunksizeSpec,
-    PerTaskResult,
     PerTaskSpec,
-    StartupResult,
     StartupSpec,
     check_overhead_budget,
     fmt_seconds,
@@ -38,7 +35,7 @@ from core.overhead import (
 from core.results import with_machine
 from core.slot import RUN_SLOT, SlotBusy, SlotStatus
 from core.spec import SCHEDULER_LABELS
-from pages.common import RUN_BUDGET_S, AppClusters, engine_picker, session_gone, settings
+from pages.common import AppClusters, ResultStore, engine_picker, session_gone, settings
 
 cores = machine_info().usable_cores
 
@@ -47,41 +44,32 @@ cores = machine_info().usable_cores
 
 
 @st.cache_resource(show_spinner=False)
-def _measured() -> set[tuple[str, str, int]]:
-    """(section, spec, nonce) of measurements already in the caches below, so a page load can show them.
+def _store() -> ResultStore:
+    """Results of every section, shared by all visitors; one store, so "cached" can never disagree with it.
 
-    Specs are kept by ``repr``: a reloaded ``core`` module (Streamlit reloads edited modules) makes new
-    spec classes whose instances never compare equal to the old ones.
+    Keys are ``repr(spec)``: each section's spec class has its own repr, and a reloaded ``core`` module
+    (Streamlit reloads edited modules) makes new spec classes whose instances never compare equal.
     """
-    return set()
+    return ResultStore(max_entries=100)
 
 
-@st.cache_data(max_entries=50, show_spinner=False)
-def per_task(spec: PerTaskSpec, nonce: int = 0) -> PerTaskResult:
-    result = measure_per_task(spec, clusters=AppClusters())
-    _measured().add(("per-task", repr(spec), nonce))
-    return result
+def _stored(measure_fn: Callable[[Any], Any]) -> Callable[[Any, int], Any]:
+    """``measure(spec, nonce)``: the stored result, or a fresh measurement that is then stored."""
+
+    def measure(spec: Any, nonce: int = 0) -> Any:
+        found = _store().get(spec, nonce)
+        if found is None:
+            found = measure_fn(spec)
+            _store().put(spec, nonce, found)
+        return found
+
+    return measure
 
 
-@st.cache_data(max_entries=50, show_spinner=False)
-def startup(spec: StartupSpec, nonce: int = 0) -> StartupResult:
-    result = measure_startup(spec)
-    _measured().add(("startup", repr(spec), nonce))
-    return result
-
-
-@st.cache_data(max_entries=50, show_spinner=False)
-def chunksize(spec: ChunksizeSpec, nonce: int = 0) -> ChunksizeResult:
-    result = measure_chunksize(spec)
-    _measured().add(("chunksize", repr(spec), nonce))
-    return result
-
-
-@st.cache_data(max_entries=50, show_spinner=False)
-def break_even(spec: BreakEvenSpec, nonce: int = 0) -> BreakEvenResult:
-    result = measure_break_even(spec, clusters=AppClusters())
-    _measured().add(("break-even", repr(spec), nonce))
-    return result
+per_task = _stored(lambda spec: measure_per_task(spec, clusters=AppClusters()))
+startup = _stored(measure_startup)
+chunksize = _stored(measure_chunksize)
+break_even = _stored(lambda spec: measure_break_even(spec, clusters=AppClusters()))
 
 
 def section_run(key: str, spec: Any, measure: Callable[[Any, int], Any], what: str) -> Any | None:
@@ -93,7 +81,7 @@ def section_run(key: str, spec: Any, measure: Callable[[Any, int], Any], what: s
     nonce_key = f"{key}-nonce"
     nonce = st.session_state.get(nonce_key, 0)
     try:
-        estimate_s = check_overhead_budget(spec, RUN_BUDGET_S)
+        estimate_s = check_overhead_budget(spec, settings().max_seconds)
         blocked = None
     except BudgetError as exc:
         estimate_s, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
@@ -105,7 +93,7 @@ def section_run(key: str, spec: Any, measure: Callable[[Any, int], Any], what: s
     if blocked:
         cols[2].warning(f"Too big for this server: {blocked}.")
         return None
-    cached = (key, repr(spec), nonce) in _measured()
+    cached = _store().has_all([spec], nonce)
     cols[2].caption(f"Estimated ≈ {estimate_s:.0f} s on this machine"
                     + (" · these settings are cached: instant" if cached else ""))
     if again:
@@ -418,6 +406,6 @@ if be is not None:
 with st.expander("The same measurements from a terminal"):
     st.code("python -m core overhead --scheduler all --tasks 1000 --json\n"
             "python -m core overhead --scheduler processes --break-even --sizes 18:30:3", language="bash")
-    st.markdown(f"Measurements here that are estimated over {RUN_BUDGET_S:.0f} s are refused; the CLI's"
+    st.markdown(f"Measurements here that are estimated over {settings().max_seconds:.0f} s are refused; the CLI's"
                 " `--max-seconds` and `--force` set its own budget. Labels of engines:"
                 + ", ".join(f" `{s}` = {SCHEDULER_LABELS[s]}" for s in OVERHEAD_ENGINES) + ".")

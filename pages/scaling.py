@@ -20,7 +20,7 @@ from core.sweep import (
     transfer_specs,
 )
 from core.workloads import WORKLOADS
-from pages.common import RUN_BUDGET_S, Arm, engine_picker, run_panel
+from pages.common import Arm, engine_picker, run_panel, settings
 
 cores = machine_info().usable_cores
 st.title("Scaling & data transfer")
@@ -84,7 +84,7 @@ if engine in CLUSTER_SCHEDULERS:
     )
 arms = [Arm("sync (reference)" if s.scheduler == "sync" else f"{s.workers} worker{'s' if s.workers > 1 else ''}", s)
         for s in specs]
-if sum(estimate(s).seconds for s in specs) > RUN_BUDGET_S:
+if sum(estimate(s).seconds for s in specs) > settings().max_seconds:
     st.caption("A sweep is one run per worker count: a smaller size, fewer workers, fewer tasks per worker or"
                " fewer repeats bring it under this server's budget.")
 results = run_panel("scaling", arms, what="scaling sweep")
@@ -171,7 +171,7 @@ if not chosen:
     st.caption("No size selected: measuring 1 and 10 MB.")
 xf_specs = transfer_specs(sizes, xf_engines, xf_tasks, xf_workers, xf_repeats)
 xf_arms = [Arm(f"{SCHEDULER_LABELS[s.scheduler]} · {int(s.size)} MB", s) for s in xf_specs]
-if sum(estimate(s).seconds for s in xf_specs) > RUN_BUDGET_S:
+if sum(estimate(s).seconds for s in xf_specs) > settings().max_seconds:
     st.caption("The sweep runs every engine at every size: fewer or smaller sizes, fewer tasks or repeats bring"
                " it under this server's budget.")
 st.caption("Estimates for process engines are rough: piping large payloads is often slower than they assume.")
