@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import altair as alt
 import pandas as pd
 
+from core.explain import fmt_duration
 from core.spec import SCHEDULER_LABELS
 
 __all__ = [
@@ -1028,17 +1029,6 @@ _BREAK_EVEN_COLUMNS = ["engine", "n", "wall_s", "wall_min_s", "wall_max_s"]
 _STARTUP_MEASURES = ["to start, from nothing", "again on every later compute"]
 
 
-def _fmt_duration(seconds: float) -> str:
-    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best."""
-    if not math.isfinite(seconds):
-        return "n/a"
-    if abs(seconds) < 1e-3:
-        return f"{seconds * 1e6:.3g} µs"
-    if abs(seconds) < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
-
-
 def _log_ticks(domain: list[float]) -> list[float]:
     """The powers of ten within a log axis' ``domain``: one gridline per decade, not nine."""
     low, high = (round(math.log10(v)) for v in domain)
@@ -1095,7 +1085,7 @@ def per_task_overhead_chart(
     order = _engine_order(summary)
     data = summary.copy()
     data["engine"] = data["engine"].astype(str)
-    data["label"] = (data["per_task_us"] / 1e6).map(_fmt_duration)
+    data["label"] = (data["per_task_us"] / 1e6).map(fmt_duration)
     refs = pd.DataFrame(columns=["engine", "per_task_us", "label"])
     if references is not None:
         _require(references, ["engine", "per_task_us", "label"], "references")
@@ -1198,7 +1188,7 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> alt.LayerC
             measure=_STARTUP_MEASURES[1], seconds=data["per_compute_s"], low_s=data["per_compute_s"],
             high_s=data["per_compute_s"]),
     ], ignore_index=True)
-    long["text"] = long["seconds"].map(_fmt_duration)
+    long["text"] = long["seconds"].map(fmt_duration)
     y = alt.Y("label:N", sort=cases, title=None, axis=alt.Axis(labelLimit=260))
     y_offset = alt.YOffset("measure:N", sort=_STARTUP_MEASURES, scale=alt.Scale(paddingInner=0.1))
     x = alt.X("seconds:Q", title="Seconds", scale=alt.Scale(domainMin=0))
@@ -1256,7 +1246,7 @@ def break_even_chart(
     data = summary.copy()
     data["engine"] = data["engine"].astype(str)
     order = _engine_order(data)
-    data["text"] = data["wall_s"].map(_fmt_duration)
+    data["text"] = data["wall_s"].map(fmt_duration)
     domain = _log_domain([*data["wall_min_s"], *data["wall_max_s"]])
     y_title = "Median wall time (log scale)"
     y_scale = alt.Scale(type="log", domain=domain, nice=False)

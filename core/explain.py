@@ -15,6 +15,17 @@ from core.results import ExperimentResult
 from core.workloads import WORKLOADS
 
 
+def fmt_duration(seconds: float) -> str:
+    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best (``n/a`` if not finite)."""
+    if not math.isfinite(seconds):
+        return "n/a"
+    if abs(seconds) < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    if abs(seconds) < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
 def _fmt(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from core.machine import MachineInfo, gil_enabled, machine_info
 from core.slot import RUN_SLOT, SlotStatus
+from core.spec import short_repr
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,20 +88,12 @@ class TraceError(RuntimeError):
     """The child process that runs a trace failed or did not finish in time."""
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """``value`` for an error message, short whatever it is (a URL can carry a huge string)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return "a very large integer"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _check_number(name: str, value: Any, *, integer: bool) -> float:
     low, high = TRACE_LIMITS[name]
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be {kind} from {low:g} to {high:g} (got {_shown(value)})")
+        raise ValueError(f"{name} must be {kind} from {low:g} to {high:g} (got {short_repr(value)})")
     return value
 
 
@@ -132,7 +125,7 @@ class GilTraceSpec:
         _check_number("seconds", self.seconds, integer=False)
         _check_number("switch_interval_ms", self.switch_interval_ms, integer=False)
         if not isinstance(self.workload, str) or self.workload not in TRACE_WORKLOADS:
-            raise ValueError(f"workload must be one of {', '.join(TRACE_WORKLOADS)} (got {_shown(self.workload)})")
+            raise ValueError(f"workload must be one of {', '.join(TRACE_WORKLOADS)} (got {short_repr(self.workload)})")
         object.__setattr__(self, "seconds", float(self.seconds))
         object.__setattr__(self, "switch_interval_ms", float(self.switch_interval_ms))
 

@@ -48,10 +48,11 @@ from core.estimate import (
     BudgetError,
 )
 from core.estimate import estimate as estimate_run
+from core.explain import fmt_duration
 from core.machine import MachineInfo, machine_info
 from core.results import ExperimentResult, combine
 from core.slot import RUN_SLOT, SlotStatus
-from core.spec import SCHEDULER_LABELS, ExperimentSpec
+from core.spec import SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
 from core.workloads import WORKLOADS, _fib_calls, noop
 
 OverheadEngine = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes"]
@@ -135,27 +136,9 @@ def _fmt_us(us: float) -> str:
     return f"{us / 1000:.3g} ms" if us >= 1000 else f"{us:.3g} µs"
 
 
-def fmt_seconds(seconds: float) -> str:
-    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best."""
-    if not math.isfinite(seconds):
-        return "n/a"
-    if abs(seconds) < 1e-3:
-        return f"{seconds * 1e6:.3g} µs"
-    if abs(seconds) < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
-
-
 def _check_int(field_name: str, value: Any, limits: tuple[int, int] | None = None) -> int:
-    low, high = limits or LIMITS[field_name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{field_name} must be an integer from {low} to {high} (got {_short(value)})")
-    return value
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
+    """:func:`core.spec.check_int` against this module's own ``LIMITS`` by default."""
+    return check_int(field_name, value, limits or LIMITS[field_name])
 
 
 def _names(field_name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -164,10 +147,12 @@ def _names(field_name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, 
     try:
         items = tuple(items)
     except TypeError:
-        raise ValueError(f"{field_name} must be one or more of {', '.join(allowed)} (got {_short(value)})") from None
+        raise ValueError(
+            f"{field_name} must be one or more of {', '.join(allowed)} (got {short_repr(value)})"
+        ) from None
     bad = [i for i in items if not isinstance(i, str) or i not in allowed]
     if not items or bad or len(set(items)) != len(items):
-        why = f"unknown {_short(bad[0])}" if bad else ("none given" if not items else "a name is repeated")
+        why = f"unknown {short_repr(bad[0])}" if bad else ("none given" if not items else "a name is repeated")
         raise ValueError(f"{field_name} must be one or more distinct names of {', '.join(allowed)} ({why})")
     return items
 
@@ -276,7 +261,7 @@ class PerTaskSpec:
         for name in ("tasks", "workers", "repeats", "chunksize"):
             _check_int(name, getattr(self, name))
         if self.graph not in GRAPH_FORMS:
-            raise ValueError(f"graph must be one of {', '.join(GRAPH_FORMS)} (got {_short(self.graph)})")
+            raise ValueError(f"graph must be one of {', '.join(GRAPH_FORMS)} (got {short_repr(self.graph)})")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "engines": list(self.engines)}
@@ -617,7 +602,7 @@ class ChunksizeSpec:
         _check_int("repeats", self.repeats)
         sizes = tuple(self.chunksizes) if not isinstance(self.chunksizes, int) else (self.chunksizes,)
         if not 1 <= len(sizes) <= 4 or len(set(sizes)) != len(sizes):
-            raise ValueError(f"chunksizes must be 1 to 4 distinct integers (got {_short(self.chunksizes)})")
+            raise ValueError(f"chunksizes must be 1 to 4 distinct integers (got {short_repr(self.chunksizes)})")
         for c in sizes:
             _check_int("chunksizes", c, LIMITS["chunksize"])
         object.__setattr__(self, "chunksizes", sizes)
@@ -735,7 +720,9 @@ class BreakEvenSpec:
         sizes = (self.sizes,) if isinstance(self.sizes, int) else tuple(self.sizes)
         count_low, count_high = LIMITS["sizes"]
         if not count_low <= len(sizes) <= count_high or len(set(sizes)) != len(sizes):
-            raise ValueError(f"sizes must be {count_low} to {count_high} distinct fib n values (got {_short(sizes)})")
+            raise ValueError(
+                f"sizes must be {count_low} to {count_high} distinct fib n values (got {short_repr(sizes)})"
+            )
         for n in sizes:
             _check_int("sizes", n, (low, high))
         object.__setattr__(self, "sizes", tuple(sorted(sizes)))
@@ -998,8 +985,9 @@ def parse_sizes(text: str) -> tuple[int, ...]:
             return sweep_sizes(start, stop, step)
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise ValueError(f"--sizes must be START:STOP:STEP or a comma list of fib n, e.g. 18:30:3 (got {_short(text)})"
-                         ) from None
+        raise ValueError(
+            f"--sizes must be START:STOP:STEP or a comma list of fib n, e.g. 18:30:3 (got {short_repr(text)})"
+        ) from None
 
 
 def specs_from_args(args: Any) -> tuple[PerTaskSpec, StartupSpec, BreakEvenSpec | None]:
@@ -1042,14 +1030,14 @@ def report_table(out: dict[str, Any]) -> str:
         quoted = " / ".join(docs.get(row["scheduler"], [])) or "-"
         lines.append(f"  {row['engine']:<{width}}  {_fmt_us(row['per_task_us']):>9} per task"
                      f"  (min {_fmt_us(row['per_task_min_us'])}, max {_fmt_us(row['per_task_max_us'])})"
-                     f"  fixed {fmt_seconds(row['fixed_s'])} per compute  · Dask's docs: {quoted}")
+                     f"  fixed {fmt_duration(row['fixed_s'])} per compute  · Dask's docs: {quoted}")
     lines += ["", "start-up, from nothing until ready to run tasks (median):"]
     width = max(len(row["label"]) for row in out["startup"])
     for row in out["startup"]:
-        lines.append(f"  {row['label']:<{width}}  {fmt_seconds(row['startup_s']):>9}"
-                     f"  (min {fmt_seconds(row['startup_min_s'])}, max {fmt_seconds(row['startup_max_s'])})"
-                     f"  · every later compute: {fmt_seconds(row['per_compute_s'])}"
-                     f"  · shutdown {fmt_seconds(row['teardown_s'])}")
+        lines.append(f"  {row['label']:<{width}}  {fmt_duration(row['startup_s']):>9}"
+                     f"  (min {fmt_duration(row['startup_min_s'])}, max {fmt_duration(row['startup_max_s'])})"
+                     f"  · every later compute: {fmt_duration(row['per_compute_s'])}"
+                     f"  · shutdown {fmt_duration(row['teardown_s'])}")
     if "break_even" in out:
         be = out["break_even"]
         lines += ["", f"break-even: {be['spec']['tasks']} × fib(n), n = {', '.join(map(str, be['spec']['sizes']))}:"]

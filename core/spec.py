@@ -46,22 +46,24 @@ _ADDRESS = re.compile(
 )
 
 
-def _shown(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     """``value`` for an error message: one short line, whatever it is.
 
     A URL can carry a 10 000-character string and a script a 5 000-digit integer, whose ``repr``
     raises (Python's int-to-string limit) and whose ``:g`` format overflows.
     """
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
-        return f"{'-' if value < 0 else ''}an integer of about {int(value.bit_length() * math.log10(2))} digits"
+        sign = "negative " if value < 0 else ""
+        return f"a very large {sign}integer (about {int(value.bit_length() * math.log10(2))} digits)"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _check_int(field: str, value: Any) -> int:
-    low, high = LIMITS[field]
+def check_int(field: str, value: Any, limits: tuple[int, int] | None = None) -> int:
+    """``value`` if it is an integer within ``limits`` (default: ``LIMITS[field]``), else a ValueError naming it."""
+    low, high = limits or LIMITS[field]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{field} must be an integer from {low} to {high} (got {_shown(value)})")
+        raise ValueError(f"{field} must be an integer from {low} to {high} (got {short_repr(value)})")
     return value
 
 
@@ -115,34 +117,34 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.workload, str) or self.workload not in WORKLOADS:
-            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)} (got {_shown(self.workload)})")
+            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)} (got {short_repr(self.workload)})")
         wl = WORKLOADS[self.workload]
         if isinstance(self.size, bool) or not isinstance(self.size, (int, float)):
             raise ValueError(
-                f"size must be a number from {wl.min_size:g} to {wl.max_size:g} (got {_shown(self.size)})"
+                f"size must be a number from {wl.min_size:g} to {wl.max_size:g} (got {short_repr(self.size)})"
             )
         if not wl.min_size <= self.size <= wl.max_size:
             raise ValueError(
                 f"size for {self.workload} ({wl.size_name}) must be from {wl.min_size:g} to {wl.max_size:g}"
-                f" (got {_shown(self.size)})"
+                f" (got {short_repr(self.size)})"
             )
         if wl.integer_size:
             if float(self.size) != int(self.size):
                 raise ValueError(
                     f"size for {self.workload} must be a whole number from {wl.min_size:g} to {wl.max_size:g}"
-                    f" (got {_shown(self.size)})"
+                    f" (got {short_repr(self.size)})"
                 )
             object.__setattr__(self, "size", int(self.size))
         else:
             object.__setattr__(self, "size", float(self.size))
         if not isinstance(self.scheduler, str) or self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {_shown(self.scheduler)})")
+            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {short_repr(self.scheduler)})")
         for name in ("tasks", "workers", "threads_per_worker", "repeats", "warmup", "chunksize"):
-            _check_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.blas_threads is not None:
-            _check_int("blas_threads", self.blas_threads)
+            check_int("blas_threads", self.blas_threads)
         if not isinstance(self.reuse_pool, bool):  # a truthy "no" or an unhashable [] would slip through
-            raise ValueError(f"reuse_pool must be True or False (got {_shown(self.reuse_pool)})")
+            raise ValueError(f"reuse_pool must be True or False (got {short_repr(self.reuse_pool)})")
         if self.threads_per_worker != 1 and self.scheduler not in CLUSTER_SCHEDULERS:
             raise ValueError(
                 "threads_per_worker only applies to cluster-threads and cluster-processes; "
@@ -159,12 +161,12 @@ class ExperimentSpec:
             if self.address is None or self.address == "":
                 raise ValueError("address is required for the external scheduler, e.g. tcp://127.0.0.1:8786")
             if not isinstance(self.address, str):
-                raise ValueError(f"address must be text like tcp://127.0.0.1:8786 (got {_shown(self.address)})")
+                raise ValueError(f"address must be text like tcp://127.0.0.1:8786 (got {short_repr(self.address)})")
             port = self.address.rsplit(":", 1)[-1]
             if not _ADDRESS.fullmatch(self.address) or (port.isdigit() and not 1 <= int(port) <= 65535):
                 raise ValueError(
                     "address must look like tcp://host:port with a port from 1 to 65535"
-                    f" (got {_shown(self.address)})"
+                    f" (got {short_repr(self.address)})"
                 )
         elif self.address is not None:
             raise ValueError(f"address only applies to the external scheduler (got scheduler {self.scheduler})")
@@ -175,7 +177,7 @@ class ExperimentSpec:
         """A validated copy with ``changes`` applied."""
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:  # dataclasses.replace would raise a TypeError: keep "bad input is a ValueError"
-            raise ValueError(f"unknown spec field(s): {', '.join(map(_shown, unknown))}")
+            raise ValueError(f"unknown spec field(s): {', '.join(map(short_repr, unknown))}")
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import streamlit as st
 from core import charts
 from core.engines import EngineError
 from core.estimate import BudgetError
+from core.explain import fmt_duration
 from core.machine import machine_info
 from core.overhead import (
     DASK_DEFAULT_CHUNKSIZE,
@@ -25,7 +26,6 @@ from core.overhead import (
     PerTaskSpec,
     StartupSpec,
     check_overhead_budget,
-    fmt_seconds,
     measure_break_even,
     measure_chunksize,
     measure_per_task,
@@ -193,31 +193,32 @@ if pt is not None:
     cols = st.columns(len(pt.summary))
     for col, row in zip(cols, pt.summary.itertuples(), strict=True):
         quoted = refs.loc[refs["scheduler"] == row.scheduler, "per_task_us"].tolist()
-        col.metric(row.scheduler, fmt_seconds(row.per_task_us / 1e6),
+        col.metric(row.scheduler, fmt_duration(row.per_task_us / 1e6),
                    help=f"{row.engine}: median overhead per task over {row.repeats} repeat(s); fastest"
-                        f" {fmt_seconds(row.per_task_min_us / 1e6)}, slowest {fmt_seconds(row.per_task_max_us / 1e6)}."
+                        f" {fmt_duration(row.per_task_min_us / 1e6)},"
+                        f" slowest {fmt_duration(row.per_task_max_us / 1e6)}."
                         f" {row.detail}.")
-        col.caption("per task · " + (("Dask's docs: " + " / ".join(fmt_seconds(q / 1e6) for q in quoted)) if quoted
+        col.caption("per task · " + (("Dask's docs: " + " / ".join(fmt_duration(q / 1e6) for q in quoted)) if quoted
                                      else "no figure in Dask's docs"))
-        col.caption(f"fixed {fmt_seconds(row.fixed_s)} per compute")
+        col.caption(f"fixed {fmt_duration(row.fixed_s)} per compute")
     st.altair_chart(charts.per_task_overhead_chart(pt.summary, pt.runs, refs), width="stretch")
     st.caption("Bars: median overhead per task (log scale: each gridline is 10×); whiskers: fastest and slowest"
                " repeat; dots: each repeat. Black diamonds: the figures Dask's documentation quotes.")
     fastest = pt.summary.loc[pt.summary["per_task_us"].idxmin()]
     slowest = pt.summary.loc[pt.summary["per_task_us"].idxmax()]
     lines = [
-        f"One more task costs **{fmt_seconds(fastest.per_task_us / 1e6)}** on {fastest.engine} and"
-        f" **{fmt_seconds(slowest.per_task_us / 1e6)}** on {slowest.engine}"
+        f"One more task costs **{fmt_duration(fastest.per_task_us / 1e6)}** on {fastest.engine} and"
+        f" **{fmt_duration(slowest.per_task_us / 1e6)}** on {slowest.engine}"
         f" ({slowest.per_task_us / max(fastest.per_task_us, 1e-9):.0f}× more).",
         "To keep overhead under 1 %, a task should run at least 100× its overhead: here ≥ "
-        + ", ".join(f"{fmt_seconds(r.per_task_us / 1e4)} on {r.engine}" for r in pt.summary.itertuples()) + ".",
+        + ", ".join(f"{fmt_duration(r.per_task_us / 1e4)} on {r.engine}" for r in pt.summary.itertuples()) + ".",
     ]
     dist = pt.summary[pt.summary["scheduler"].str.startswith("cluster")]
     if not dist.empty:
         lines.append(
             "A LocalCluster pays for what makes it scale beyond one machine: every task is a message to a"
             " scheduler, a decision, a message to a worker and a result sent back — "
-            f"{fmt_seconds(float(dist['per_task_us'].median()) / 1e6)} per task here, against Dask's quoted ~1 ms."
+            f"{fmt_duration(float(dist['per_task_us'].median()) / 1e6)} per task here, against Dask's quoted ~1 ms."
         )
     if pt.spec.graph == "list":
         lines.append("With a *list of delayed*, `dask.compute` first merges and optimises N one-task graphs — on the"
@@ -259,9 +260,9 @@ if su is not None:
     if "processes" in cases:
         fresh = su.row("processes")
         lines.append(
-            f"**A new process pool took {fmt_seconds(fresh.startup_s)}** to start ({fresh.workers} workers;"
-            f" fastest {fmt_seconds(fresh.startup_min_s)}, slowest {fmt_seconds(fresh.startup_max_s)}) and"
-            f" {fmt_seconds(fresh.teardown_s)} to shut down. *Spawn* starts each worker as a brand-new Python:"
+            f"**A new process pool took {fmt_duration(fresh.startup_s)}** to start ({fresh.workers} workers;"
+            f" fastest {fmt_duration(fresh.startup_min_s)}, slowest {fmt_duration(fresh.startup_max_s)}) and"
+            f" {fmt_duration(fresh.teardown_s)} to shut down. *Spawn* starts each worker as a brand-new Python:"
             " exec the interpreter, import the standard library, Dask's worker set-up and the task module — and on"
             f" {cores} shared cores those imports queue behind each other. Dask's `processes` scheduler does this"
             " on **every** `compute`, so a 50 ms computation can take a second."
@@ -269,18 +270,18 @@ if su is not None:
     if "processes-reused" in cases:
         reused = su.row("processes-reused")
         lines.append(
-            f"A reused pool pays its start ({fmt_seconds(reused.startup_s)}) once; every later compute then pays"
-            f" {fmt_seconds(reused.per_compute_s)}. Pass your own pool (`dask.compute(..., pool=my_pool)`) or"
+            f"A reused pool pays its start ({fmt_duration(reused.startup_s)}) once; every later compute then pays"
+            f" {fmt_duration(reused.per_compute_s)}. Pass your own pool (`dask.compute(..., pool=my_pool)`) or"
             " keep a LocalCluster running to get this."
         )
     if "threads" in cases:
-        lines.append(f"A thread pool took {fmt_seconds(su.row('threads').startup_s)} (Dask's docs: about 10 µs):"
+        lines.append(f"A thread pool took {fmt_duration(su.row('threads').startup_s)} (Dask's docs: about 10 µs):"
                      " threads share the interpreter that is already running.")
     for case in ("cluster-threads", "cluster-processes"):
         if case in cases:
             row = su.row(case)
-            lines.append(f"{STARTUP_LABELS[case]}: {fmt_seconds(row.startup_s)} until the Client saw all"
-                         f" {row.workers} worker(s), {fmt_seconds(row.teardown_s)} to close.")
+            lines.append(f"{STARTUP_LABELS[case]}: {fmt_duration(row.startup_s)} until the Client saw all"
+                         f" {row.workers} worker(s), {fmt_duration(row.teardown_s)} to close.")
     st.markdown("\n".join(f"- {s}" for s in lines))
     with st.expander("Data"):
         st.dataframe(su.summary, hide_index=True)
@@ -310,8 +311,8 @@ if ck is not None:
     for col, row in zip(cols, ck.summary.itertuples(), strict=True):
         col.metric(row.engine, f"{row.distinct_pids} process{'es' if row.distinct_pids != 1 else ''}",
                    help="Distinct process ids that ran the tasks (median over repeats).")
-        col.caption(f"wall {fmt_seconds(row.wall_s)} (compute {fmt_seconds(row.compute_s)},"
-                    f" pool start {fmt_seconds(row.startup_s)})")
+        col.caption(f"wall {fmt_duration(row.wall_s)} (compute {fmt_duration(row.compute_s)},"
+                    f" pool start {fmt_duration(row.startup_s)})")
     tabs = st.tabs(["Timeline", "Runtime"])
     with tabs[0]:
         st.altair_chart(charts.timeline_chart(ck.tasks, runs=ck.runs), width="stretch")
@@ -324,8 +325,8 @@ if ck is not None:
     one = ck.summary.loc[ck.summary["chunksize"] == 1].iloc[0]
     st.markdown(
         f"- Chunksize {DASK_DEFAULT_CHUNKSIZE}: {ck_tasks} tasks ran in **{default.distinct_pids}** process(es),"
-        f" compute {fmt_seconds(default.compute_s)}. Chunksize 1: **{one.distinct_pids}** processes, compute"
-        f" {fmt_seconds(one.compute_s)}.\n"
+        f" compute {fmt_duration(default.compute_s)}. Chunksize 1: **{one.distinct_pids}** processes, compute"
+        f" {fmt_duration(one.compute_s)}.\n"
         "- Batching pays off for many small tasks (section 1: fewer round trips); for a few big ones it"
         " serialises them. `dask.compute(..., scheduler='processes', chunksize=1)` spreads them."
     )
@@ -373,7 +374,7 @@ if be is not None:
             if pd.notna(row.extrapolated_n):
                 col.caption(f"extrapolated: about n = {int(row.extrapolated_n)} (a model, not a measurement)")
         if pd.notna(row.overhead_s):
-            col.caption(f"overhead at n = {be.spec.sizes[-1]}: {fmt_seconds(row.overhead_s)} more than a perfect"
+            col.caption(f"overhead at n = {be.spec.sizes[-1]}: {fmt_duration(row.overhead_s)} more than a perfect"
                         f" split over {row.lanes} lane(s)")
     st.altair_chart(charts.break_even_chart(be.summary, be.crossings), width="stretch")
     st.caption("Median wall time per compute (log scale: equal steps are equal ratios); vertical bars: fastest to"
@@ -381,7 +382,7 @@ if be is not None:
     sync_rows = be.summary[be.summary["scheduler"] == "sync"].set_index("n")["wall_s"]
     last = be.spec.sizes[-1]
     task_s = float(sync_rows[last]) / be.spec.tasks
-    lines = [f"At n = {last} one fib task takes about {fmt_seconds(task_s)} here (sync ÷ {be.spec.tasks} tasks)."]
+    lines = [f"At n = {last} one fib task takes about {fmt_duration(task_s)} here (sync ÷ {be.spec.tasks} tasks)."]
     for row in be.crossings.itertuples():
         if pd.notna(row.break_even_n):
             lines.append(f"{row.engine} beats sync from n = {int(row.break_even_n)}: from there on, splitting the"
@@ -391,7 +392,7 @@ if be is not None:
         else:
             guess = f" — about n = {int(row.extrapolated_n)} by extrapolation" if pd.notna(row.extrapolated_n) else ""
             lines.append(f"{row.engine} did not beat sync up to n = {last}{guess}. At n = {last} it took"
-                         f" {fmt_seconds(row.overhead_s)} more than sync's time split perfectly over {row.lanes}"
+                         f" {fmt_duration(row.overhead_s)} more than sync's time split perfectly over {row.lanes}"
                          " cores: that overhead has to be earned back by the split before it wins.")
     if "processes" in be.spec.engines:
         lines.append("Rule of thumb: a fresh process pool pays off only when one compute holds more parallel work"
