@@ -60,8 +60,6 @@ def settings() -> Settings:
     return load_settings(secrets)
 
 
-# Streamlit Community Cloud gives ~2 cores to every visitor at once: keep a click under a minute.
-RUN_BUDGET_S = settings().max_seconds
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -20,7 +21,7 @@ from core.gil_trace import (
 )
 from core.interpreter import InterpreterInfo, interpreter_info
 from core.slot import SlotBusy, SlotStatus
-from pages.common import session_gone, settings
+from pages.common import ResultStore, session_gone, settings
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,17 +30,18 @@ def _interpreter() -> InterpreterInfo:
 
 
 @st.cache_resource(show_spinner=False)
-def _traced() -> set[tuple[GilTraceSpec, int]]:
-    """Keys already in ``trace``'s cache, so the page can show them at load without a click."""
-    return set()
+def _traces() -> ResultStore:
+    """Traces shared by every visitor; the one store answers both "is it cached?" and "give it to me"."""
+    return ResultStore(max_entries=100)
 
 
-@st.cache_data(max_entries=100, show_spinner=False)
-def trace(spec: GilTraceSpec, nonce: int = 0, _on_wait=None) -> GilTrace:
-    """One trace per (spec, nonce); ``nonce`` changes only when the user asks to measure again."""
-    result = run_gil_trace(spec, max_wait_s=settings().max_wait_seconds, on_wait=_on_wait)
-    _traced().add((spec, nonce))
-    return result
+def trace(spec: GilTraceSpec, nonce: int, on_wait: Callable[[SlotStatus], None] | None = None) -> GilTrace:
+    """The stored trace for (spec, nonce), or a fresh one; ``nonce`` changes only on "Measure again"."""
+    found = _traces().get(spec, nonce)
+    if found is None:
+        found = run_gil_trace(spec, max_wait_s=settings().max_wait_seconds, on_wait=on_wait)
+        _traces().put(spec, nonce, found)
+    return found
 
 
 info = _interpreter()
@@ -84,7 +86,7 @@ cols = st.columns([1.2, 1.2, 4], vertical_alignment="center")
 run = cols[0].button("Run trace", type="primary", key="trace-run")
 again = cols[1].button("Measure again", key="trace-again",
                        help="Ignore cached traces for these settings and take a fresh one.")
-cached = all((s, nonce) in _traced() for s in specs)
+cached = _traces().has_all(specs, nonce)
 cols[2].caption(
     f"≈ {len(specs) * (seconds + 0.5):.0f} s: each workload runs in a fresh Python process"
     + (" · these settings are cached: instant" if cached else "")
@@ -109,7 +111,7 @@ else:
 
     try:
         with st.spinner(f"Tracing {', '.join(workloads)}…"):
-            traces = [trace(s, nonce, _on_wait=on_wait) for s in specs]
+            traces = [trace(s, nonce, on_wait) for s in specs]
         waiting.empty()
     except SlotBusy as exc:
         st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
