@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core import charts
 from core.engines import EngineError, LocalClusterHandle, run_experiment
@@ -280,22 +281,31 @@ def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[E
     return results
 
 
+def slot_waiter(placeholder: DeltaGenerator, gone: Callable[[], bool]) -> Callable[[SlotStatus], None]:
+    """``on_wait`` for ``RUN_SLOT.hold``: tell the visitor what they queue behind; stop if they left.
+
+    ``st.stop()`` raises through the slot's wait loop, which then holds nothing.
+    """
+
+    def on_wait(status: SlotStatus) -> None:
+        if gone():
+            st.stop()
+        placeholder.info(
+            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}. Yours starts"
+            " as soon as it ends: keep this page open, or come back later (finished results are cached for"
+            " everyone).",
+        )
+
+    return on_wait
+
+
 def _measure_with_status(
     arms: list[Arm], nonce: int, estimate_s: float, what: str
 ) -> tuple[list[ExperimentResult], float]:
     """Take the run slot for the whole comparison (no other run lands between its engines), then measure."""
     gone = session_gone()
     waiting = st.empty()
-
-    def on_wait(status: SlotStatus) -> None:
-        if gone():
-            st.stop()  # the visitor left: stop queueing; nothing is held
-        waiting.info(
-            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}. Yours starts"
-            " as soon as it ends: keep this page open, or come back later (finished results are cached for"
-            " everyone).",
-        )
-
+    on_wait = slot_waiter(waiting, gone)
     results = []
     with RUN_SLOT.hold(f"a visitor's {what}", estimate_s, max_wait_s=settings().max_wait_seconds,
                        on_wait=on_wait) as waited:

@@ -21,7 +21,7 @@ from core.gil_trace import (
 )
 from core.interpreter import InterpreterInfo, interpreter_info
 from core.slot import SlotBusy, SlotStatus
-from pages.common import ResultStore, session_gone, settings
+from pages.common import ResultStore, session_gone, settings, slot_waiter
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,15 +100,8 @@ traces: list[GilTrace] = []
 if not (run or again or cached):
     st.info("Set the sliders, then press **Run trace** to watch the threads on this machine.")
 else:
-    gone = session_gone()
     waiting = st.empty()
-
-    def on_wait(status: SlotStatus) -> None:
-        if gone():
-            st.stop()  # the visitor left: stop queueing
-        waiting.info(f":material/hourglass_top: Another visitor's run is going — {status.describe()}."
-                     " Your trace starts as soon as it ends.")
-
+    on_wait = slot_waiter(waiting, session_gone())
     try:
         with st.spinner(f"Tracing {', '.join(workloads)}…"):
             traces = [trace(s, nonce, on_wait) for s in specs]

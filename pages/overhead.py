@@ -33,9 +33,9 @@ from core.overhead import (
     sweep_sizes,
 )
 from core.results import with_machine
-from core.slot import RUN_SLOT, SlotBusy, SlotStatus
+from core.slot import RUN_SLOT, SlotBusy
 from core.spec import SCHEDULER_LABELS
-from pages.common import AppClusters, ResultStore, engine_picker, session_gone, settings
+from pages.common import AppClusters, ResultStore, engine_picker, session_gone, settings, slot_waiter
 
 cores = machine_info().usable_cores
 
@@ -106,17 +106,9 @@ def section_run(key: str, spec: Any, measure: Callable[[Any, int], Any], what: s
     try:
         if cached:
             return measure(spec, nonce)
-        gone = session_gone()
         waiting = st.empty()
-
-        def on_wait(status: SlotStatus) -> None:
-            if gone():
-                st.stop()  # the visitor left: stop queueing; nothing is held
-            waiting.info(f":material/hourglass_top: Another experiment is running — {status.describe()}."
-                         " Yours starts as soon as it ends.")
-
         with RUN_SLOT.hold(f"a visitor's {what}", estimate_s, max_wait_s=settings().max_wait_seconds,
-                           on_wait=on_wait):
+                           on_wait=slot_waiter(waiting, session_gone())):
             waiting.empty()
             with st.status(f"Measuring {what} (≈ {estimate_s:.0f} s)…", expanded=False) as status:
                 result = measure(spec, nonce)
