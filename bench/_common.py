@@ -12,7 +12,7 @@ import os
 import statistics
 from collections.abc import Sequence
 
-from core.machine import machine_info
+from core.measure.machine import machine_info
 
 
 def machine_line() -> str:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from bench._common import BusyMeter, machine_line, median, parser, resolve_repeats, spread, table, verdict
 
 if TYPE_CHECKING:
-    from core.spec import ExperimentSpec
+    from core.measure.spec import ExperimentSpec
 
 # core.engines is imported in main(): spawned process workers re-import this main module.
 
@@ -52,7 +52,7 @@ class Arm:
 
 
 def arms(size: int, cores: int) -> list[Arm]:
-    from core.spec import ExperimentSpec
+    from core.measure.spec import ExperimentSpec
 
     base = ExperimentSpec(workload="fib", size=size, tasks=TASKS, scheduler="sync", workers=1, repeats=1)
     out = [Arm("sync", base), Arm("threads ×4", base.replace(scheduler="threads", workers=4))]
@@ -73,8 +73,9 @@ def main() -> None:
     p.add_argument("--size", type=int, default=30, help="fib n (default 30, the tutorial's)")
     args = p.parse_args()
     repeats = resolve_repeats(args)
-    from core.engines import ClusterRegistry, run_experiment
-    from core.machine import machine_info
+    from core.engines import ClusterRegistry
+    from core.measure.machine import machine_info
+    from core.measure.run import run_experiment
 
     cores = machine_info().usable_cores
     print(machine_line())

@@ -32,8 +32,9 @@ def main() -> None:
     p = parser(__doc__, repeats=3, quick_repeats=1, quick_help="fib(27) and sleep(0.2) instead of fib(30), sleep(0.5)")
     p.add_argument("--workers", type=int, default=4)
     args = p.parse_args()
-    from core.engines import ClusterRegistry, run_experiment
-    from core.spec import ExperimentSpec
+    from core.engines import ClusterRegistry
+    from core.measure.run import run_experiment
+    from core.measure.spec import ExperimentSpec
 
     repeats = resolve_repeats(args)
     workloads = [("fib", 27), ("sleep", 0.2)] if args.quick else [("fib", 30), ("sleep", 0.5)]

@@ -2,7 +2,7 @@
 
 Nothing here imports Streamlit. Process workers import :mod:`core.workloads` through this package,
 so this file imports nothing heavy: the public names below are loaded on first use.
-(``estimate`` is not among them: it would clash with the :mod:`core.estimate` submodule's name.)
+(``estimate`` is not among them: it would clash with the :mod:`core.measure.estimate` submodule's name.)
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from typing import Any
 _EXPORTS = {
     "WORKLOADS": "core.workloads",
     "estimate_task_seconds": "core.workloads",
-    "ExperimentSpec": "core.spec",
-    "SCHEDULERS": "core.spec",
-    "SCHEDULER_LABELS": "core.spec",
-    "run_experiment": "core.engines",
+    "ExperimentSpec": "core.measure.spec",
+    "SCHEDULERS": "core.measure.spec",
+    "SCHEDULER_LABELS": "core.measure.spec",
+    "run_experiment": "core.measure.run",
     "ClusterRegistry": "core.engines",
     "LocalClusterHandle": "core.engines",
     "EngineError": "core.engines",
-    "ExperimentResult": "core.results",
-    "combine": "core.results",
-    "machine_info": "core.machine",
-    "MachineInfo": "core.machine",
-    "check_budget": "core.estimate",
-    "BudgetError": "core.estimate",
+    "ExperimentResult": "core.measure.results",
+    "combine": "core.measure.results",
+    "machine_info": "core.measure.machine",
+    "MachineInfo": "core.measure.machine",
+    "check_budget": "core.measure.estimate",
+    "BudgetError": "core.measure.estimate",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ import math
 import sys
 from typing import NoReturn
 
-from core.spec import CLUSTER_SCHEDULERS, SCHEDULERS, ExperimentSpec
+from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULERS, ExperimentSpec
 from core.workloads import WORKLOADS
 
 PROG = "python -m core"
@@ -158,7 +158,7 @@ def _only_one(args: argparse.Namespace) -> int:
 
 
 def _table(result: object) -> str:
-    from core.results import ExperimentResult
+    from core.measure.results import ExperimentResult
 
     assert isinstance(result, ExperimentResult)
     m = result.machine
@@ -195,18 +195,18 @@ def main(argv: list[str] | None = None) -> int:
                   + f" [{w.min_size:g}–{w.max_size:g}, default {w.default_size:g}] · {w.gil} the GIL: {w.gil_why}")
         return 0
     if args.command == "machine":
-        from core.machine import machine_info
+        from core.measure.machine import machine_info
 
         print(json.dumps(machine_info().to_dict(), indent=2))
         return 0
     if args.command == "interpreter":
-        from core.interpreter import interpreter_report, report_text
+        from core.kinds.interpreter import interpreter_report, report_text
 
         report = interpreter_report()
         print(json.dumps(report, indent=2) if args.json else report_text(report))
         return 0
     if args.command == "gil-trace":
-        from core.gil_trace import GilTraceSpec, TraceError, run_gil_trace, trace_table
+        from core.kinds.gil_trace import GilTraceSpec, TraceError, run_gil_trace, trace_table
 
         try:
             trace_spec = GilTraceSpec(threads=args.threads, seconds=args.seconds, workload=args.workload,
@@ -222,15 +222,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command in ("sweep", "transfer"):
-        from core.sweep import cli_main  # checks its input before importing the engines
+        from core.kinds.sweep import cli_main  # checks its input before importing the engines
 
         return cli_main(args)
 
-    from core.engines import ClusterRegistry, EngineError, run_experiment
-    from core.estimate import BudgetError, check_budget
+    from core.engines import ClusterRegistry, EngineError
+    from core.measure.estimate import BudgetError, check_budget
+    from core.measure.run import run_experiment
 
     if args.command == "overhead":
-        from core.overhead import cli_output as overhead_output
+        from core.kinds.overhead import cli_output as overhead_output
 
         try:
             print(overhead_output(args))

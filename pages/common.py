@@ -16,15 +16,16 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core import charts
-from core.engines import EngineError, LocalClusterHandle, run_experiment
-from core.estimate import BudgetError, check_budget, estimate
-from core.explain import explain, ideal_seconds, interpreter_note
-from core.machine import machine_info
-from core.results import ExperimentResult, combine, with_machine
-from core.settings import Settings, load_settings
-from core.slot import RUN_SLOT, SlotBusy, SlotStatus
-from core.spec import ExperimentSpec
+from core.engines import EngineError, LocalClusterHandle
+from core.measure.estimate import BudgetError, check_budget, estimate
+from core.measure.machine import machine_info
+from core.measure.results import ExperimentResult, combine, with_machine
+from core.measure.run import run_experiment
+from core.measure.spec import ExperimentSpec
+from core.report import charts
+from core.report.explain import explain, ideal_seconds, interpreter_note
+from core.serve.settings import Settings, load_settings
+from core.serve.slot import RUN_SLOT, SlotBusy, SlotStatus
 from core.workloads import WORKLOADS, estimate_task_seconds
 
 
@@ -53,7 +54,7 @@ _leave_legacy_multipage_mode()
 
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
-    """The server's limits (``core.settings``): env vars over ``st.secrets`` over safe shared defaults."""
+    """The server's limits (``core.serve.settings``): env vars over ``st.secrets`` over safe shared defaults."""
     try:
         secrets = st.secrets.to_dict()
     except Exception:  # no secrets.toml (the usual case), or one that does not parse

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.spec import ExperimentSpec
+from core.measure.spec import ExperimentSpec
 from pages.common import Arm, engine_picker, run_panel, show_results
 
 st.title("CPU-bound work: recursive Fibonacci")

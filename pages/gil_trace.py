@@ -8,8 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core import charts
-from core.gil_trace import (
+from core.kinds.gil_trace import (
     TRACE_LIMITS,
     TRACE_WORKLOAD_LABELS,
     TRACE_WORKLOADS,
@@ -19,8 +18,9 @@ from core.gil_trace import (
     explain_trace,
     run_gil_trace,
 )
-from core.interpreter import InterpreterInfo, interpreter_info
-from core.slot import SlotBusy, SlotStatus
+from core.kinds.interpreter import InterpreterInfo, interpreter_info
+from core.report import charts
+from core.serve.slot import SlotBusy, SlotStatus
 from pages.common import ResultStore, session_gone, settings, slot_waiter
 
 
@@ -184,7 +184,7 @@ st.markdown(
                              f"{' (free-threaded build)' if info.free_threaded_build else ''}.")
 )
 st.caption(
-    "Every trace runs in a fresh `python -m core.gil_trace` process, so this server's own threads do not"
+    "Every trace runs in a fresh `python -m core.kinds.gil_trace` process, so this server's own threads do not"
     " disturb it and its switch interval never changes. The same trace from a terminal:"
     " `python -m core gil-trace --threads 2 --seconds 0.5 --workload python`."
 )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.interpreter import InterpreterInfo, blas_default_threads, blas_experiment_specs, blas_info, interpreter_info
+from core.kinds.interpreter import (
+    InterpreterInfo,
+    blas_default_threads,
+    blas_experiment_specs,
+    blas_info,
+    interpreter_info,
+)
 from pages.common import Arm, run_panel, show_results
 
 

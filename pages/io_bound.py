@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.machine import machine_info
-from core.spec import ExperimentSpec
+from core.measure.machine import machine_info
+from core.measure.spec import ExperimentSpec
 from pages.common import Arm, engine_picker, run_panel, show_results
 
 cores = machine_info().usable_cores

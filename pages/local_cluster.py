@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.pitfall import map_pitfall
-from core.spec import ExperimentSpec
+from core.kinds.pitfall import map_pitfall
+from core.measure.spec import ExperimentSpec
 from pages.common import AppClusters, Arm, run_panel, settings, show_results
 
 st.title("LocalCluster: workers × threads per worker")
@@ -37,7 +37,7 @@ arms = [
                        threads_per_worker=p_threads, repeats=repeats)),
 ]
 if settings().allow_external_cluster:
-    # Off on a shared deployment (core.settings): a public server should not connect to addresses typed by
+    # Off on a shared deployment (core.serve.settings): a public server should not connect to addresses typed by
     # strangers. Not bound to the URL either, so a shared link never makes someone's browser connect anywhere.
     with st.expander("Add your own Dask cluster to the comparison", icon=":material/lan:"):
         address = st.text_input(

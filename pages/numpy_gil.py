@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core import charts
-from core.results import combine
-from core.spec import ExperimentSpec
+from core.measure.results import combine
+from core.measure.spec import ExperimentSpec
+from core.report import charts
 from core.workloads import WORKLOADS
 from pages.common import Arm, engine_picker, run_panel, show_results
 

@@ -9,12 +9,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import charts
 from core.engines import EngineError
-from core.estimate import BudgetError
-from core.explain import fmt_duration
-from core.machine import machine_info
-from core.overhead import (
+from core.kinds.overhead import (
     DASK_DEFAULT_CHUNKSIZE,
     OVERHEAD_ENGINES,
     PARALLEL_ENGINES,
@@ -32,9 +28,13 @@ from core.overhead import (
     measure_startup,
     sweep_sizes,
 )
-from core.results import with_machine
-from core.slot import RUN_SLOT, SlotBusy
-from core.spec import SCHEDULER_LABELS
+from core.measure.estimate import BudgetError
+from core.measure.machine import machine_info
+from core.measure.results import with_machine
+from core.measure.spec import SCHEDULER_LABELS
+from core.report import charts
+from core.report.explain import fmt_duration
+from core.serve.slot import RUN_SLOT, SlotBusy
 from pages.common import AppClusters, ResultStore, engine_picker, session_gone, settings, slot_waiter
 
 cores = machine_info().usable_cores

@@ -2,12 +2,7 @@
 
 import streamlit as st
 
-from core import charts
-from core.estimate import estimate
-from core.machine import machine_info
-from core.results import with_machine
-from core.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
-from core.sweep import (
+from core.kinds.sweep import (
     default_tasks,
     default_transfer_sizes,
     default_worker_counts,
@@ -19,6 +14,11 @@ from core.sweep import (
     transfer_from_results,
     transfer_specs,
 )
+from core.measure.estimate import estimate
+from core.measure.machine import machine_info
+from core.measure.results import with_machine
+from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
+from core.report import charts
 from core.workloads import WORKLOADS
 from pages.common import Arm, engine_picker, run_panel, settings
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core import charts
-from core.machine import machine_info
-from core.spec import ExperimentSpec
+from core.measure.machine import machine_info
+from core.measure.spec import ExperimentSpec
+from core.report import charts
 from pages.common import Arm, run_panel, show_results
 
 m = machine_info()

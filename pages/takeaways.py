@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core import charts
-from core.machine import machine_info
-from core.results import combine
-from core.spec import ExperimentSpec
+from core.measure.machine import machine_info
+from core.measure.results import combine
+from core.measure.spec import ExperimentSpec
+from core.report import charts
 from pages.common import Arm, measure
 
 st.title("Takeaways")

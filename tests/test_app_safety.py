@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.engines import close_all_clusters
-from core.slot import RUN_SLOT
+from core.serve.slot import RUN_SLOT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY_CPU = {"n": "18", "tasks": "2", "workers": "2", "repeats": "1", "engines": "sync"}

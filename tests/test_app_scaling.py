@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engines import close_all_clusters
-from core.machine import machine_info
+from core.measure.machine import machine_info
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/scaling.py"

@@ -1,4 +1,4 @@
-"""Tests of the Altair chart builders in :mod:`core.charts`, read through ``chart.to_dict()``.
+"""Tests of the Altair chart builders in :mod:`core.report.charts`, read through ``chart.to_dict()``.
 
 Most tests use small hand-made tidy frames (a few engines, a few repeats), so the expected medians
 and speed-ups can be computed from the input here; one test charts a tiny real run.
@@ -14,8 +14,9 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from core import charts
-from core.charts import (
+from core.measure.spec import SCHEDULER_LABELS
+from core.report import charts
+from core.report.charts import (
     ENGINE_COLORS,
     cpu_share_chart,
     median_repeat_tasks,
@@ -24,7 +25,6 @@ from core.charts import (
     speedup_chart,
     timeline_chart,
 )
-from core.spec import SCHEDULER_LABELS
 
 # --- synthetic frames --------------------------------------------------------------------------------
 
@@ -398,9 +398,9 @@ def test_schematic_rejects_silly_sizes(n: Any) -> None:
 
 
 def test_charts_of_a_tiny_real_run() -> None:
-    from core.engines import run_experiment
-    from core.results import combine
-    from core.spec import ExperimentSpec
+    from core.measure.results import combine
+    from core.measure.run import run_experiment
+    from core.measure.spec import ExperimentSpec
 
     results = [run_experiment(ExperimentSpec(workload="fib", size=20, tasks=2, scheduler=s, workers=2, repeats=2))
                for s in ("sync", "threads")]

@@ -25,7 +25,7 @@ from core import (
     machine_info,
     run_experiment,
 )
-from core.results import build_result
+from core.measure.results import build_result
 from core.workloads import MB, measured_call
 
 ENGINES = ["sync", "threads", "processes", "cluster-threads", "cluster-processes"]

@@ -152,8 +152,8 @@ def problems(argv: list[str], status: object, out: str, err: str, elapsed: float
 @pytest.fixture(scope="module")
 def warm_cli() -> None:
     """Pay the one-time costs (importing Dask, calibrating the cost model) before timing refusals."""
-    from core.estimate import estimate
-    from core.spec import ExperimentSpec
+    from core.measure.estimate import estimate
+    from core.measure.spec import ExperimentSpec
     from core.workloads import WORKLOADS
 
     for name in WORKLOADS:

@@ -14,8 +14,7 @@ import sys
 import pandas as pd
 import pytest
 
-from core.charts import gil_trace_chart
-from core.gil_trace import (
+from core.kinds.gil_trace import (
     TRACE_WORKLOADS,
     GilTrace,
     GilTraceSpec,
@@ -23,7 +22,8 @@ from core.gil_trace import (
     run_gil_trace,
     segment,
 )
-from core.machine import usable_cores
+from core.measure.machine import usable_cores
+from core.report.charts import gil_trace_chart
 
 THREAD_COLUMNS = {"thread", "units", "running_s", "running_share", "slices", "mean_slice_ms", "max_slice_ms",
                   "waits", "mean_wait_ms", "turns", "mean_turn_ms", "truncated"}
@@ -267,8 +267,8 @@ def _raw(gil_enabled: bool, overlap: bool) -> dict:
 
 
 def test_explanation_follows_the_measurement_and_the_gil_status():
-    from core.gil_trace import build_trace, explain_trace
-    from core.machine import machine_info
+    from core.kinds.gil_trace import build_trace, explain_trace
+    from core.measure.machine import machine_info
 
     spec = GilTraceSpec(threads=2, seconds=0.05, workload="python")
     turns = build_trace(spec, _raw(gil_enabled=True, overlap=False), machine_info(), "now")

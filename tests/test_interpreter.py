@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from core.interpreter import (
+from core.kinds.interpreter import (
     BlasPool,
     InterpreterInfo,
     blas_default_threads,
@@ -19,7 +19,7 @@ from core.interpreter import (
     interpreter_report,
     run_blas_experiment,
 )
-from core.machine import usable_cores
+from core.measure.machine import usable_cores
 from core.workloads import numpy_matmul
 
 

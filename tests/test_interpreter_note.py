@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from core.explain import interpreter_note
-from core.machine import machine_info
+from core.measure.machine import machine_info
+from core.report.explain import interpreter_note
 
 
 def test_no_note_on_a_standard_interpreter():

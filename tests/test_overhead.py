@@ -1,4 +1,4 @@
-"""Overhead anatomy (``core.overhead``) on real engines at small sizes, and its CLI verb.
+"""Overhead anatomy (``core.kinds.overhead``) on real engines at small sizes, and its CLI verb.
 
 Assertions are about physics with wide margins, never absolute times: a LocalCluster's per-task cost
 (messages to a scheduler and back) dwarfs a thread pool's; a pool started for a compute costs more
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.overhead import (
+from core.kinds.overhead import (
     OVERHEAD_ENGINES,
     BreakEvenSpec,
     ChunksizeSpec,
@@ -207,7 +207,7 @@ def test_cli_json_schema(cli, parse_json):
 
 def test_cli_table_names_every_engine_of_all():
     # --scheduler all is covered by the JSON test's schema; here only the table's labels, in-process.
-    from core.overhead import GRAPH_FORM_LABELS, report_table
+    from core.kinds.overhead import GRAPH_FORM_LABELS, report_table
 
     fake_row = {"engine": "threads", "scheduler": "threads", "per_task_us": 40.0, "per_task_min_us": 35.0,
                 "per_task_max_us": 50.0, "fixed_s": 1e-3}
@@ -222,7 +222,7 @@ def test_cli_table_names_every_engine_of_all():
 
 
 def test_report_is_strict_json(per_task, parse_json):
-    from core.overhead import report
+    from core.kinds.overhead import report
 
     startup = measure_startup(StartupSpec(cases=("sync", "threads"), repeats=1))
     out = report(per_task, startup)

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from core import WORKLOADS, ClusterRegistry, ExperimentSpec
-from core.engines import build_graph
+from core.measure.run import build_graph
 from core.workloads import measured_call
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from core import ExperimentSpec, run_experiment
-from core.settings import LOCAL_DEFAULTS, SHARED_DEFAULTS, Settings, load_settings
-from core.slot import RunSlot, SlotBusy, SlotStatus
+from core.serve.settings import LOCAL_DEFAULTS, SHARED_DEFAULTS, Settings, load_settings
+from core.serve.slot import RunSlot, SlotBusy, SlotStatus
 
 # --- the slot --------------------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ import pytest
 
 import core
 from core import SCHEDULERS, WORKLOADS, ExperimentSpec
-from core.estimate import BudgetError, check_budget, estimate
-from core.spec import LIMITS, MAX_CLUSTER_THREADS
+from core.measure.estimate import BudgetError, check_budget, estimate
+from core.measure.spec import LIMITS, MAX_CLUSTER_THREADS
 
 # --- valid specs ------------------------------------------------------------------------------------
 
@@ -167,11 +167,11 @@ def test_address_with_impossible_port_is_rejected():
 
 
 def test_package_does_not_shadow_the_estimate_submodule():
-    """``core.estimate`` is the submodule (a lazy export of the same name would flip between the two)."""
-    import core.estimate as module
+    """``core.measure.estimate`` is the submodule (a lazy export of the same name would flip between the two)."""
+    import core.measure.estimate as module
 
     assert core.check_budget is check_budget
-    assert core.estimate is module and module.estimate is estimate
+    assert core.measure.estimate is module and module.estimate is estimate
 
 
 def test_package_exports_the_budget_guard():

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.estimate import estimate
-from core.spec import CLUSTER_SCHEDULERS, LIMITS, MAX_CLUSTER_THREADS, SCHEDULERS, ExperimentSpec
+from core.measure.estimate import estimate
+from core.measure.spec import CLUSTER_SCHEDULERS, LIMITS, MAX_CLUSTER_THREADS, SCHEDULERS, ExperimentSpec
 from core.workloads import WORKLOADS
 
 FIELDS = [f.name for f in fields(ExperimentSpec)]

@@ -14,9 +14,7 @@ import time
 import psutil
 import pytest
 
-from core.estimate import BudgetError
-from core.machine import machine_info
-from core.sweep import (
+from core.kinds.sweep import (
     SCALING_COLUMNS,
     TRANSFER_COLUMNS,
     amdahl,
@@ -30,6 +28,8 @@ from core.sweep import (
     scaling_sweep,
     transfer_sweep,
 )
+from core.measure.estimate import BudgetError
+from core.measure.machine import machine_info
 
 CORES = machine_info().usable_cores
 

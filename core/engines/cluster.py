@@ -1,14 +1,11 @@
-"""Run an experiment on any Dask engine through one code path.
-
-Like ``dask/local.py``, which runs every local scheduler through ``get_async`` with the executor
-injected, GIL Lab runs every engine through :func:`run_experiment`: only the small :class:`Engine`
-objects differ, and each one says how to start, how to compute a list of delayed tasks, and how to
-stop. Timing, per-task evidence and result building are therefore identical for all engines, which
-is what makes their numbers comparable.
+"""Distributed clusters: LocalClusters owned by reusable handles, and existing clusters by address.
 
 Clusters are expensive to start (a second or more, per process), so they are owned by long-lived
 handles (:class:`LocalClusterHandle`) that are reused across runs of the same shape; the start-up
 cost is reported once, in the run that paid it, never hidden in a compute time.
+
+Unlike the local schedulers, a cluster computes while the calling thread only waits, so a run can
+be watched and stopped (see :class:`DistributedEngine`).
 """
 
 from __future__ import annotations
@@ -16,45 +13,20 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
-import math
-import os
-import queue
 import threading
 import time
-import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
-import dask
-import distributed  # noqa: F401  (see below)
-from dask.delayed import Delayed, delayed
+from dask.delayed import Delayed
 
-from core.estimate import estimate
-from core.lifeline import init_pool_worker
-from core.machine import machine_info
-from core.results import ExperimentResult, build_result
-from core.slot import RUN_SLOT, SlotStatus
-from core.spec import CLUSTER_SCHEDULERS, ExperimentSpec
-from core.workloads import make_payload, measured_call
-
-# dask.compute imports distributed on its first call (to look for a default Client): ~0.25 s that
-# would otherwise land inside the first measured compute of a process. Importing it here moves that
-# one-time cost out of every measurement.
-
-Progress = Callable[[str, float], None]
-"""Callback ``progress(message, fraction_done)`` for front ends (the app's status box, the CLI)."""
-
-# Two experiments measured at the same time on a 2-core machine would steal cores from each other
-# and both report nonsense. Every run in this process holds core.slot.RUN_SLOT; waiters are told who
-# holds it and for about how long.
+from core.engines.base import Compute, EngineError, Watch, WorkerLost
+from core.measure.spec import ExperimentSpec
 
 _CLUSTER_CONNECT_TIMEOUT_S = 15
-_POOL_START_TIMEOUT_S = 60
 # How a distributed run is watched and stopped (see DistributedEngine). A slice is the longest a stop
 # request, a deadline or a dead worker goes unnoticed; waiting in slices costs nothing measurable
 # (the wait ends the moment the results are in, see the "overhead" note in DistributedEngine).
@@ -69,74 +41,6 @@ _REPAIR_TIMEOUT_S = 20
 # An external address must answer the Dask handshake within this; distributed's own connect waits for
 # the handshake with no timeout at all (an HTTP server on that port would hang Client() for ever).
 _PROBE_TIMEOUT_S = 4.0
-
-
-class EngineError(RuntimeError):
-    """An engine could not start or run (e.g. an external cluster is unreachable)."""
-
-
-class RunCancelled(EngineError):
-    """The run was stopped because ``should_stop()`` said so; nothing of it is left running."""
-
-
-class RunTimeout(EngineError):
-    """The run went past its ``deadline_s`` and was stopped; the message names the limit."""
-
-
-class WorkerLost(EngineError):
-    """A worker died or left during the run, so some tasks ran twice: the measurement is discarded."""
-
-
-def _quiet(message: str, fraction: float) -> None:
-    """The default progress callback: say nothing."""
-
-
-class _Watch:
-    """One run's progress reports, stop requests and deadline.
-
-    The run loop calls :meth:`check` between repeats (every engine) and a distributed engine calls
-    :meth:`heartbeat` between wait slices. ``progress`` and ``should_stop`` are called from the
-    thread that called :func:`run_experiment` only (Streamlit's calls must come from the script
-    thread), and whatever they raise propagates unchanged.
-    """
-
-    def __init__(
-        self,
-        notify: Progress = _quiet,
-        should_stop: Callable[[], bool] | None = None,
-        deadline_s: float | None = None,
-    ) -> None:
-        self.notify = notify
-        self.should_stop = should_stop
-        self.deadline_s = deadline_s
-        self.t0: float | None = None
-        self.where = "start-up"
-        self.index = 0
-        self.total = 1
-
-    def start(self) -> None:
-        """Start the deadline's clock (after the engine's start-up: a cluster start is not compute)."""
-        self.t0 = time.perf_counter()
-
-    def stage(self, where: str, index: int, total: int) -> None:
-        self.where, self.index, self.total = where, index, max(total, 1)
-
-    def check(self) -> None:
-        """Raise :class:`RunCancelled` or :class:`RunTimeout` if the run must stop now."""
-        if self.should_stop is not None and self.should_stop():
-            raise RunCancelled(f"the run was stopped on request (at {self.where})")
-        if self.deadline_s is not None and self.t0 is not None:
-            elapsed = time.perf_counter() - self.t0
-            if elapsed > self.deadline_s:
-                raise RunTimeout(
-                    f"the run exceeded its time limit of {self.deadline_s:g} s and was stopped after"
-                    f" {elapsed:.1f} s (at {self.where})"
-                )
-
-    def heartbeat(self, done: int, total: int) -> None:
-        """Report ``done`` of ``total`` tasks of the current repeat, then :meth:`check`."""
-        self.notify(f"{self.where}: {done} of {total} tasks done", (self.index + done / max(total, 1)) / self.total)
-        self.check()
 
 
 # --- cluster handles --------------------------------------------------------------------------------
@@ -400,172 +304,13 @@ _DEFAULT_REGISTRY = ClusterRegistry()
 atexit.register(_DEFAULT_REGISTRY.close)
 
 
-# --- engines ---------------------------------------------------------------------------------------
-
-Compute = Callable[[list[Delayed]], list[Any]]
-
-
-class Engine(Protocol):
-    """What :func:`run_experiment` needs from an engine.
-
-    ``setup`` returns the seconds it spent on one-time start-up (0 if reused). ``repeat`` is a
-    context manager around one measured compute: entering it is that repeat's start-up (the
-    ``processes`` scheduler starts a new pool on every compute), the yielded function computes a list
-    of delayed tasks, and leaving it is the repeat's teardown.
-    """
-
-    def setup(self) -> float: ...
-
-    def repeat(self) -> AbstractContextManager[Compute]: ...
-
-    def verify(self) -> None:
-        """Raise if the repeat that just ended cannot be trusted (called outside every stopwatch)."""
-
-    def info(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
-class SyncEngine:
-    """Dask's single-threaded scheduler: the baseline every speedup is measured against."""
-
-    def __init__(self, spec: ExperimentSpec) -> None:
-        self.spec = spec
-
-    def setup(self) -> float:
-        return 0.0
-
-    def repeat(self) -> AbstractContextManager[Compute]:
-        return nullcontext(lambda tasks: list(dask.compute(*tasks, scheduler="sync")))
-
-    def verify(self) -> None:
-        pass
-
-    def info(self) -> dict[str, Any]:
-        return {"n_workers": 1, "threads_per_worker": 1, "total_threads": 1}
-
-    def close(self) -> None:
-        pass
-
-
-class ThreadsEngine:
-    """Dask's threaded scheduler with ``num_workers = workers`` threads.
-
-    Dask caches its thread pools between computes, so this engine keeps one pool for all repeats
-    too. (Dask's own default pool size is the core count, which is why the tutorial's four sleeps
-    take two seconds on a 2-core machine.)
-    """
-
-    def __init__(self, spec: ExperimentSpec) -> None:
-        self.spec = spec
-        self.pool: ThreadPoolExecutor | None = None
-
-    def setup(self) -> float:
-        t0 = time.perf_counter()
-        self.pool = ThreadPoolExecutor(self.spec.workers, thread_name_prefix="gil-lab")
-        return time.perf_counter() - t0
-
-    def repeat(self) -> AbstractContextManager[Compute]:
-        return nullcontext(lambda tasks: list(dask.compute(*tasks, scheduler="threads", pool=self.pool)))
-
-    def verify(self) -> None:
-        pass
-
-    def info(self) -> dict[str, Any]:
-        return {"n_workers": 1, "threads_per_worker": self.spec.workers, "total_threads": self.spec.workers}
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
-
-
-class ProcessesEngine:
-    """Dask's multiprocessing scheduler, with its real behaviour made measurable.
-
-    Dask starts a new spawn pool on every compute and shuts it down afterwards; we do the same
-    (unless ``reuse_pool``), but start the pool *before* the stopwatch for compute starts and wait
-    until every worker has imported what the tasks need, so start-up is reported on its own line.
-    ``chunksize`` is passed through: Dask's default of 6 would put a 4-task graph in one process.
-    """
-
-    def __init__(self, spec: ExperimentSpec) -> None:
-        self.spec = spec
-        self.pool: ProcessPoolExecutor | None = None
-        self.pids: set[int] = set()
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        from dask.multiprocessing import get_context
-
-        # Dask pins the hash seed of its workers for consistent hashing across processes.
-        if os.environ.get("PYTHONHASHSEED") in (None, "0"):
-            os.environ["PYTHONHASHSEED"] = "6640"
-        context = get_context()
-        ready = context.Queue()
-        pool = ProcessPoolExecutor(
-            self.spec.workers,
-            mp_context=context,
-            initializer=init_pool_worker,
-            initargs=(ready, self.spec.workload),
-        )
-        # Spawn pools start workers on demand: one no-op per worker makes it start all of them now,
-        # and each worker's initializer reports when it is ready to run tasks.
-        for _ in range(self.spec.workers):
-            pool.submit(os.getpid)
-        try:
-            for _ in range(self.spec.workers):
-                self.pids.add(ready.get(timeout=_POOL_START_TIMEOUT_S))
-        except queue.Empty as exc:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise EngineError(
-                f"the process pool did not start {self.spec.workers} workers within {_POOL_START_TIMEOUT_S} s"
-            ) from exc
-        finally:
-            ready.close()
-        return pool
-
-    def setup(self) -> float:
-        if not self.spec.reuse_pool:
-            return 0.0
-        t0 = time.perf_counter()
-        self.pool = self._new_pool()
-        return time.perf_counter() - t0
-
-    @contextmanager
-    def repeat(self) -> Iterator[Compute]:
-        pool = self.pool if self.spec.reuse_pool else self._new_pool()
-        assert pool is not None
-
-        def compute(tasks: list[Delayed]) -> list[Any]:
-            return list(
-                dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=self.spec.chunksize)
-            )
-
-        try:
-            yield compute
-        finally:
-            if not self.spec.reuse_pool:
-                pool.shutdown(wait=True)
-
-    def verify(self) -> None:
-        pass
-
-    def info(self) -> dict[str, Any]:
-        return {"n_workers": self.spec.workers, "threads_per_worker": 1, "total_threads": self.spec.workers}
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
-
-
 class DistributedEngine:
     """A ``distributed`` cluster: a reused LocalCluster, or an existing cluster by address.
 
     Unlike the local schedulers, a cluster computes while the calling thread only waits, so a run
     can be watched and stopped. The graph is submitted, and the wait for its results is cut into
     slices of ``_WAIT_SLICE_S``; between slices the engine reports progress, asks ``should_stop``,
-    checks the deadline and checks that no worker has left (see :class:`_Watch`). A run that stops,
+    checks the deadline and checks that no worker has left (see :class:`Watch`). A run that stops,
     for whatever reason, goes through :meth:`_abort`: its futures are cancelled and the cluster is
     left with nothing of that run still executing, ready for the next run.
 
@@ -574,10 +319,10 @@ class DistributedEngine:
     results are in; a compute shorter than a slice never reaches the code between slices.
     """
 
-    def __init__(self, spec: ExperimentSpec, handle: LocalClusterHandle | None, watch: _Watch | None = None) -> None:
+    def __init__(self, spec: ExperimentSpec, handle: LocalClusterHandle | None, watch: Watch | None = None) -> None:
         self.spec = spec
         self.handle = handle
-        self.watch = watch or _Watch()
+        self.watch = watch or Watch()
         self.client: Any = None
         self._stack = ExitStack()
         self._own_client = False
@@ -861,186 +606,3 @@ def probe_scheduler(address: str, timeout_s: float = _PROBE_TIMEOUT_S) -> None:
             " scheduler's address (the one `dask scheduler` prints, usually port 8786)"
         )
 
-
-def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, watch: _Watch | None = None) -> Engine:
-    """The engine for ``spec.scheduler``; cluster schedulers take their cluster from ``clusters``.
-
-    ``watch`` (used by :func:`run_experiment`) lets a distributed engine report progress and stop
-    mid-compute; local engines are watched between repeats by the run loop instead.
-    """
-    if spec.scheduler == "sync":
-        return SyncEngine(spec)
-    if spec.scheduler == "threads":
-        return ThreadsEngine(spec)
-    if spec.scheduler == "processes":
-        return ProcessesEngine(spec)
-    if spec.scheduler in CLUSTER_SCHEDULERS:
-        registry = clusters if clusters is not None else _DEFAULT_REGISTRY
-        handle = registry.get(spec.scheduler == "cluster-processes", spec.workers, spec.threads_per_worker)
-        return DistributedEngine(spec, handle, watch)
-    return DistributedEngine(spec, None, watch)
-
-
-# --- the one run path ------------------------------------------------------------------------------
-
-
-def build_graph(spec: ExperimentSpec, token: str, payload: Any = None) -> list[Delayed]:
-    """``spec.tasks`` independent delayed tasks, each with its own key.
-
-    ``delayed`` is impure by default and every key is named explicitly, so T tasks really are T
-    tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one.
-    """
-    shared = delayed(payload, name=f"payload-{token}") if payload is not None else None
-    return [
-        delayed(measured_call)(
-            spec.workload, spec.size, i, shared, spec.blas_threads, dask_key_name=f"{spec.workload}-{i}-{token}"
-        )
-        for i in range(spec.tasks)
-    ]
-
-
-def run_experiment(
-    spec: ExperimentSpec,
-    *,
-    clusters: ClusterSource | None = None,
-    progress: Progress | None = None,
-    deadline_s: float | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> ExperimentResult:
-    """Run ``spec`` and return its measured result.
-
-    A run can be stopped. Distributed engines (``cluster-threads``, ``cluster-processes``,
-    ``external``) wait for each compute in slices of a quarter second and, between slices, call
-    ``progress`` (tasks done so far), ``should_stop`` and check ``deadline_s``; a run that must stop
-    has its tasks cancelled and leaves nothing of itself running on the cluster (a
-    ``processes=True`` LocalCluster restarts its workers if a task does not end within a second;
-    threads cannot be interrupted, so a ``processes=False`` or external cluster's running tasks are
-    waited for). The cluster stays usable for the next run.
-
-    Local engines (``sync``, ``threads``, ``processes``) cannot be stopped mid-compute:
-    ``dask.compute`` blocks the calling thread inside ``dask.local.get_async`` until the graph is
-    done and offers no cancellation hook, a thread pool's threads cannot be interrupted, and killing
-    a process pool under ``get_async`` leaves it waiting for results that never come. They are
-    checked between repeats (and kept short by the callers' time budgets, not here).
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-        What to run and where.
-    clusters : ClusterSource, optional
-        Where cluster schedulers find (or start) their LocalCluster (a :class:`ClusterRegistry`,
-        or the app's ``st.cache_resource``-backed source). Defaults to a process-wide
-        registry that is closed at interpreter exit.
-    progress : callable, optional
-        ``progress(message, fraction)`` is called before each repeat, between wait slices of a
-        distributed compute (a heartbeat: "3 of 4 tasks done") and at the end. Called from this
-        thread only. If it raises (anything, including a ``BaseException`` such as Streamlit's
-        stop when its session goes away), the run is stopped as for ``should_stop`` and the same
-        exception is re-raised.
-    deadline_s : float, optional
-        Seconds of computing allowed, counted from the end of the engine's start-up (a cluster's
-        start is bounded by its own timeouts): a distributed run past it is stopped within a
-        slice, a local one before its next repeat. ``None``: no limit.
-    should_stop : callable, optional
-        ``should_stop()`` returning True stops the run (between slices or repeats).
-
-    Returns
-    -------
-    ExperimentResult
-        One row per measured repeat (wall, start-up, compute, teardown) and one row per task per
-        repeat (start, end, CPU time, pid, thread, worker), with the machine's metadata.
-
-    Raises
-    ------
-    EngineError
-        If the engine cannot start, e.g. an external cluster is unreachable or is not a Dask
-        scheduler; :class:`WorkerLost` if a worker died during the run (the measurement would mix
-        in re-run tasks, so none is returned; a LocalCluster is restarted, run again).
-    RunCancelled
-        If ``should_stop()`` returned True.
-    RunTimeout
-        If the run went past ``deadline_s``; the message names the limit.
-    ValueError
-        If ``deadline_s`` is not a positive number.
-    """
-    if deadline_s is not None and (
-        isinstance(deadline_s, bool) or not isinstance(deadline_s, (int, float)) or math.isnan(deadline_s)
-        or deadline_s <= 0
-    ):
-        raise ValueError(f"deadline_s must be a positive number of seconds, or None (got {deadline_s!r})")
-    notify = progress or _quiet
-    watch = _Watch(notify, should_stop, deadline_s)
-
-    def waiting(status: SlotStatus) -> None:
-        watch.check()  # a visitor who gives up while waiting does not wait on (the slot lets it raise)
-        notify(f"Waiting for another experiment to finish (runs never overlap: they would share cores):"
-               f" {status.describe()}", 0.0)
-
-    # Waiters are told roughly how long this run has left; when the app already holds the slot for a
-    # whole comparison the estimate is not needed (reentrant hold).
-    expected_s = 0.0 if RUN_SLOT.held_by_me else estimate(spec).seconds
-    with RUN_SLOT.hold(spec.label, estimate_s=expected_s, on_wait=waiting):
-        return _run_locked(spec, clusters, watch)
-
-
-def _run_locked(spec: ExperimentSpec, clusters: ClusterSource | None, watch: _Watch) -> ExperimentResult:
-    notify = watch.notify
-    run_id = uuid.uuid4().hex[:8]
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payload = make_payload(int(spec.size)) if spec.workload == "transfer" else None
-    engine = make_engine(spec, clusters, watch=watch)
-    total = spec.warmup + spec.repeats
-    repeats: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
-    values: list[Any] = []
-    with ExitStack() as stack:
-        stack.callback(engine.close)
-        notify(f"Starting {spec.scheduler}", 0.0)
-        watch.check()  # a cluster's start cannot be interrupted: do not begin one for nothing
-        setup_s = engine.setup()
-        watch.start()
-        for i in range(total):
-            measured = i >= spec.warmup
-            label = f"repeat {i - spec.warmup + 1} of {spec.repeats}" if measured else f"warm-up {i + 1}"
-            watch.stage(f"{spec.scheduler}: {label}", i, total)
-            watch.check()
-            notify(f"{spec.scheduler}: {label}", i / total)
-            graph = build_graph(spec, f"{run_id}-{i}", payload)
-            t_enter = time.perf_counter()
-            with engine.repeat() as compute:
-                t_start = time.perf_counter()
-                epoch0 = time.time()
-                out = compute(graph)
-                t_done = time.perf_counter()
-            t_exit = time.perf_counter()
-            engine.verify()  # outside the stopwatch: a dead worker means some tasks ran twice
-            if not measured:
-                continue
-            repeat = i - spec.warmup
-            repeats.append(
-                {
-                    "repeat": repeat,
-                    "startup_s": t_start - t_enter,
-                    "compute_s": t_done - t_start,
-                    "teardown_s": t_exit - t_done,
-                    "wall_s": t_exit - t_enter,
-                }
-            )
-            for rec in out:
-                records.append({**rec, "repeat": repeat, "start_s": rec["start_epoch"] - epoch0,
-                                "end_s": rec["end_epoch"] - epoch0})
-            if not values:
-                values = [rec["value"] for rec in sorted(out, key=lambda r: r["task"])]
-        engine_info = engine.info()
-    notify("Done", 1.0)
-    return build_result(
-        spec=spec,
-        machine=machine_info(),
-        run_id=run_id,
-        started_at=started_at,
-        setup_s=setup_s,
-        engine=engine_info,
-        repeats=repeats,
-        records=records,
-        values=values,
-    )

@@ -1,8 +1,8 @@
 """Altair chart builders for GIL Lab's results.
 
-Every builder is a pure function: it takes the tidy frames of :mod:`core.results` (``runs``: one row
+Every builder is a pure function: it takes the tidy frames of :mod:`core.measure.results` (``runs``: one row
 per measured repeat per engine; ``tasks``: one row per task per repeat per engine, several engines
-stacked with :func:`core.results.combine`), never modifies them, and returns an Altair chart
+stacked with :func:`core.measure.results.combine`), never modifies them, and returns an Altair chart
 specification. Nothing here draws, saves or imports Streamlit, so the same charts serve the app, a
 notebook and the tests (which inspect ``chart.to_dict()``).
 
@@ -13,7 +13,7 @@ Conventions shared by all charts:
   for engines whose threads share one GIL, cool colours for engines with a GIL per process.
 * Times are in seconds and say so on their axes; every mark carries a tooltip.
 * Summary statistics are medians over repeats (or over tasks), computed here with pandas, so the
-  numbers in a chart's data are the same ones :class:`core.results.ExperimentResult` reports.
+  numbers in a chart's data are the same ones :class:`core.measure.results.ExperimentResult` reports.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections.abc import Iterable
 import altair as alt
 import pandas as pd
 
-from core.explain import fmt_duration
-from core.spec import SCHEDULER_LABELS
+from core.measure.spec import SCHEDULER_LABELS
+from core.report.explain import fmt_duration
 
 __all__ = [
     "ENGINE_COLORS",
@@ -52,7 +52,7 @@ ENGINE_COLORS: dict[str, str] = {
     SCHEDULER_LABELS["cluster-processes"]: "#76b7b2",  # teal: worker processes
     SCHEDULER_LABELS["external"]: "#b07aa1",  # purple: someone else's cluster
 }
-"""Engine label (:data:`core.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
+"""Engine label (:data:`core.measure.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
 
 # Further Tableau 10 colours for engine labels not in ENGINE_COLORS (cycled in order of appearance).
 _SPARE_COLORS = ["#59a14f", "#9c755f", "#ff9da7", "#edc948", "#bab0ac"]
@@ -195,7 +195,7 @@ def median_repeat_tasks(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame
 
     For every ``run_id`` the repeats in ``runs`` are sorted by ``wall_s`` (ties by ``repeat``) and the
     middle one is kept; with an even number of repeats the lower middle one, exactly like
-    :attr:`core.results.ExperimentResult.median_repeat`. A timeline of that repeat is a typical
+    :attr:`core.measure.results.ExperimentResult.median_repeat`. A timeline of that repeat is a typical
     picture rather than the luckiest or the unluckiest one.
 
     Parameters
@@ -235,7 +235,7 @@ def runtime_chart(runs: pd.DataFrame, ideal_s: float | None = None, title: str |
         Runs frame (one row per repeat per engine) with ``engine``, ``repeat``, ``wall_s``,
         ``startup_s``, ``compute_s`` and ``teardown_s``.
     ideal_s : float, optional
-        The best wall time this machine could manage (e.g. from :func:`core.explain.ideal_seconds`).
+        The best wall time this machine could manage (e.g. from :func:`core.report.explain.ideal_seconds`).
         When given, a dashed horizontal rule labelled "ideal on this machine: X s" marks it.
     title : str, optional
         Chart title; none by default.
@@ -713,13 +713,13 @@ def gil_trace_chart(
     max_bars: int = 3000,
     title: str | None = None,
 ) -> alt.Chart:
-    """One lane per thread, a bar wherever that thread made progress (:mod:`core.gil_trace`).
+    """One lane per thread, a bar wherever that thread made progress (:mod:`core.kinds.gil_trace`).
 
     Parameters
     ----------
     slices : pandas.DataFrame
         Run bars with ``thread`` (1…N), ``start_s`` and ``end_s`` (seconds from the threads' start),
-        as in :attr:`core.gil_trace.GilTrace.slices`.
+        as in :attr:`core.kinds.gil_trace.GilTrace.slices`.
     window_s : (float, float), optional
         Show only this time window (seconds); bars crossing its edges are cut at them. A 20–50 ms
         window shows individual GIL hand-overs of a 5 ms switch interval.
@@ -815,7 +815,7 @@ def scaling_chart(frame: pd.DataFrame, title: str | None = None, width: int = 33
     Parameters
     ----------
     frame : pandas.DataFrame
-        The ``frame`` of :class:`core.sweep.ScalingResult` (one row per worker count; several engines
+        The ``frame`` of :class:`core.kinds.sweep.ScalingResult` (one row per worker count; several engines
         may be stacked): ``engine``, ``workers``, ``cores``, ``wall_s``, ``wall_min_s``, ``wall_max_s``,
         ``speedup``, ``efficiency``, ``ideal_speedup``, ``amdahl_speedup`` and ``serial_fraction``
         (NaN where no fit); ``speedup_min`` / ``speedup_max`` add whiskers when present.
@@ -959,7 +959,7 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
     Parameters
     ----------
     frame : pandas.DataFrame
-        The ``frame`` of :class:`core.sweep.TransferResult` (one row per engine and size): ``engine``,
+        The ``frame`` of :class:`core.kinds.sweep.TransferResult` (one row per engine and size): ``engine``,
         ``mb``, ``tasks``, ``wall_s``, ``wall_min_s``, ``wall_max_s``, ``compute_s`` and
         ``throughput_mb_s`` (= mb × tasks ÷ compute_s).
     title : str, optional
@@ -1021,7 +1021,7 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
     return chart.properties(title=title) if title else chart
 
 
-# --- overhead anatomy (core.overhead) --------------------------------------------------------------
+# --- overhead anatomy (core.kinds.overhead) --------------------------------------------------------------
 
 _PER_TASK_COLUMNS = ["engine", "per_task_us", "per_task_min_us", "per_task_max_us"]
 _STARTUP_COLUMNS = ["case", "label", "engine", "startup_s", "startup_min_s", "startup_max_s", "per_compute_s"]
@@ -1056,14 +1056,14 @@ def per_task_overhead_chart(
     Parameters
     ----------
     summary : pandas.DataFrame
-        One row per engine (:attr:`core.overhead.PerTaskResult.summary`): ``engine``, ``per_task_us``
+        One row per engine (:attr:`core.kinds.overhead.PerTaskResult.summary`): ``engine``, ``per_task_us``
         (median), ``per_task_min_us``, ``per_task_max_us``; ``fixed_s``, ``detail`` and ``repeats``
         join the tooltip when present.
     runs : pandas.DataFrame, optional
         One row per engine per repeat with ``engine``, ``repeat`` and ``per_task_us``: drawn as dots.
     references : pandas.DataFrame, optional
         Quoted figures with ``engine``, ``per_task_us``, ``label`` (e.g. "docs: 50 µs") and, optionally,
-        ``claim`` and ``source`` (:func:`core.overhead.references_frame`). Rows for engines not in
+        ``claim`` and ``source`` (:func:`core.kinds.overhead.references_frame`). Rows for engines not in
         ``summary``, or without a figure, are skipped.
     title : str, optional
         Chart title; none by default.
@@ -1154,7 +1154,7 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> alt.LayerC
     Parameters
     ----------
     summary : pandas.DataFrame
-        One row per case (:attr:`core.overhead.StartupResult.summary`): ``case``, ``label`` (the row
+        One row per case (:attr:`core.kinds.overhead.StartupResult.summary`): ``case``, ``label`` (the row
         name shown), ``engine`` (colour), ``startup_s`` (median) with ``startup_min_s`` /
         ``startup_max_s``, and ``per_compute_s``; ``paid`` and ``teardown_s`` join the tooltip.
     title : str, optional
@@ -1223,7 +1223,7 @@ def break_even_chart(
     Parameters
     ----------
     summary : pandas.DataFrame
-        One row per engine and n (:attr:`core.overhead.BreakEvenResult.summary`): ``engine``, ``n``,
+        One row per engine and n (:attr:`core.kinds.overhead.BreakEvenResult.summary`): ``engine``, ``n``,
         ``wall_s`` (median), ``wall_min_s``, ``wall_max_s``; ``speedup`` joins the tooltip.
     crossings : pandas.DataFrame, optional
         ``engine`` and ``break_even_n`` (null: not within range): a dashed vertical ``rule`` in the

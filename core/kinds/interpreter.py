@@ -24,12 +24,12 @@ import sysconfig
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.machine import gil_enabled, usable_cores
+from core.measure.machine import gil_enabled, usable_cores
 
 if TYPE_CHECKING:
     from core.engines import ClusterSource
-    from core.results import ExperimentResult
-    from core.spec import ExperimentSpec
+    from core.measure.results import ExperimentResult
+    from core.measure.spec import ExperimentSpec
 
 # Extension modules can switch the GIL back on when imported (a free-threaded build re-enables it for
 # any extension that does not declare itself thread-safe), so the GIL is read after importing what
@@ -197,7 +197,7 @@ def blas_experiment_specs(
         ``("BLAS pinned to 1", spec)`` and ``("BLAS default (N threads)", spec)``; the second has
         ``blas_threads=None``, which restores the library's default in every task.
     """
-    from core.spec import ExperimentSpec
+    from core.measure.spec import ExperimentSpec
 
     base = ExperimentSpec(workload="numpy-matmul", size=side, tasks=tasks, scheduler="threads", workers=workers,
                           repeats=repeats, blas_threads=1)
@@ -260,7 +260,7 @@ def run_blas_experiment(
     BlasExperiment
         The two results and the BLAS thread count each ran with.
     """
-    from core.engines import run_experiment
+    from core.measure.run import run_experiment
 
     labels, results, blas = [], [], []
     for label, spec in blas_experiment_specs(side, tasks, workers, repeats):

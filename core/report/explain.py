@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from core.machine import MachineInfo
-from core.results import ExperimentResult
+from core.measure.machine import MachineInfo
+from core.measure.results import ExperimentResult
 from core.workloads import WORKLOADS
 
 

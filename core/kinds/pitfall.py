@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engines import ClusterSource
-from core.slot import RUN_SLOT
+from core.serve.slot import RUN_SLOT
 from core.workloads import measured_call
 
 

@@ -17,7 +17,7 @@ Four measurements, each a frozen spec → a frozen result with tidy frames and t
 
 Every engine comes from :mod:`core.engines` (``make_engine`` for custom no-op graphs,
 ``run_experiment`` for fib runs), so the numbers describe the same engines the other pages use. Every
-measurement holds :data:`core.slot.RUN_SLOT` (two measurements at once on 2 cores would skew both),
+measurement holds :data:`core.serve.slot.RUN_SLOT` (two measurements at once on 2 cores would skew both),
 and every pool and cluster started here is closed before the function returns.
 """
 
@@ -38,8 +38,8 @@ import pandas as pd
 from dask.delayed import Delayed, delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from core.engines import ClusterRegistry, ClusterSource, EngineError, make_engine, run_experiment
-from core.estimate import (
+from core.engines import ClusterRegistry, ClusterSource, EngineError, make_engine
+from core.measure.estimate import (
     CLUSTER_START_PER_WORKER_S,
     CLUSTER_START_S,
     POOL_START_PER_WORKER_S,
@@ -47,12 +47,13 @@ from core.estimate import (
     POOL_STOP_S,
     BudgetError,
 )
-from core.estimate import estimate as estimate_run
-from core.explain import fmt_duration
-from core.machine import MachineInfo, machine_info
-from core.results import ExperimentResult, combine
-from core.slot import RUN_SLOT, SlotStatus
-from core.spec import SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
+from core.measure.estimate import estimate as estimate_run
+from core.measure.machine import MachineInfo, machine_info
+from core.measure.results import ExperimentResult, combine
+from core.measure.run import run_experiment
+from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
+from core.report.explain import fmt_duration
+from core.serve.slot import RUN_SLOT, SlotStatus
 from core.workloads import WORKLOADS, _fib_calls, noop
 
 OverheadEngine = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes"]
@@ -137,7 +138,7 @@ def _fmt_us(us: float) -> str:
 
 
 def _check_int(field_name: str, value: Any, limits: tuple[int, int] | None = None) -> int:
-    """:func:`core.spec.check_int` against this module's own ``LIMITS`` by default."""
+    """:func:`core.measure.spec.check_int` against this module's own ``LIMITS`` by default."""
     return check_int(field_name, value, limits or LIMITS[field_name])
 
 
@@ -413,7 +414,7 @@ def measure_per_task(
 
 
 def _start_prior_s(scheduler: str, workers: int) -> float:
-    """Rough seconds to start and stop ``scheduler``'s pool or cluster (from :mod:`core.estimate`)."""
+    """Rough seconds to start and stop ``scheduler``'s pool or cluster (from :mod:`core.measure.estimate`)."""
     if scheduler == "processes":
         return POOL_START_S + POOL_START_PER_WORKER_S * workers + POOL_STOP_S
     if scheduler in CLUSTER_START_S:
@@ -628,7 +629,7 @@ class ChunksizeResult:
     Attributes
     ----------
     runs, tasks : DataFrame
-        The runs and per-task rows of every chunksize, stacked (:func:`core.results.combine`), with
+        The runs and per-task rows of every chunksize, stacked (:func:`core.measure.results.combine`), with
         ``engine`` = "chunksize 6" etc. and ``chunksize``; ``runs`` adds ``distinct_pids`` per repeat.
     summary : DataFrame
         One row per chunksize: ``engine``, ``chunksize``, median ``wall_s`` (min/max), median
@@ -927,7 +928,7 @@ def estimate_seconds(spec: AnySpec) -> float:
 
 
 def check_overhead_budget(specs: AnySpec | Iterable[AnySpec], max_seconds: float) -> float:
-    """The estimated seconds of ``specs`` together, or :class:`core.estimate.BudgetError` if over budget."""
+    """The estimated seconds of ``specs`` together, or :class:`core.measure.estimate.BudgetError` if over budget."""
     specs = [specs] if isinstance(specs, (PerTaskSpec, StartupSpec, ChunksizeSpec, BreakEvenSpec)) else list(specs)
     total = sum(estimate_seconds(s) for s in specs)
     if total > max_seconds:
@@ -1054,7 +1055,7 @@ def report_table(out: dict[str, Any]) -> str:
 def cli_output(args: Any, clusters: ClusterSource | None = None) -> str:
     """Run ``python -m core overhead`` and return what it prints.
 
-    Raises ``ValueError`` (bad arguments), :class:`core.estimate.BudgetError` or
+    Raises ``ValueError`` (bad arguments), :class:`core.measure.estimate.BudgetError` or
     :class:`core.engines.EngineError`; the CLI turns each into one line on stderr and status 2.
     """
     per_task_spec, startup_spec, break_even_spec = specs_from_args(args)

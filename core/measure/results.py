@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from core.machine import MachineInfo
-from core.spec import SCHEDULER_LABELS, ExperimentSpec
+from core.measure.machine import MachineInfo
+from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec
 
 RUN_COLUMNS = ["run_id", "scheduler", "engine", "workload", "size", "tasks", "workers",
                "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s",

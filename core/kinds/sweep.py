@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.estimate import MEMORY_FRACTION, BudgetError, check_budget, estimate, memory_bytes
-from core.machine import MachineInfo, available_memory_bytes, machine_info
-from core.results import ExperimentResult
-from core.spec import CLUSTER_SCHEDULERS, LIMITS, SCHEDULER_LABELS, ExperimentSpec
+from core.measure.estimate import MEMORY_FRACTION, BudgetError, check_budget, estimate, memory_bytes
+from core.measure.machine import MachineInfo, available_memory_bytes, machine_info
+from core.measure.results import ExperimentResult
+from core.measure.spec import CLUSTER_SCHEDULERS, LIMITS, SCHEDULER_LABELS, ExperimentSpec
 from core.workloads import WORKLOADS
 
 Progress = Callable[[str, float], None]
@@ -224,7 +224,7 @@ class ScalingResult:
 
     Attributes
     ----------
-    workload, size, scheduler, tasks, repeats : as in :class:`core.spec.ExperimentSpec`
+    workload, size, scheduler, tasks, repeats : as in :class:`core.measure.spec.ExperimentSpec`
     workers : tuple of int
         The worker counts measured (1 is always among them: it is the baseline).
     frame : DataFrame
@@ -513,7 +513,8 @@ def _check(specs: list[ExperimentSpec], max_seconds: float | None) -> float:
 def _run_all(
     specs: list[ExperimentSpec], clusters: Any, progress: Progress | None, label: Callable[[ExperimentSpec], str]
 ) -> list[ExperimentResult]:
-    from core.engines import ClusterRegistry, run_experiment  # the engines import dask: only when measuring
+    from core.engines import ClusterRegistry  # the engines import dask: only when measuring
+    from core.measure.run import run_experiment
 
     notify = progress or (lambda message, fraction: None)
     own = clusters is None
@@ -635,7 +636,7 @@ def default_transfer_sizes(
     """The ``candidates`` (MB) whose runs fit in memory on every engine: at most half of what is available.
 
     A process engine holds the caller's array, its pickle and a copy per task in flight, so the cap
-    depends on the engines, tasks and workers (:func:`core.estimate.memory_bytes`).
+    depends on the engines, tasks and workers (:func:`core.measure.estimate.memory_bytes`).
     """
     available = available_memory_bytes()
     ok = []

@@ -13,8 +13,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.machine import available_memory_bytes, machine_info
-from core.spec import CLUSTER_SCHEDULERS, ExperimentSpec
+from core.measure.machine import available_memory_bytes, machine_info
+from core.measure.spec import CLUSTER_SCHEDULERS, ExperimentSpec
 from core.workloads import MB, WORKLOADS, calibration, estimate_task_seconds
 
 # Rough engine overheads (seconds), measured on the 2-core development machine.

@@ -9,7 +9,7 @@ NumPy kernel, a sleep) running side by side.
 
 Why a child process: the switch interval is a process-wide setting, and the app serves many
 visitors from one interpreter whose own threads (Streamlit's, Dask's) compete for the same GIL.
-Every trace runs in a fresh ``python -m core.gil_trace`` process: the parent's interpreter settings
+Every trace runs in a fresh ``python -m core.kinds.gil_trace`` process: the parent's interpreter settings
 are never changed, and the trace is not disturbed by the server's threads. The child records and
 segments its stamps (sending 10⁵–10⁶ raw stamps over a pipe would cost more than the trace) and
 returns the slices as JSON; the parent turns them into tidy frames and statistics.
@@ -45,9 +45,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from core.machine import MachineInfo, gil_enabled, machine_info
-from core.slot import RUN_SLOT, SlotStatus
-from core.spec import short_repr
+from core.measure.machine import MachineInfo, gil_enabled, machine_info
+from core.measure.spec import short_repr
+from core.serve.slot import RUN_SLOT, SlotStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +81,7 @@ GAP_FLOOR_S = 250e-6
 interrupt, a page fault), not a lost GIL. A GIL hand-over costs a whole switch interval."""
 
 _CHILD_GRACE_S = 60.0  # start-up (imports) and shutdown of the child, beyond the trace itself
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]
 
 
 class TraceError(RuntimeError):
@@ -515,7 +515,7 @@ def run_gil_trace(
 ) -> GilTrace:
     """Run a GIL trace in a fresh child process and return what it measured.
 
-    The trace holds the process's run slot (:data:`core.slot.RUN_SLOT`) like every experiment: a
+    The trace holds the process's run slot (:data:`core.serve.slot.RUN_SLOT`) like every experiment: a
     trace taken while an experiment runs would share the cores with it and show waits that are not
     the GIL's.
 
@@ -524,9 +524,9 @@ def run_gil_trace(
     spec : GilTraceSpec
         Threads, duration, workload and switch interval (validated by the spec).
     max_wait_s : float, optional
-        Give up waiting for the run slot after this long (raises :class:`core.slot.SlotBusy`).
+        Give up waiting for the run slot after this long (raises :class:`core.serve.slot.SlotBusy`).
     on_wait : callable, optional
-        Called with the slot's status while waiting for it (see :meth:`core.slot.RunSlot.hold`).
+        Called with the slot's status while waiting for it (see :meth:`core.serve.slot.RunSlot.hold`).
 
     Returns
     -------
@@ -541,7 +541,7 @@ def run_gil_trace(
     SlotBusy
         If another run held the slot for longer than ``max_wait_s``.
     """
-    cmd = [sys.executable, "-m", "core.gil_trace", json.dumps(spec.to_dict())]
+    cmd = [sys.executable, "-m", "core.kinds.gil_trace", json.dumps(spec.to_dict())]
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with RUN_SLOT.hold(f"a GIL trace ({spec.label})", spec.seconds + 1.0, max_wait_s=max_wait_s, on_wait=on_wait):
         try:

@@ -1,0 +1,57 @@
+"""Where a graph runs: one module per engine family, and :func:`make_engine` to pick one.
+
+- :mod:`core.engines.base`: the :class:`Engine` protocol, the errors a run ends with, the run's watch.
+- :mod:`core.engines.local`: Dask's ``sync``, ``threads`` and ``processes`` schedulers.
+- :mod:`core.engines.cluster`: ``LocalCluster`` handles (``cluster-threads``, ``cluster-processes``) and
+  an existing cluster by address (``external``).
+- :mod:`core.engines.lifeline`: pool workers that die with their parent.
+
+To add an engine family: a module with an :class:`Engine` class, its names in
+:data:`core.measure.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
+"""
+
+from __future__ import annotations
+
+# dask.compute imports distributed on its first call (to look for a default Client): ~0.25 s that
+# would otherwise land inside the first measured compute of a process. Importing it here moves that
+# one-time cost out of every measurement.
+import distributed  # noqa: F401
+
+from core.engines.base import Engine, EngineError, Progress, RunCancelled, RunTimeout, Watch, WorkerLost
+from core.engines.cluster import (
+    _DEFAULT_REGISTRY,
+    ClusterRegistry,
+    ClusterSource,
+    DistributedEngine,
+    LocalClusterHandle,
+    close_all_clusters,
+    probe_scheduler,
+)
+from core.engines.local import ProcessesEngine, SyncEngine, ThreadsEngine
+from core.measure.spec import CLUSTER_SCHEDULERS, ExperimentSpec
+
+__all__ = [
+    "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "LocalClusterHandle",
+    "ProcessesEngine", "Progress", "RunCancelled", "RunTimeout", "SyncEngine", "ThreadsEngine", "Watch",
+    "WorkerLost", "close_all_clusters", "make_engine", "probe_scheduler",
+]
+
+
+def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, watch: Watch | None = None) -> Engine:
+    """The engine for ``spec.scheduler``; cluster schedulers take their cluster from ``clusters``.
+
+    ``watch`` (used by :func:`run_experiment`) lets a distributed engine report progress and stop
+    mid-compute; local engines are watched between repeats by the run loop instead.
+    """
+    if spec.scheduler == "sync":
+        return SyncEngine(spec)
+    if spec.scheduler == "threads":
+        return ThreadsEngine(spec)
+    if spec.scheduler == "processes":
+        return ProcessesEngine(spec)
+    if spec.scheduler in CLUSTER_SCHEDULERS:
+        registry = clusters if clusters is not None else _DEFAULT_REGISTRY
+        handle = registry.get(spec.scheduler == "cluster-processes", spec.workers, spec.threads_per_worker)
+        return DistributedEngine(spec, handle, watch)
+    return DistributedEngine(spec, None, watch)
+
