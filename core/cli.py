@@ -1,7 +1,11 @@
 """``python -m core``: the headless face of the lab, for scripts, CI and HPC login nodes.
 
-Bad input never produces a traceback: it exits with status 2 and one line on stderr that names the
-problem, because the CLI is meant to be driven by scripts that read stderr.
+One parser, built from the registry of measurement kinds (:data:`core.kinds.KINDS`): each kind adds
+its own options, and every measuring verb gets ``--json``, ``--max-seconds``, ``--force`` and
+``--quiet`` here. One error handler, in :func:`main`: whatever goes wrong prints ONE line on stderr,
+starting ``python -m core: error:``, never a traceback, and sets the exit status: 2 for bad input
+(a ``ValueError``, an over-budget refusal), 1 for a run that failed (an engine, a cluster, a trace),
+130 for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import argparse
 import json
 import math
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULERS, ExperimentSpec
+from core.kinds import KINDS, kind
+from core.measure.spec import SCHEDULERS
 from core.workloads import WORKLOADS
 
 PROG = "python -m core"
@@ -21,11 +26,14 @@ PROG = "python -m core"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse prints usage too; we want one line
         # Every error line starts "python -m core: error:", a verb's too (its prog is "python -m core run").
-        # argparse quotes the bad value whole and lists unrecognized arguments raw: escape control
-        # characters ("\r", "\n", NUL) so the message stays ONE line, and cut a 10 000-character one.
-        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-        message = message if len(message) <= 300 else message[:299] + "…"
-        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{PROG}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """``message`` as ONE printable line: control characters ("\\r", "\\n", NUL) escaped, a long one cut."""
+    text = " ".join(str(message).split("\n"))
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def budget_seconds(text: str) -> float:
@@ -45,28 +53,22 @@ def budget_seconds(text: str) -> float:
     return value
 
 
+def _measuring_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--max-seconds", type=budget_seconds, default=60.0,
+                   help="refuse measurements estimated longer (default 60)")
+    p.add_argument("--force", action="store_true", help="run even if over --max-seconds or the memory guard")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="GIL Lab: measure threads vs processes on Dask's engines.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="run one experiment and print what it measured")
-    run.add_argument("--workload", default="fib", choices=list(WORKLOADS), help="kind of task (default fib)")
-    run.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
-    run.add_argument("--tasks", type=int, default=4, help="number of independent tasks (default 4)")
-    run.add_argument("--scheduler", choices=[s for s in SCHEDULERS if s != "external"],
-                     help="sync, threads, processes, cluster-threads or cluster-processes (default threads;"
-                          " with --address: the external cluster)")
-    run.add_argument("--workers", type=int, default=4, help="threads, processes or cluster workers (default 4)")
-    run.add_argument("--threads-per-worker", type=int, default=1, help="threads in each cluster worker (default 1)")
-    run.add_argument("--repeats", type=int, default=3, help="measured repeats; the median is reported (default 3)")
-    run.add_argument("--warmup", type=int, default=0, help="unrecorded repeats run first (default 0)")
-    run.add_argument("--chunksize", type=int, default=1, help="processes scheduler: tasks per submission (default 1)")
-    run.add_argument("--reuse-pool", action="store_true", help="processes scheduler: one pool for all repeats")
-    run.add_argument("--blas-threads", type=int, default=1, help="BLAS threads in numpy-matmul tasks (default 1)")
-    run.add_argument("--address", help="scheduler address of an existing cluster, e.g. tcp://127.0.0.1:8786")
-    run.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    run.add_argument("--max-seconds", type=budget_seconds, default=60.0,
-                     help="refuse runs estimated longer (default 60)")
-    run.add_argument("--force", action="store_true", help="run even if over --max-seconds or the memory guard")
+    for name in KINDS:
+        k = kind(name)
+        verb = sub.add_parser(name, help=k.help)
+        k.add_arguments(verb)
+        _measuring_options(verb)
     sub.add_parser("workloads", help="list the workloads, their sizes and what they do to the GIL")
     sub.add_parser("machine", help="print this machine's cores, Python, GIL status and versions as JSON")
     trace = sub.add_parser("gil-trace", help="trace threads taking turns on the GIL (run in a child process)")
@@ -125,70 +127,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
-    """Build the spec from ``run``'s arguments; raises ``ValueError`` with a clear message."""
-    scheduler = args.scheduler or "threads"
-    if args.address:
-        if args.scheduler and args.scheduler not in CLUSTER_SCHEDULERS:
-            raise ValueError(
-                f"--address runs on an external cluster; it cannot be combined with --scheduler {args.scheduler}"
-            )
-        scheduler = "external"
-    size = args.size if args.size is not None else WORKLOADS[args.workload].default_size
-    return ExperimentSpec(
-        workload=args.workload,
-        size=size,
-        tasks=args.tasks,
-        scheduler=scheduler,
-        workers=args.workers,
-        threads_per_worker=args.threads_per_worker if scheduler in CLUSTER_SCHEDULERS else _only_one(args),
-        repeats=args.repeats,
-        warmup=args.warmup,
-        chunksize=args.chunksize,
-        reuse_pool=args.reuse_pool,
-        blas_threads=args.blas_threads,
-        address=args.address,
-    )
+def _progress_printer(quiet: bool) -> Any:
+    """``on_partial`` for the terminal: one line per round on stderr (scripts read stdout)."""
+    if quiet:
+        return None
+
+    def show(partial: Any) -> None:
+        line = getattr(partial, "progress_line", None)
+        if line is not None:
+            print(line(), file=sys.stderr, flush=True)
+
+    return show
 
 
-def _only_one(args: argparse.Namespace) -> int:
-    if args.threads_per_worker != 1:
-        raise ValueError("--threads-per-worker only applies to cluster-threads and cluster-processes")
-    return 1
+def _measure(name: str, args: argparse.Namespace) -> int:
+    from core.engines import ClusterRegistry
+    from core.kinds.base import RunContext, check, measure
+
+    k = kind(name)
+    spec = k.spec_from_args(args)
+    if not args.force:
+        check(k.cost(spec), args.max_seconds)
+    with ClusterRegistry() as clusters:
+        result = measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
+    print(result.to_json() if args.json else result.text())
+    return 0
 
 
-def _table(result: object) -> str:
-    from core.measure.results import ExperimentResult
-
-    assert isinstance(result, ExperimentResult)
-    m = result.machine
-    rep = result.median_repeat
-    tasks = result.tasks[result.tasks["repeat"] == rep]
-    lines = [
-        f"{result.spec.label}   [run {result.run_id}]",
-        f"machine: {m.usable_cores} usable of {m.logical_cores} logical cores · Python {m.python_version}"
-        f" (GIL {m.gil_label}) · dask {m.dask_version} · distributed {m.distributed_version}"
-        f" · numpy {m.numpy_version}",
-        f"engine: {result.engine['n_workers']} worker(s) × {result.engine['threads_per_worker']} thread(s)"
-        + (f" · one-time start-up {result.setup_s:.3f} s" if result.setup_s > 0.001 else ""),
-        "",
-        result.runs[["repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]].to_string(
-            index=False, float_format=lambda v: f"{v:.3f}"),
-        "",
-        f"median wall {result.wall_s:.3f} s (min {result.wall_min_s:.3f}, max {result.wall_max_s:.3f})"
-        f" · median task CPU/wall {result.cpu_share:.2f}"
-        f" · CPU used {result.cpu_utilization:.0%} of {int(result.runs['lanes'].iloc[0])} lane(s)",
-        "",
-        f"tasks of repeat {rep} (the median one):",
-        tasks[["task", "start_s", "end_s", "cpu_s", "cpu_share", "pid", "thread_id", "lane"]].to_string(
-            index=False, float_format=lambda v: f"{v:.3f}"),
-    ]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
-    args = _parser().parse_args(argv)
+def _legacy(args: argparse.Namespace) -> int:
+    """The verbs not yet written as kinds of the protocol."""
     if args.command == "workloads":
         for w in WORKLOADS.values():
             print(f"{w.name:13} size = {w.size_name} {w.size_unit}".rstrip()
@@ -206,53 +173,43 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2) if args.json else report_text(report))
         return 0
     if args.command == "gil-trace":
-        from core.kinds.gil_trace import GilTraceSpec, TraceError, run_gil_trace, trace_table
+        from core.kinds.gil_trace import GilTraceSpec, run_gil_trace, trace_table
 
-        try:
-            trace_spec = GilTraceSpec(threads=args.threads, seconds=args.seconds, workload=args.workload,
-                                      switch_interval_ms=args.switch_interval_ms)
-            traced = run_gil_trace(trace_spec)
-        except ValueError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-        except TraceError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 1
+        trace_spec = GilTraceSpec(threads=args.threads, seconds=args.seconds, workload=args.workload,
+                                  switch_interval_ms=args.switch_interval_ms)
+        traced = run_gil_trace(trace_spec)
         print(traced.to_json() if args.json else trace_table(traced))
         return 0
-
     if args.command in ("sweep", "transfer"):
-        from core.kinds.sweep import cli_main  # checks its input before importing the engines
+        from core.kinds.sweep import cli_output
 
-        return cli_main(args)
-
-    from core.engines import ClusterRegistry, EngineError
-    from core.measure.estimate import BudgetError, check_budget
-    from core.measure.run import run_experiment
-
+        print(cli_output(args))
+        return 0
     if args.command == "overhead":
         from core.kinds.overhead import cli_output as overhead_output
 
-        try:
-            print(overhead_output(args))
-        except (ValueError, BudgetError, EngineError) as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
-            return 130
+        print(overhead_output(args))
         return 0
+    raise ValueError(f"unknown command {args.command!r}")
+
+
+def _status(exc: BaseException) -> int:
+    """2 for bad input (a ValueError, an over-budget refusal), 1 for everything that failed while running."""
+    return 2 if isinstance(exc, ValueError) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit status. Every error is one line on stderr."""
+    args = _parser().parse_args(argv)
     try:
-        spec = spec_from_args(args)
-        if not args.force:
-            check_budget(spec, args.max_seconds)
-        with ClusterRegistry() as clusters:
-            result = run_experiment(spec, clusters=clusters)
-    except (ValueError, BudgetError, EngineError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        if args.command in KINDS:
+            return _measure(args.command, args)
+        return _legacy(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    print(result.to_json() if args.json else _table(result))
-    return 0
+    except Exception as exc:  # the one place every verb's failures end: one line, never a traceback
+        expected = isinstance(exc, ValueError) or type(exc).__module__.startswith("core.")
+        text = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        print(f"{PROG}: error: {one_line(text or type(exc).__name__)}", file=sys.stderr)
+        return _status(exc)

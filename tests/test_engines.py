@@ -277,15 +277,23 @@ def test_processes_start_a_new_pool_every_repeat_outside_compute(run_cached):
     assert not pids[0] & pids[1], f"a new pool per repeat means new processes, got {pids}"
 
 
-def test_processes_reuse_pool_starts_once(run_cached):
-    result = run_cached(
-        ExperimentSpec(workload="fib", size=20, tasks=4, scheduler="processes", workers=2, repeats=2, reuse_pool=True)
-    )
+def test_processes_reuse_pool_starts_once_and_stays_warm_in_its_registry():
+    spec = ExperimentSpec(workload="fib", size=20, tasks=4, scheduler="processes", workers=2, repeats=2,
+                          reuse_pool=True)
+    with ClusterRegistry() as registry:
+        result = run_experiment(spec, clusters=registry)
+        again = run_experiment(spec, clusters=registry)
     assert result.setup_s > 0
     runs = result.runs
     assert (runs["startup_s"] < 0.05 * result.setup_s).all(), (result.setup_s, runs)
     assert result.tasks["pid"].nunique() <= 2  # the same two processes served both repeats
     assert os.getpid() not in set(result.tasks["pid"])
+    # The registry kept the pool warm: the second run paid no start-up and ran in the same processes.
+    assert again.setup_s == 0.0
+    assert set(again.tasks["pid"]) <= set(result.tasks["pid"])
+    # A bare run (no registry of the caller's) starts its own pool and leaves nothing behind.
+    alone = run_experiment(spec)
+    assert alone.setup_s > 0 and not set(alone.tasks["pid"]) & set(result.tasks["pid"])
 
 
 @pytest.mark.parametrize("chunksize, pids", [(4, 1), (1, 2)])

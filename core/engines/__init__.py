@@ -48,7 +48,9 @@ def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, 
     if spec.scheduler == "threads":
         return ThreadsEngine(spec)
     if spec.scheduler == "processes":
-        return ProcessesEngine(spec)
+        # A warm pool only from a registry the caller owns (and closes): a bare run_experiment() must
+        # not leave processes behind.
+        return ProcessesEngine(spec, clusters)
     if spec.scheduler in CLUSTER_SCHEDULERS:
         registry = clusters if clusters is not None else _DEFAULT_REGISTRY
         handle = registry.get(spec.scheduler == "cluster-processes", spec.workers, spec.threads_per_worker)

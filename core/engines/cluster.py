@@ -46,6 +46,20 @@ _PROBE_TIMEOUT_S = 4.0
 # --- cluster handles --------------------------------------------------------------------------------
 
 
+def current_workers(client: Any) -> dict[str, dict[str, Any]]:
+    """Address -> identity of every worker the scheduler knows *now*, asked of the scheduler itself.
+
+    Not ``client.scheduler_info(n_workers=-1)``: in distributed 2026.8 it fetches the identity into
+    ``client._scheduler_identity`` and then returns that attribute, which the client's periodic
+    ``_update_scheduler_info`` (every 2 s, with ``n_workers=0``: totals only, no per-worker entries) may
+    overwrite in between. On a loaded machine that happens, and a caller comparing worker sets then
+    sees every worker "gone" while none died. Asking the scheduler's ``identity`` handler directly
+    returns this call's own answer.
+    """
+    info = client.sync(client.scheduler.identity, n_workers=-1)
+    return dict(info.get("workers", {}))
+
+
 _LIVE_HANDLES: weakref.WeakSet[LocalClusterHandle] = weakref.WeakSet()
 
 
@@ -159,7 +173,7 @@ class LocalClusterHandle:
         """
         deadline = time.monotonic() + timeout_s
         while True:
-            known = set(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+            known = set(current_workers(self.client))
             whole = len(known) >= self.n_workers
             if whole and self.processes:
                 live = {address for address, pid in self.worker_pids().items() if pid is not None}
@@ -262,14 +276,17 @@ class LocalClusterHandle:
 
 
 class ClusterRegistry:
-    """LocalCluster handles keyed by shape, so runs of the same shape reuse one cluster.
+    """LocalCluster handles keyed by shape, and warm process pools keyed by size: reused by every run.
 
-    The CLI and the tests use one registry and close it at the end; the app keeps one handle per
-    shape in ``st.cache_resource`` instead (see ``pages/``).
+    Runs of the same shape share one LocalCluster; ``processes`` runs with ``reuse_pool`` share one
+    warm spawn pool per worker count (:class:`core.engines.local.WarmPool`). The CLI and the tests use
+    one registry and close it at the end; the app keeps one handle per shape in ``st.cache_resource``
+    instead (see ``pages/common.py``).
     """
 
     def __init__(self) -> None:
         self._handles: dict[tuple[bool, int, int], LocalClusterHandle] = {}
+        self._pools: dict[tuple[int, bool], Any] = {}
         self._lock = threading.Lock()
 
     def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
@@ -280,9 +297,22 @@ class ClusterRegistry:
                 self._handles[key] = LocalClusterHandle(*key)
             return self._handles[key]
 
+    def pool(self, workers: int, numpy: bool) -> Any:
+        """The warm process pool of ``workers`` processes (with NumPy imported in each when ``numpy``)."""
+        from core.engines.local import WarmPool
+
+        key = (workers, numpy)
+        with self._lock:
+            if key not in self._pools or self._pools[key].closed:
+                self._pools[key] = WarmPool(workers, numpy)
+            return self._pools[key]
+
     def close(self) -> None:
         with self._lock:
             handles, self._handles = list(self._handles.values()), {}
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
         for handle in handles:
             handle.close()
 
@@ -357,7 +387,7 @@ class DistributedEngine:
                 f" ({type(exc).__name__}: {exc}): is a Dask scheduler running there?"
             ) from exc
         self._own_client = True
-        if not self.client.scheduler_info().get("workers"):
+        if not current_workers(self.client):
             raise EngineError(f"the cluster at {address} has no workers")
 
     def repeat(self) -> AbstractContextManager[Compute]:
@@ -411,7 +441,7 @@ class DistributedEngine:
 
     def _worker_pids(self) -> dict[str, Any]:
         """Address -> pid (None where unknown: the scheduler does not know pids) of every worker."""
-        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        workers = current_workers(self.client)
         known = self.handle.worker_pids() if self.handle is not None else {}
         return {address: known.get(address) for address in workers}
 
@@ -506,7 +536,7 @@ class DistributedEngine:
         return exc
 
     def info(self) -> dict[str, Any]:
-        workers = self.client.scheduler_info(n_workers=-1).get("workers", {}) if self.client else {}
+        workers = current_workers(self.client) if self.client else {}
         threads = [int(w.get("nthreads", 0)) for w in workers.values()]
         return {
             "n_workers": len(threads),

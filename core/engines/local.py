@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any
 
 import dask
@@ -79,60 +80,113 @@ class ThreadsEngine:
             self.pool = None
 
 
+def start_pool(workers: int, workload: str) -> ProcessPoolExecutor:
+    """A spawn process pool of ``workers`` processes, every one started and ready to run ``workload``.
+
+    Spawn pools start workers on demand: one no-op per worker makes it start all of them now, and each
+    worker's initializer (Dask's own worker set-up, then the imports the tasks need) reports when it is
+    ready. Waiting for every report is the only reliable way to know the pool has started: warm-up
+    calls alone may all be served by the first process up while the others still import.
+    """
+    from dask.multiprocessing import get_context
+
+    # Dask pins the hash seed of its workers for consistent hashing across processes.
+    if os.environ.get("PYTHONHASHSEED") in (None, "0"):
+        os.environ["PYTHONHASHSEED"] = "6640"
+    context = get_context()
+    ready = context.Queue()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_pool_worker,
+                               initargs=(ready, workload))
+    for _ in range(workers):
+        pool.submit(os.getpid)
+    try:
+        for _ in range(workers):
+            ready.get(timeout=_POOL_START_TIMEOUT_S)
+    except queue.Empty as exc:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise EngineError(f"the process pool did not start {workers} workers within {_POOL_START_TIMEOUT_S} s") from exc
+    finally:
+        ready.close()
+    return pool
+
+
+class WarmPool:
+    """A spawn process pool kept warm between runs: one per shape in a registry (the app caches them).
+
+    A reused pool pays its start-up (about a second for four workers on two cores: each one imports
+    Dask) once, not on every click. The holder starts lazily, replaces a pool whose worker died (a
+    broken ``ProcessPoolExecutor`` refuses work), and is closed by its registry.
+    """
+
+    def __init__(self, workers: int, numpy: bool) -> None:
+        self.workers = workers
+        self.numpy = numpy
+        self.pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextmanager
+    def use(self) -> Iterator[tuple[ProcessPoolExecutor, float]]:
+        """Yield ``(pool, seconds spent starting it now)``: 0 when it was already warm."""
+        with self._lock:
+            if self._closed:
+                raise EngineError("this process pool has been closed")
+            started = 0.0
+            if self.pool is None or getattr(self.pool, "_broken", False):
+                if self.pool is not None:
+                    self.pool.shutdown(wait=False, cancel_futures=True)
+                t0 = time.perf_counter()
+                self.pool = start_pool(self.workers, "numpy-matmul" if self.numpy else "fib")
+                started = time.perf_counter() - t0
+            pool = self.pool
+        yield pool, started
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
 class ProcessesEngine:
     """Dask's multiprocessing scheduler, with its real behaviour made measurable.
 
     Dask starts a new spawn pool on every compute and shuts it down afterwards; we do the same
     (unless ``reuse_pool``), but start the pool *before* the stopwatch for compute starts and wait
     until every worker has imported what the tasks need, so start-up is reported on its own line.
+    With ``reuse_pool`` one pool serves every repeat: a warm one from ``pools`` (a registry's
+    :class:`WarmPool`, kept between runs) when given, else one started for this run.
     ``chunksize`` is passed through: Dask's default of 6 would put a 4-task graph in one process.
     """
 
-    def __init__(self, spec: ExperimentSpec) -> None:
+    def __init__(self, spec: ExperimentSpec, pools: Any = None) -> None:
         self.spec = spec
+        self.pools = pools
         self.pool: ProcessPoolExecutor | None = None
-        self.pids: set[int] = set()
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        from dask.multiprocessing import get_context
-
-        # Dask pins the hash seed of its workers for consistent hashing across processes.
-        if os.environ.get("PYTHONHASHSEED") in (None, "0"):
-            os.environ["PYTHONHASHSEED"] = "6640"
-        context = get_context()
-        ready = context.Queue()
-        pool = ProcessPoolExecutor(
-            self.spec.workers,
-            mp_context=context,
-            initializer=init_pool_worker,
-            initargs=(ready, self.spec.workload),
-        )
-        # Spawn pools start workers on demand: one no-op per worker makes it start all of them now,
-        # and each worker's initializer reports when it is ready to run tasks.
-        for _ in range(self.spec.workers):
-            pool.submit(os.getpid)
-        try:
-            for _ in range(self.spec.workers):
-                self.pids.add(ready.get(timeout=_POOL_START_TIMEOUT_S))
-        except queue.Empty as exc:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise EngineError(
-                f"the process pool did not start {self.spec.workers} workers within {_POOL_START_TIMEOUT_S} s"
-            ) from exc
-        finally:
-            ready.close()
-        return pool
+        self._own_pool = False
+        self._stack = ExitStack()
 
     def setup(self) -> float:
         if not self.spec.reuse_pool:
             return 0.0
+        warm = getattr(self.pools, "pool", None)
+        if warm is not None:
+            handle = warm(self.spec.workers, self.spec.workload.startswith("numpy"))
+            self.pool, started = self._stack.enter_context(handle.use())
+            return started
         t0 = time.perf_counter()
-        self.pool = self._new_pool()
+        self.pool = start_pool(self.spec.workers, self.spec.workload)
+        self._own_pool = True
         return time.perf_counter() - t0
 
     @contextmanager
     def repeat(self) -> Iterator[Compute]:
-        pool = self.pool if self.spec.reuse_pool else self._new_pool()
+        pool = self.pool if self.spec.reuse_pool else start_pool(self.spec.workers, self.spec.workload)
         assert pool is not None
 
         def compute(tasks: list[Delayed]) -> list[Any]:
@@ -147,13 +201,15 @@ class ProcessesEngine:
                 pool.shutdown(wait=True)
 
     def verify(self) -> None:
-        pass
+        if self.pool is not None and getattr(self.pool, "_broken", False):
+            raise EngineError(f"a worker process of the {self.spec.workers}-process pool died during the run;"
+                              " run again (a fresh pool is started)")
 
     def info(self) -> dict[str, Any]:
         return {"n_workers": self.spec.workers, "threads_per_worker": 1, "total_threads": self.spec.workers}
 
     def close(self) -> None:
-        if self.pool is not None:
+        self._stack.close()
+        if self._own_pool and self.pool is not None:
             self.pool.shutdown(wait=True)
-            self.pool = None
-
+        self.pool = None

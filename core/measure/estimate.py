@@ -33,9 +33,48 @@ PROCESS_TRANSFER_MB_S = 250.0  # payload MB per second into another process (pic
 PROCESS_WORKER_BYTES = {"processes": 60 * MB, "cluster-processes": 110 * MB}
 
 
-def _secs(seconds: float) -> str:
+def fmt_seconds(seconds: float) -> str:
     """Whole seconds for big numbers, two significant digits for small ones (never "0 s")."""
     return f"{seconds:,.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
+_secs = fmt_seconds
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one measurement of any kind is expected to take, before it runs (see :mod:`core.kinds.base`).
+
+    Attributes
+    ----------
+    seconds : float
+        Expected wall time of the whole measurement (start-ups included).
+    memory_bytes : int
+        Peak memory it needs on this machine (worker processes included).
+    longest_uncancellable_s : float
+        The longest piece that cannot be stopped once started: one compute on a local engine (sync,
+        threads, processes block in ``dask.compute``). 0 when every piece can be stopped.
+    what : str
+        How messages name it ("this comparison", "this sweep (5 runs)").
+    advice : str
+        What to change when it is over budget.
+    max_seconds : float or None
+        For measurements that adapt their length (rounds until decided): the most they will take.
+    """
+
+    seconds: float
+    memory_bytes: int
+    longest_uncancellable_s: float = 0.0
+    what: str = "this run"
+    advice: str = "lower the size, tasks or repeats (the CLI's --force runs it anyway)"
+    max_seconds: float | None = None
+
+    def describe(self) -> str:
+        """``≈ 2 s`` or ``≈ 2 s (rounds until decided, at most 3 s)``."""
+        text = f"≈ {fmt_seconds(self.seconds)} s"
+        if self.max_seconds is not None and self.max_seconds > self.seconds * 1.05:
+            text += f" (more rounds until decided, at most {fmt_seconds(self.max_seconds)} s)"
+        return text
 
 
 class BudgetError(ValueError):

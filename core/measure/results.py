@@ -125,6 +125,26 @@ class ExperimentResult:
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    # The measurement protocol (core.kinds.base): words, charts, terminal text and frames of a run.
+
+    def explain(self) -> list[str]:
+        from core.kinds.run import explain
+
+        return explain(self)
+
+    def charts(self) -> list[tuple[str, Any]]:
+        from core.kinds.run import charts
+
+        return charts(self)
+
+    def text(self) -> str:
+        from core.kinds.run import text
+
+        return text(self)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"runs": self.runs, "tasks": self.tasks}
+
 
 def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)

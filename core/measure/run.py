@@ -128,63 +128,128 @@ def run_experiment(
 
 
 def _run_locked(spec: ExperimentSpec, clusters: ClusterSource | None, watch: Watch) -> ExperimentResult:
-    notify = watch.notify
-    run_id = uuid.uuid4().hex[:8]
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payload = make_payload(int(spec.size)) if spec.workload == "transfer" else None
-    engine = make_engine(spec, clusters, watch=watch)
     total = spec.warmup + spec.repeats
-    repeats: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
-    values: list[Any] = []
-    with ExitStack() as stack:
-        stack.callback(engine.close)
-        notify(f"Starting {spec.scheduler}", 0.0)
+    with ArmSession(spec, clusters, watch) as session:
+        watch.notify(f"Starting {spec.scheduler}", 0.0)
         watch.check()  # a cluster's start cannot be interrupted: do not begin one for nothing
-        setup_s = engine.setup()
+        session.open()
         watch.start()
         for i in range(total):
             measured = i >= spec.warmup
             label = f"repeat {i - spec.warmup + 1} of {spec.repeats}" if measured else f"warm-up {i + 1}"
             watch.stage(f"{spec.scheduler}: {label}", i, total)
             watch.check()
-            notify(f"{spec.scheduler}: {label}", i / total)
-            graph = build_graph(spec, f"{run_id}-{i}", payload)
-            t_enter = time.perf_counter()
-            with engine.repeat() as compute:
-                t_start = time.perf_counter()
-                epoch0 = time.time()
-                out = compute(graph)
-                t_done = time.perf_counter()
-            t_exit = time.perf_counter()
-            engine.verify()  # outside the stopwatch: a dead worker means some tasks ran twice
-            if not measured:
-                continue
-            repeat = i - spec.warmup
-            repeats.append(
-                {
-                    "repeat": repeat,
-                    "startup_s": t_start - t_enter,
-                    "compute_s": t_done - t_start,
-                    "teardown_s": t_exit - t_done,
-                    "wall_s": t_exit - t_enter,
-                }
-            )
-            for rec in out:
-                records.append({**rec, "repeat": repeat, "start_s": rec["start_epoch"] - epoch0,
-                                "end_s": rec["end_epoch"] - epoch0})
-            if not values:
-                values = [rec["value"] for rec in sorted(out, key=lambda r: r["task"])]
-        engine_info = engine.info()
-    notify("Done", 1.0)
-    return build_result(
-        spec=spec,
-        machine=machine_info(),
-        run_id=run_id,
-        started_at=started_at,
-        setup_s=setup_s,
-        engine=engine_info,
-        repeats=repeats,
-        records=records,
-        values=values,
-    )
+            watch.notify(f"{spec.scheduler}: {label}", i / total)
+            session.measure(record=measured)
+        result = session.result()
+    watch.notify("Done", 1.0)
+    return result
+
+
+class ArmSession:
+    """One engine, set up once and measured one repeat at a time: the unit every run path shares.
+
+    :func:`run_experiment` opens one session and measures its repeats back to back; a comparison
+    (:mod:`core.measure.rounds`) opens one session per arm and measures them in interleaved rounds.
+    Either way a repeat is timed by the same :meth:`measure`, so the numbers of every kind of
+    measurement are comparable. Use as a context manager: the engine is closed on leaving.
+
+    ``spec.repeats`` and ``spec.warmup`` are ignored here: the caller decides how many repeats to
+    measure, and :meth:`result` builds the result for however many were recorded.
+    """
+
+    def __init__(self, spec: ExperimentSpec, clusters: ClusterSource | None, watch: Watch) -> None:
+        self.spec = spec
+        self.watch = watch
+        self.run_id = uuid.uuid4().hex[:8]
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.payload = make_payload(int(spec.size)) if spec.workload == "transfer" else None
+        self.engine = make_engine(spec, clusters, watch=watch)
+        self.setup_s = 0.0
+        self.repeats: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []
+        self.values: list[Any] = []
+        self._computes = 0
+        self._info: dict[str, Any] | None = None
+        self._result: ExperimentResult | None = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ArmSession:
+        self._stack.callback(self.engine.close)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def open(self) -> float:
+        """Start the engine (a pool, a cluster); returns the seconds of one-time start-up (0 if reused)."""
+        self.setup_s = self.engine.setup()
+        return self.setup_s
+
+    def measure(self, *, record: bool = True) -> dict[str, Any]:
+        """Compute one fresh graph and return its repeat row (``wall_s`` = start-up + compute + teardown).
+
+        With ``record=False`` (a warm-up) nothing is kept. The engine is verified outside the
+        stopwatch: a dead worker means some tasks ran twice, and the repeat raises instead.
+        """
+        graph = build_graph(self.spec, f"{self.run_id}-{self._computes}", self.payload)
+        self._computes += 1
+        t_enter = time.perf_counter()
+        with self.engine.repeat() as compute:
+            t_start = time.perf_counter()
+            epoch0 = time.time()
+            out = compute(graph)
+            t_done = time.perf_counter()
+        t_exit = time.perf_counter()
+        self.engine.verify()
+        row = {"repeat": len(self.repeats), "startup_s": t_start - t_enter, "compute_s": t_done - t_start,
+               "teardown_s": t_exit - t_done, "wall_s": t_exit - t_enter}
+        tasks = [{**rec, "start_s": rec["start_epoch"] - epoch0, "end_s": rec["end_epoch"] - epoch0} for rec in out]
+        row["task_cpu_s"] = sum(t["cpu_s"] for t in tasks)
+        if record:
+            self._result = None
+            self.repeats.append(row)
+            self.records.extend({**t, "repeat": row["repeat"]} for t in tasks)
+            if not self.values:
+                self.values = [rec["value"] for rec in sorted(out, key=lambda r: r["task"])]
+        return row
+
+    def info(self) -> dict[str, Any]:
+        """What the engine really has (workers, threads), read once while it is open."""
+        if self._info is None:
+            self._info = self.engine.info()
+        return self._info
+
+    @property
+    def lanes(self) -> int:
+        """Worker threads or processes that can run a task at once (an external cluster: its threads)."""
+        if self.spec.scheduler == "external":
+            return int(self.info().get("total_threads") or 1)
+        return self.spec.concurrency
+
+    @property
+    def cores_used(self) -> float:
+        """CPU the recorded repeats' tasks got, in cores: task CPU ÷ compute time (NaN before any repeat)."""
+        compute = sum(r["compute_s"] for r in self.repeats)
+        return sum(r["task_cpu_s"] for r in self.repeats) / compute if compute > 0 else float("nan")
+
+    def result(self) -> ExperimentResult:
+        """The :class:`ExperimentResult` of the repeats recorded so far (its spec says how many)."""
+        if self._result is not None:
+            return self._result
+        info = self.info()
+        if not self.repeats:
+            raise ValueError("no repeat has been recorded yet")
+        spec = self.spec if len(self.repeats) == self.spec.repeats else self.spec.replace(repeats=len(self.repeats))
+        self._result = build_result(
+            spec=spec,
+            machine=machine_info(),
+            run_id=self.run_id,
+            started_at=self.started_at,
+            setup_s=self.setup_s,
+            engine=info,
+            repeats=[{k: v for k, v in r.items() if k != "task_cpu_s"} for r in self.repeats],
+            records=self.records,
+            values=self.values,
+        )
+        return self._result

@@ -32,7 +32,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "tasks": (1, 64),
     "workers": (1, 32),
     "threads_per_worker": (1, 16),
-    "repeats": (1, 20),
+    "repeats": (1, 100),
     "warmup": (0, 5),
     "chunksize": (1, 64),
     "blas_threads": (1, 64),

@@ -1,0 +1,126 @@
+"""``run``: one engine, repeated. The smallest kind: the measurement every other one is built from.
+
+Its result is :class:`core.measure.results.ExperimentResult` (one row per repeat, one per task per
+repeat), the same object a comparison holds for each of its arms.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, ClassVar
+
+from core.kinds.base import RunContext
+from core.measure.estimate import Cost, estimate
+from core.measure.results import ExperimentResult
+from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULERS, ExperimentSpec
+from core.workloads import WORKLOADS
+
+
+def text(result: ExperimentResult) -> str:
+    """The terminal's report of one run: the machine, every repeat, and the median repeat's tasks."""
+    m = result.machine
+    rep = result.median_repeat
+    tasks = result.tasks[result.tasks["repeat"] == rep]
+    lines = [
+        f"{result.spec.label}   [run {result.run_id}]",
+        f"machine: {m.usable_cores} usable of {m.logical_cores} logical cores · Python {m.python_version}"
+        f" (GIL {m.gil_label}) · dask {m.dask_version} · distributed {m.distributed_version}"
+        f" · numpy {m.numpy_version}",
+        f"engine: {result.engine['n_workers']} worker(s) × {result.engine['threads_per_worker']} thread(s)"
+        + (f" · one-time start-up {result.setup_s:.3f} s" if result.setup_s > 0.001 else ""),
+        "",
+        result.runs[["repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]].to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"),
+        "",
+        f"median wall {result.wall_s:.3f} s (min {result.wall_min_s:.3f}, max {result.wall_max_s:.3f})"
+        f" · median task CPU/wall {result.cpu_share:.2f}"
+        f" · CPU used {result.cpu_utilization:.0%} of {int(result.runs['lanes'].iloc[0])} lane(s)",
+        "",
+        f"tasks of repeat {rep} (the median one):",
+        tasks[["task", "start_s", "end_s", "cpu_s", "cpu_share", "pid", "thread_id", "lane"]].to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"),
+    ]
+    return "\n".join(lines)
+
+
+def explain(result: ExperimentResult) -> list[str]:
+    """What one run shows on its own: its CPU evidence and its start-up (a comparison says the rest)."""
+    out = []
+    util, share = result.cpu_utilization, result.cpu_share
+    lanes = int(result.runs["lanes"].iloc[0])
+    if util == util:
+        out.append(f"The {lanes} lane(s) computed for {util:.0%} of the compute time; a task had the CPU for"
+                   f" {share:.0%} of its own time (≪ 100 %: it waited — for the GIL, a core or I/O).")
+    phases = float(result.runs["startup_s"].median() + result.runs["teardown_s"].median())
+    if phases > 0.05:
+        out.append(f"Each repeat spent {phases * 1000:.0f} ms starting and stopping its engine around"
+                   f" {float(result.runs['compute_s'].median()) * 1000:.0f} ms of compute.")
+    if result.setup_s > 0.05:
+        out.append(f"Starting the engine took {result.setup_s:.2f} s once, before the repeats.")
+    return out
+
+
+def charts(result: ExperimentResult) -> list[tuple[str, Any]]:
+    from core.report import charts as c
+
+    return [("Runtime", c.runtime_chart(result.runs)), ("Timeline", c.timeline_chart(result.tasks, result.runs)),
+            ("CPU share", c.cpu_share_chart(result.tasks))]
+
+
+class RunKind:
+    """``python -m core run``: one experiment spec, warm-up and measured repeats on one engine."""
+
+    name: ClassVar[str] = "run"
+    title: ClassVar[str] = "run"
+    spec_type: ClassVar[type] = ExperimentSpec
+    help: ClassVar[str] = "run one experiment on one engine and print what it measured"
+
+    def cost(self, spec: ExperimentSpec) -> Cost:
+        est = estimate(spec)
+        local = spec.scheduler in ("sync", "threads", "processes")
+        return Cost(seconds=est.seconds, memory_bytes=est.memory_bytes,
+                    longest_uncancellable_s=est.per_repeat_s if local else 0.0, what="this run")
+
+    def run(self, spec: ExperimentSpec, ctx: RunContext) -> ExperimentResult:
+        from core.measure.run import run_experiment
+
+        return run_experiment(spec, clusters=ctx.clusters, progress=ctx.progress, deadline_s=ctx.deadline_s,
+                              should_stop=ctx.should_stop)
+
+    def add_arguments(self, run: argparse.ArgumentParser) -> None:
+        run.add_argument("--workload", default="fib", choices=list(WORKLOADS), help="kind of task (default fib)")
+        run.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
+        run.add_argument("--tasks", type=int, default=4, help="number of independent tasks (default 4)")
+        run.add_argument("--scheduler", choices=[s for s in SCHEDULERS if s != "external"],
+                         help="sync, threads, processes, cluster-threads or cluster-processes (default threads;"
+                              " with --address: the external cluster)")
+        run.add_argument("--workers", type=int, default=4, help="threads, processes or cluster workers (default 4)")
+        run.add_argument("--threads-per-worker", type=int, default=1,
+                         help="threads in each cluster worker (default 1)")
+        run.add_argument("--repeats", type=int, default=3, help="measured repeats; the median is reported (default 3)")
+        run.add_argument("--warmup", type=int, default=0, help="unrecorded repeats run first (default 0)")
+        run.add_argument("--chunksize", type=int, default=1,
+                         help="processes scheduler: tasks per submission (default 1)")
+        run.add_argument("--reuse-pool", action="store_true", help="processes scheduler: one pool for all repeats")
+        run.add_argument("--blas-threads", type=int, default=1, help="BLAS threads in numpy-matmul tasks (default 1)")
+        run.add_argument("--address", help="scheduler address of an existing cluster, e.g. tcp://127.0.0.1:8786")
+
+    def spec_from_args(self, args: argparse.Namespace) -> ExperimentSpec:
+        scheduler = args.scheduler or "threads"
+        if args.address:
+            if args.scheduler and args.scheduler not in CLUSTER_SCHEDULERS:
+                raise ValueError(f"--address runs on an external cluster; it cannot be combined with --scheduler"
+                                 f" {args.scheduler}")
+            scheduler = "external"
+        if args.threads_per_worker != 1 and scheduler not in CLUSTER_SCHEDULERS:
+            raise ValueError("--threads-per-worker only applies to cluster-threads and cluster-processes")
+        size = args.size if args.size is not None else WORKLOADS[args.workload].default_size
+        return ExperimentSpec(
+            workload=args.workload, size=size, tasks=args.tasks, scheduler=scheduler, workers=args.workers,
+            threads_per_worker=args.threads_per_worker, repeats=args.repeats, warmup=args.warmup,
+            chunksize=args.chunksize, reuse_pool=args.reuse_pool, blas_threads=args.blas_threads,
+            address=args.address,
+        )
+
+
+KIND = RunKind()

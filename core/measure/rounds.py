@@ -1,0 +1,197 @@
+"""Interleaved rounds: several arms measured as one unit, so that they saw the same machine.
+
+Measuring one engine's repeats and then the next engine's puts minutes of a shared machine's drift
+between them: a neighbour that starts in the middle slows only the second engine, and the comparison
+teaches a lesson the code does not have. Here every arm is opened first (pools and clusters started,
+their one-time start-up recorded apart), one unrecorded warm-up round runs every arm once (imports,
+first-touch memory, a cluster's first task), then round ``r`` runs every arm once, with the order
+rotated by ``r`` so no arm always goes first or last. Each arm's run in a round is one repeat of its
+:class:`~core.measure.run.ArmSession`, timed by the one run path; between runs (never inside a
+stopwatch) :mod:`core.measure.noise` reads how much CPU other programs took.
+
+Rounds are fixed (``rounds=N``) or adaptive (``"auto"``): after :data:`MIN_ROUNDS` rounds, a round is
+added while ``decided(state)`` says no and the next round still fits in ``budget_s``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.engines import ClusterSource, Watch
+from core.measure import noise
+from core.measure.results import ExperimentResult
+from core.measure.run import ArmSession
+from core.measure.spec import ExperimentSpec
+from core.measure.stats import MIN_ROUNDS
+
+Rounds = int | Literal["auto"]
+StopReason = Literal["rounds", "decided", "budget", "max-rounds"]
+
+MAX_ROUNDS = 40
+# Adaptive rounds look at the data only at these round counts: every look is a chance for noise to
+# cross a threshold, so looks thin out as the rounds grow (each is ~25-35 % later than the last).
+LOOKS = (6, 7, 8, 10, 12, 14, 17, 20, 24, 28, 32, 36, 40)
+
+
+@dataclass
+class RoundsState:
+    """What the rounds have measured so far (handed to ``decided`` and ``on_round`` after each round).
+
+    Attributes
+    ----------
+    specs : list of ExperimentSpec
+        The arms, in the order given (the first is the baseline of a comparison).
+    sessions : list of ArmSession
+        One per arm, holding its recorded repeats (one per round).
+    times : list of list of float
+        ``times[r][k]``: wall seconds of arm ``k`` in round ``r``.
+    windows : list of list of noise.Window
+        ``windows[r][k]``: the machine's CPU use while arm ``k`` ran in round ``r``.
+    setup_s : list of float
+        One-time start-up of each arm (a pool or cluster started for this comparison; 0 if reused).
+    warmup_s : float
+        Wall time of the unrecorded warm-up round.
+    elapsed_s : float
+        Wall time since the comparison began (start-up, warm-up and rounds).
+    cores : int
+        Usable cores.
+    stop : StopReason or None
+        Why the rounds ended (None while they go on).
+    """
+
+    specs: list[ExperimentSpec]
+    sessions: list[ArmSession]
+    cores: int
+    times: list[list[float]] = field(default_factory=list)
+    windows: list[list[noise.Window]] = field(default_factory=list)
+    setup_s: list[float] = field(default_factory=list)
+    warmup_s: float = 0.0
+    elapsed_s: float = 0.0
+    stop: StopReason | None = None
+
+    @property
+    def rounds(self) -> int:
+        return len(self.times)
+
+    def column(self, k: int) -> list[float]:
+        """Arm ``k``'s wall time in every round."""
+        return [row[k] for row in self.times]
+
+    def arm_noise(self, k: int) -> noise.Noise:
+        """Other programs' CPU while arm ``k`` ran (its rounds only)."""
+        return noise.summarize([row[k] for row in self.windows], self.cores)
+
+    def noise(self) -> noise.Noise:
+        """Other programs' CPU over every measured run of every arm."""
+        return noise.summarize([w for row in self.windows for w in row], self.cores)
+
+    def results(self) -> list[ExperimentResult]:
+        """One :class:`ExperimentResult` per arm, its rounds as repeats."""
+        return [s.result() for s in self.sessions]
+
+
+def order(arms: int, round_index: int) -> list[int]:
+    """Arm indices in the order round ``round_index`` runs them: rotated by the round."""
+    shift = round_index % arms
+    return list(range(shift, arms)) + list(range(shift))
+
+
+def run_rounds(
+    specs: Sequence[ExperimentSpec],
+    *,
+    rounds: Rounds,
+    cores: int,
+    budget_s: float | None = None,
+    decided: Callable[[RoundsState], bool] | None = None,
+    on_round: Callable[[RoundsState], None] | None = None,
+    clusters: ClusterSource | None = None,
+    watch: Watch | None = None,
+) -> RoundsState:
+    """Measure ``specs`` in interleaved rounds (see the module docstring); return the final state.
+
+    Parameters
+    ----------
+    specs : sequence of ExperimentSpec
+        The arms; their ``repeats`` and ``warmup`` are ignored (one repeat per round).
+    rounds : int or "auto"
+        A fixed number of measured rounds, or adaptive rounds.
+    cores : int
+        Usable cores (for the noise readings).
+    budget_s : float, optional
+        Adaptive rounds only: no round is started that would end more than this many seconds after the
+        warm-up round began (the engines' one-time start-up is not counted: a LocalCluster is started
+        once and reused). :data:`MIN_ROUNDS` rounds always run.
+    decided : callable, optional
+        Adaptive rounds stop once ``decided(state)`` is true (looked at after the rounds in :data:`LOOKS`).
+    on_round : callable, optional
+        Called after the warm-up (with no rounds yet) and after every round, for live results.
+    clusters, watch
+        Where cluster engines get their LocalClusters; progress, stop requests and deadline.
+    """
+    if rounds != "auto" and (isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS):
+        raise ValueError(f"rounds must be 'auto' or a whole number from 1 to {MAX_ROUNDS} (got {rounds!r})")
+    watch = watch or Watch()
+    t0 = time.monotonic()
+    with ExitStack() as stack:
+        sessions = [stack.enter_context(ArmSession(spec, clusters, watch)) for spec in specs]
+        state = RoundsState(list(specs), sessions, cores)
+        for k, session in enumerate(sessions):
+            watch.check()  # a cluster's start cannot be interrupted: do not begin one for nothing
+            watch.notify(f"Starting {specs[k].scheduler}", 0.0)
+            state.setup_s.append(session.open())
+        watch.start()
+        planned = MAX_ROUNDS if rounds == "auto" else rounds
+        total = planned + 1
+        t_warm = time.monotonic()
+        for k in order(len(sessions), 0):
+            watch.stage(f"warm-up: {specs[k].scheduler}", 0, total)
+            watch.check()
+            sessions[k].measure(record=False)
+        state.warmup_s = time.monotonic() - t_warm
+        state.elapsed_s = time.monotonic() - t0
+        if on_round is not None:
+            on_round(state)
+        last_round_s = state.warmup_s
+        while True:
+            r = state.rounds
+            if rounds != "auto" and r >= rounds:
+                state.stop = "rounds"
+                break
+            if rounds == "auto" and r >= MIN_ROUNDS:
+                if r in LOOKS and decided is not None and decided(state):
+                    state.stop = "decided"
+                    break
+                if r >= MAX_ROUNDS:
+                    state.stop = "max-rounds"
+                    break
+                if budget_s is not None and time.monotonic() - t_warm + 1.1 * last_round_s > budget_s:
+                    state.stop = "budget"
+                    break
+            t_round = time.monotonic()
+            times = [math.nan] * len(sessions)
+            windows: list[noise.Window] = [noise.Window(0.0, math.nan, math.nan)] * len(sessions)
+            for k in order(len(sessions), r + 1):
+                label = f"round {r + 1}" + (f" of {rounds}" if rounds != "auto" else "")
+                watch.stage(f"{label}: {specs[k].scheduler}", r + 1, total)
+                watch.check()
+                watch.notify(f"{label}: {specs[k].scheduler}", (r + 1) / total)
+                before = noise.sample()
+                row = sessions[k].measure(record=True)
+                windows[k] = noise.window(before, noise.sample())
+                times[k] = row["wall_s"]
+            state.times.append(times)
+            state.windows.append(windows)
+            last_round_s = time.monotonic() - t_round
+            state.elapsed_s = time.monotonic() - t0
+            if on_round is not None:
+                on_round(state)
+        # Engine info (a cluster's workers) is read while the engines are still open.
+        for session in sessions:
+            session.info()
+    watch.notify("Done", 1.0)
+    return state

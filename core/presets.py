@@ -1,0 +1,92 @@
+"""Named comparisons: each page's default, shared by the page, the CLI, the tests and the benches.
+
+A preset is chosen so that its lesson is decided quickly and reliably on a small shared machine (2
+cores): tasks long enough that a process pool's per-task cost does not hide the parallelism, short
+enough that a round takes a fraction of a second and an adaptive comparison is decided in about 3 s.
+
+============== ======================================================= ==========================================
+preset         arms (baseline first)                                   the lesson
+============== ======================================================= ==========================================
+start          sync, threads ×4, processes ×4 (warm pool)              threads do not speed up pure Python;
+                                                                       processes do
+cpu-bound      sync, threads ×2, processes ×2 (warm pool)              the same, one worker per core
+io-bound       sync, threads × cores (Dask's default), threads ×8      waiting releases the GIL; the pool size
+                                                                       decides how many waits overlap
+numpy          numpy-matmul: sync, threads ×2, processes ×2            a kernel that releases the GIL scales on
+                                                                       threads, without copying
+numpy-small    numpy-small: sync, threads ×2, processes ×2             tiny NumPy calls hold the GIL
+local-cluster  sync, LocalCluster processes=False 1×4, processes=True  one GIL per process, not per worker
+               2×1
+============== ======================================================= ==========================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.kinds.compare import Arm, CompareSpec
+from core.measure.machine import machine_info
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named comparison and the page that shows it by default."""
+
+    name: str
+    page: str
+    lesson: str
+    build: Callable[[int], CompareSpec]
+
+    def spec(self, cores: int | None = None) -> CompareSpec:
+        return self.build(cores if cores is not None else machine_info().usable_cores)
+
+
+def _start(cores: int) -> CompareSpec:
+    return CompareSpec(workload="fib", size=25, tasks=4,
+                       arms=(Arm("sync"), Arm("threads", 4), Arm("processes", 4, reuse_pool=True)))
+
+
+def _cpu(cores: int) -> CompareSpec:
+    return CompareSpec(workload="fib", size=25, tasks=4,
+                       arms=(Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True)))
+
+
+def _io(cores: int) -> CompareSpec:
+    default = Arm("threads", cores, label=f"threads ×{cores} (Dask's default = cores)")
+    arms = (Arm("sync"), default, Arm("threads", 8)) if cores != 8 else (Arm("sync"), default, Arm("threads", 16))
+    return CompareSpec(workload="sleep", size=0.02, tasks=8, arms=arms)
+
+
+def _numpy(cores: int) -> CompareSpec:
+    return CompareSpec(workload="numpy-matmul", size=800, tasks=4,
+                       arms=(Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True)))
+
+
+def _numpy_small(cores: int) -> CompareSpec:
+    return CompareSpec(workload="numpy-small", size=10, tasks=4,
+                       arms=(Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True)))
+
+
+def _cluster(cores: int) -> CompareSpec:
+    # A distributed task costs about a millisecond to schedule: fib(27) tasks are long enough to show
+    # the parallelism through it.
+    return CompareSpec(workload="fib", size=27, tasks=4,
+                       arms=(Arm("sync"), Arm("cluster-threads", 1, 4), Arm("cluster-processes", 2, 1)))
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("start", "start", "threads do not speed up pure-Python work; processes do", _start),
+    Preset("cpu-bound", "cpu_bound", "one worker per core: threads take turns, processes run in parallel", _cpu),
+    Preset("io-bound", "io_bound", "waiting releases the GIL; the pool size decides how many waits overlap", _io),
+    Preset("numpy", "numpy_gil", "a NumPy kernel that releases the GIL scales on threads", _numpy),
+    Preset("numpy-small", "numpy_gil", "a loop of tiny NumPy calls holds the GIL", _numpy_small),
+    Preset("local-cluster", "local_cluster", "processes=True gives each worker its own GIL", _cluster),
+]}
+
+
+def preset(name: str, cores: int | None = None) -> CompareSpec:
+    """The :class:`CompareSpec` of preset ``name`` on a machine with ``cores`` usable cores (default: this one)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
+    return PRESETS[name].spec(cores)
