@@ -69,9 +69,9 @@ def _numpy_small(cores: int) -> CompareSpec:
 
 
 def _cluster(cores: int) -> CompareSpec:
-    # A distributed task costs about a millisecond to schedule: fib(27) tasks are long enough to show
-    # the parallelism through it.
-    return CompareSpec(workload="fib", size=27, tasks=4,
+    # A distributed compute costs a few milliseconds of scheduling: fib(26) tasks (~17 ms) are long enough
+    # to show the parallelism through it, and short enough for a dozen rounds in the budget.
+    return CompareSpec(workload="fib", size=26, tasks=4,
                        arms=(Arm("sync"), Arm("cluster-threads", 1, 4), Arm("cluster-processes", 2, 1)))
 
 

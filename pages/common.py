@@ -1,32 +1,34 @@
-"""What every GIL Lab page shares: the sidebar, cached runs, cached clusters, the results panel.
+"""What every GIL Lab page shares: the sidebar, the cached clusters and pools, and the ONE run panel.
 
-Pages stay thin: they pick widgets and words; this module turns their specs into cached
-measurements (through ``core``) and shows them the same way everywhere. No timing and no Dask here.
+Pages stay thin: widgets, a spec (often a preset from :mod:`core.presets`), one call to :func:`panel`,
+and the words that teach. The panel is written once against the measurement protocol
+(:mod:`core.kinds.base`), so it serves every kind: the estimate and the server's budget, Run and
+Measure again, the queue for the run slot, live rounds, the shared result store, and the result's own
+sentences, charts and downloads. No timing and no Dask here.
 """
 
 from __future__ import annotations
 
-import threading
+import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.engines import EngineError, LocalClusterHandle
-from core.measure.estimate import BudgetError, check_budget, estimate
+from core.engines import LocalClusterHandle
+from core.engines.local import WarmPool
+from core.kinds import kind_of
+from core.kinds.base import RunContext, check
+from core.measure.estimate import BudgetError, Cost
 from core.measure.machine import machine_info
-from core.measure.results import ExperimentResult, combine, with_machine
-from core.measure.run import run_experiment
-from core.measure.spec import ExperimentSpec
-from core.report import charts
-from core.report.explain import explain, ideal_seconds, interpreter_note
+from core.measure.results import with_machine
+from core.report.explain import interpreter_note
 from core.serve.settings import Settings, load_settings
 from core.serve.slot import RUN_SLOT, SlotBusy, SlotStatus
-from core.workloads import WORKLOADS, estimate_task_seconds
+from core.serve.store import ResultStore
 
 
 def _leave_legacy_multipage_mode() -> None:
@@ -62,16 +64,6 @@ def settings() -> Settings:
     return load_settings(secrets)
 
 
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One bar of a comparison: a display label and the spec that produces it."""
-
-    label: str
-    spec: ExperimentSpec
-
-
 # --- shared resources ------------------------------------------------------------------------------
 
 
@@ -85,80 +77,26 @@ def cluster_handle(processes: bool, n_workers: int, threads_per_worker: int) -> 
     return LocalClusterHandle(processes, n_workers, threads_per_worker)
 
 
+@st.cache_resource(max_entries=3, on_release=lambda pool: pool.close(), show_spinner=False)
+def warm_pool(workers: int, numpy: bool) -> WarmPool:
+    """One warm process pool per size, shared by all sessions: a click pays no pool start-up."""
+    return WarmPool(workers, numpy)
+
+
 class AppClusters:
-    """Hands ``core.run_experiment`` the app's cached cluster handles."""
+    """Hands the engines the app's cached LocalClusters and warm process pools."""
 
     def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
         return cluster_handle(processes, n_workers, threads_per_worker)
 
-
-class ResultStore:
-    """Measured results (of any frozen spec) shared by every session, least recently used dropped first.
-
-    A ``st.cache_data`` function would do the caching, but a page must also know *before* calling it
-    whether a result is there (to show it on page load without starting a multi-second run), and
-    Streamlit offers no "is this cached?" question. One store answers both, so the answer can never
-    disagree with the cache. Keys use ``repr(spec)``: equal specs have equal reprs, also across a
-    development reload of ``core`` (which makes old and new spec classes compare unequal).
-    """
-
-    def __init__(self, max_entries: int = 300) -> None:
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int], Any] = OrderedDict()
-        self._max = max_entries
-
-    @staticmethod
-    def key(spec: Any, nonce: int) -> tuple[str, int]:
-        return repr(spec), nonce
-
-    def get(self, spec: Any, nonce: int) -> Any | None:
-        with self._lock:
-            found = self._items.get(self.key(spec, nonce))
-            if found is not None:
-                self._items.move_to_end(self.key(spec, nonce))
-            return found
-
-    def put(self, spec: Any, nonce: int, result: Any) -> None:
-        with self._lock:
-            self._items[self.key(spec, nonce)] = result
-            self._items.move_to_end(self.key(spec, nonce))
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-
-    def has_all(self, specs: list[Any], nonce: int) -> bool:
-        with self._lock:
-            return all(self.key(s, nonce) in self._items for s in specs)
+    def pool(self, workers: int, numpy: bool) -> WarmPool:
+        return warm_pool(workers, numpy)
 
 
 @st.cache_resource(show_spinner=False)
 def results_store() -> ResultStore:
     """The server's one result store (``st.cache_resource``: shared by all sessions)."""
     return ResultStore()
-
-
-def measure(
-    spec: ExperimentSpec,
-    nonce: int = 0,
-    should_stop: Callable[[], bool] | None = None,
-    deadline_s: float | None = None,
-) -> ExperimentResult:
-    """The result of ``spec`` for ``nonce``: from the store, or measured now and stored.
-
-    ``nonce`` changes only when a user asks for a fresh run. A cluster run is cancelled when its session
-    goes away (``should_stop``) or when it overruns ``deadline_s``; a cancelled run raises and nothing
-    is stored.
-    """
-    store = results_store()
-    found = store.get(spec, nonce)
-    if found is not None:
-        return found
-    result = run_experiment(spec, clusters=AppClusters(), should_stop=should_stop, deadline_s=deadline_s)
-    store.put(spec, nonce, result)
-    return result
-
-
-def is_cached(specs: list[ExperimentSpec], nonce: int) -> bool:
-    return results_store().has_all(specs, nonce)
 
 
 def session_gone() -> Callable[[], bool]:
@@ -180,10 +118,22 @@ def session_gone() -> Callable[[], bool]:
         return lambda: False
 
 
-def deadline_for(spec: ExperimentSpec) -> float:
-    """When a run is cancelled: well past its estimate (machines are noisy), within twice the budget."""
-    limit = settings().max_seconds
-    return min(2 * limit, max(10.0, 4 * estimate(spec).seconds))
+def slot_waiter(placeholder: DeltaGenerator, gone: Callable[[], bool]) -> Callable[[SlotStatus], None]:
+    """``on_wait`` for the run slot: tell the visitor what they queue behind; stop if they left.
+
+    ``st.stop()`` raises through the slot's wait loop, which then holds nothing.
+    """
+
+    def on_wait(status: SlotStatus) -> None:
+        if gone():
+            st.stop()
+        placeholder.info(
+            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}. Yours starts"
+            " as soon as it ends: keep this page open, or come back later (finished results are cached for"
+            " everyone).",
+        )
+
+    return on_wait
 
 
 # --- sidebar ---------------------------------------------------------------------------------------
@@ -203,7 +153,7 @@ def sidebar() -> None:
         )
         st.caption(
             "Experiments run one at a time on this server, so numbers are never skewed by another"
-            " visitor's run. The same measurements from a terminal: `python -m core run --help`."
+            " visitor's run. The same measurements from a terminal: `python -m core compare --help`."
         )
         slot = RUN_SLOT.status()
         if slot.busy:
@@ -221,200 +171,230 @@ def interpreter_banner() -> None:
         st.info(note, icon=":material/info:")
 
 
-# --- the experiment panel --------------------------------------------------------------------------
+def engine_picker(key: str, options: list[str], default: list[str], label: str = "Engines") -> list[str]:
+    """A URL-bound multiselect of engines that never returns an empty list."""
+    chosen = st.pills(label, options, selection_mode="multi", default=default, key=key, bind="query-params")
+    if not chosen:
+        st.caption("No engine selected: showing the default ones.")
+        return default
+    return [o for o in options if o in chosen]
 
 
-def run_panel(page: str, arms: list[Arm], *, what: str = "experiment") -> list[ExperimentResult] | None:
-    """Estimate, Run button, status while measuring; returns the results once there are any.
+def rounds_picker(key: str = "rounds") -> int | str:
+    """How many rounds a comparison measures: ``"auto"`` (until decided) or a fixed number (URL-bound)."""
+    with st.expander("How the engines are compared", icon=":material/balance:"):
+        choice = st.segmented_control(
+            "Rounds", ["auto", "6", "10", "20", "40"], default="auto", key=key, bind="query-params",
+            help="auto: rounds are added until every verdict is decided, or the time budget is spent.",
+        ) or "auto"
+        st.markdown(
+            "The engines run **together, in rounds**: after one warm-up round, every round runs each engine once,"
+            " in an order that rotates, so a busy moment of this shared machine hits them all alike. Each"
+            " engine is compared with the baseline **round by round**, and the verdict comes from the 95 %"
+            " interval of those paired speed-ups: *faster* or *slower* only when the whole interval is beyond"
+            " ±20 %, *same* when it lies within ±20 %, and *undecided* otherwise — the lab would rather say it"
+            " does not know than teach a lesson the data do not support. At least 6 rounds are needed for any"
+            " interval."
+        )
+    return choice if choice == "auto" else int(choice)
 
-    A page load never starts a multi-second measurement: results appear when the user presses Run,
-    or at once when these exact settings were already measured (by anyone: the cache is shared).
+
+# --- the one run panel -----------------------------------------------------------------------------
+
+
+def _server_spec(spec: Any) -> Any:
+    """``spec`` with this server's comparison budget (adaptive rounds), if it is a kind that has one."""
+    budget = settings().compare_seconds
+    if hasattr(spec, "budget_s") and getattr(spec, "rounds", None) == "auto" and spec.budget_s != budget:
+        return spec.replace(budget_s=budget)
+    return spec
+
+
+def _deadline(cost: Cost) -> float:
+    """When a run is cancelled: well past its estimate (machines are noisy), within twice the budget."""
+    limit = settings().max_seconds
+    expected = cost.max_seconds if cost.max_seconds is not None else cost.seconds
+    return min(2 * limit, max(10.0, 4 * expected))
+
+
+def panel(spec: Any, *, key: str, what: str = "experiment") -> Any | None:
+    """Estimate, Run and Measure again, live progress; show and return the result once there is one.
+
+    A page load never starts a measurement: results appear when the visitor presses Run, or at once
+    when these exact settings were already measured (by anyone: the store is shared). ``key`` names
+    the panel (its buttons, its "Measure again" nonce, the Takeaways page's reference to its result).
     """
-    specs = [a.spec for a in arms]
-    nonce_key = f"{page}-nonce"
-    nonce = st.session_state.get(nonce_key, 0)
+    spec = _server_spec(spec)
+    kind = kind_of(spec)
     conf = settings()
+    nonce_key = f"{key}-nonce"
+    nonce = st.session_state.get(nonce_key, 0)
     try:
-        estimate_s = check_budget(specs, conf.max_seconds, memory_fraction=conf.memory_fraction,
-                                  per_run_seconds=lambda spec: conf.local_limit(spec.scheduler))
+        cost = check(kind.cost(spec), conf.max_seconds, uncancellable_s=conf.max_local_seconds,
+                     memory_fraction=conf.memory_fraction)
         blocked = None
     except BudgetError as exc:
-        estimate_s, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
+        cost, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
     cols = st.columns([1.2, 1.2, 4], vertical_alignment="center")
-    run = cols[0].button("Run experiment", type="primary", key=f"{page}-run", disabled=blocked is not None)
-    again = cols[1].button(
-        "Measure again", key=f"{page}-again", disabled=blocked is not None,
-        help="Ignore cached results for these settings and take a fresh measurement.",
-    )
-    repeats = max(s.repeats for s in specs)
-    if blocked:
+    run = cols[0].button("Run experiment", type="primary", key=f"{key}-run", disabled=blocked is not None)
+    again = cols[1].button("Measure again", key=f"{key}-again", disabled=blocked is not None,
+                           help="Ignore the stored result for these settings and take a fresh measurement.")
+    if blocked or cost is None:
         cols[2].warning(f"Too big for this server: {blocked}.")
         return None
-    cached = is_cached(specs, nonce)
-    note = " · these settings are cached: instant" if cached else ""
-    cols[2].caption(
-        f"Estimated ≈ {estimate_s:.0f} s on this machine ({len(arms)} engine{'s' if len(arms) > 1 else ''}"
-        f" × {repeats} repeat{'s' if repeats > 1 else ''}){note}"
-    )
+    store = results_store()
+    cached = store.has(spec, nonce)
+    cols[2].caption(f"Estimated {cost.describe()} on this machine"
+                    + (" · these settings are measured already: instant" if cached else ""))
     if again:
         nonce = time.time_ns()
         st.session_state[nonce_key] = nonce
         cached = False
     if not (run or again or cached):
-        st.info(f"Set the sliders, then press **Run experiment** to measure this {what} on this machine.")
+        st.info(f"Set the controls, then press **Run experiment** to measure this {what} on this machine.")
         return None
-    try:
-        if cached:
-            results = [measure(s, nonce) for s in specs]
-        else:
-            results, waited = _measure_with_status(arms, nonce, estimate_s, what)
-            if waited >= 0.5:
-                st.caption(f":material/hourglass_bottom: Waited {waited:.1f} s for another visitor's run to finish"
-                           " (experiments run one at a time so they never share the cores).")
-    except SlotBusy as exc:
-        st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
-        return None
-    except (EngineError, ValueError) as exc:
-        st.error(f"The experiment could not run: {exc}")
-        return None
-    # The Takeaways page shows each lesson next to the user's own latest run of that kind.
-    st.session_state[f"last-{page.split('-')[0]}"] = (arms, results)
-    return results
+    result = store.get(spec, nonce) if cached else None
+    if result is None:
+        try:
+            result, waited = _measure_live(kind, spec, cost, what)
+        except SlotBusy as exc:
+            st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
+            return None
+        except (ValueError, RuntimeError) as exc:  # EngineError, RunTimeout, TraceError: one clear line
+            st.error(f"The experiment could not run: {exc}")
+            return None
+        store.put(spec, nonce, result)
+        if waited >= 0.5:
+            st.caption(f":material/hourglass_bottom: Waited {waited:.1f} s for another visitor's run to finish"
+                       " (experiments run one at a time so they never share the cores).")
+    # The Takeaways page shows each lesson next to the visitor's own latest run of that page.
+    st.session_state[f"last-{key}"] = result
+    show(result, key=key)
+    return result
 
 
-def slot_waiter(placeholder: DeltaGenerator, gone: Callable[[], bool]) -> Callable[[SlotStatus], None]:
-    """``on_wait`` for ``RUN_SLOT.hold``: tell the visitor what they queue behind; stop if they left.
-
-    ``st.stop()`` raises through the slot's wait loop, which then holds nothing.
-    """
-
-    def on_wait(status: SlotStatus) -> None:
-        if gone():
-            st.stop()
-        placeholder.info(
-            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}. Yours starts"
-            " as soon as it ends: keep this page open, or come back later (finished results are cached for"
-            " everyone).",
-        )
-
-    return on_wait
-
-
-def _measure_with_status(
-    arms: list[Arm], nonce: int, estimate_s: float, what: str
-) -> tuple[list[ExperimentResult], float]:
-    """Take the run slot for the whole comparison (no other run lands between its engines), then measure."""
+def _measure_live(kind: Any, spec: Any, cost: Cost, what: str) -> tuple[Any, float]:
+    """Take the run slot for the whole measurement, then run it with live rounds; ``(result, seconds waited)``."""
     gone = session_gone()
     waiting = st.empty()
     on_wait = slot_waiter(waiting, gone)
-    results = []
-    with RUN_SLOT.hold(f"a visitor's {what}", estimate_s, max_wait_s=settings().max_wait_seconds,
-                       on_wait=on_wait) as waited:
+    with RUN_SLOT.hold(f"a visitor's {what}", cost.max_seconds or cost.seconds,
+                       max_wait_s=settings().max_wait_seconds, on_wait=on_wait) as waited:
         waiting.empty()
-        with st.status(f"Measuring {len(arms)} engine(s)…", expanded=True) as status:
-            bar = st.progress(0.0)
-            for i, arm in enumerate(arms):
-                status.update(label=f"Running {arm.label} ({i + 1} of {len(arms)})…")
-                st.write(f"{arm.label}: {arm.spec.label}")
-                results.append(measure(arm.spec, nonce, should_stop=gone, deadline_s=deadline_for(arm.spec)))
-                bar.progress((i + 1) / len(arms))
-            status.update(label="Measured. Results below.", state="complete", expanded=False)
-    return results, waited
+        status = st.status(f"Measuring this {what}…", expanded=True)
+        with status:
+            message = st.empty()
+            live = st.empty()
+        t0 = time.monotonic()
+        expected = max(cost.max_seconds or cost.seconds, 0.5)
+        shown = [0.0]
+
+        def progress(text: str, fraction: float) -> None:
+            message.caption(f"{text} · {time.monotonic() - t0:.1f} s of about {expected:.0f} s")
+
+        def on_partial(partial: Any) -> None:
+            # Live rounds: the verdicts so far after every round; the chart at most every 0.4 s (drawing
+            # takes longer than a round of small tasks).
+            now = time.monotonic()
+            with live.container():
+                live_view(partial, chart=now - shown[0] > 0.4)
+            if now - shown[0] > 0.4:
+                shown[0] = now
+
+        ctx = RunContext(clusters=AppClusters(), progress=progress, on_partial=on_partial, should_stop=gone,
+                         deadline_s=_deadline(cost))
+        result = kind.run(spec, ctx)
+        live.empty()
+        status.update(label=f"Measured in {time.monotonic() - t0:.1f} s. Results below.", state="complete",
+                      expanded=False)
+    return result, waited
 
 
-def ideal_for(arms: list[Arm], results: list[ExperimentResult]) -> float:
-    """The machine's best possible time for the widest arm, from the measured task time."""
-    spec = max((a.spec for a in arms), key=lambda s: s.concurrency)
-    sync = next((r for r in results if r.spec.scheduler == "sync"), None)
-    task_s = float(sync.tasks["wall_s"].median()) if sync else estimate_task_seconds(spec.workload, spec.size)
-    wl = WORKLOADS[spec.workload]
-    return ideal_seconds(spec.tasks, spec.concurrency, machine_info().usable_cores, task_s, wl.cpu_bound)
+def live_view(partial: Any, *, chart: bool = True) -> None:
+    """What a round-by-round measurement shows while it runs: its verdicts so far (and their chart)."""
+    table = getattr(partial, "verdict_table", None)
+    st.markdown(f"**Round {getattr(partial, 'rounds', '?')}** — verdicts so far (they settle as rounds add up):")
+    if table is not None:
+        st.dataframe(table(), hide_index=True)
+    if chart:
+        charts = partial.charts(live=True) if _takes_live(partial) else []
+        for _, c in charts[:1]:
+            st.altair_chart(c, width="stretch")
 
 
-def show_results(arms: list[Arm], results: list[ExperimentResult], *, key: str) -> None:
-    """Metrics, the plain-language reading, the charts and the downloads for one comparison."""
-    labels = [a.label for a in arms]
-    runs, tasks = combine(results, labels)
-    m = results[0].machine
+def _takes_live(result: Any) -> bool:
+    import inspect
+
+    try:
+        return "live" in inspect.signature(result.charts).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# --- showing any result ------------------------------------------------------------------------------
+
+
+def show(result: Any, *, key: str) -> None:
+    """A result of any kind: where it was measured, its metrics, its sentences, charts and downloads."""
+    m = result.machine
+    noise = getattr(result, "noise", None)
     st.caption(
-        "Run ids: " + " · ".join(f"{lab} `{r.run_id}`" for lab, r in zip(labels, results, strict=True))
-        + f" — measured {results[0].started_at} on {m.usable_cores} cores, Python {m.python_version},"
-        f" GIL {m.gil_label}"
+        f"Run `{result.run_id}` — measured {result.started_at} on {m.usable_cores} usable cores, Python"
+        f" {m.python_version} (GIL {m.gil_label}), dask {m.dask_version}"
+        + (f" · {noise.describe()}" if noise is not None else "")
     )
-    cols = st.columns(len(results))
-    for col, lab, r in zip(cols, labels, results, strict=True):
-        col.metric(
-            lab, f"{r.wall_s:.2f} s",
-            help=f"Median wall time of {r.spec.repeats} repeat(s); min {r.wall_min_s:.3f} s,"
-            f" max {r.wall_max_s:.3f} s. Task CPU share {r.cpu_share:.0%}.",
-        )
-        if r.spec.repeats > 1:
-            col.caption(f"spread {r.wall_min_s:.2f}–{r.wall_max_s:.2f} s over {r.spec.repeats} repeats")
-        col.caption(_cpu_evidence(r, m.usable_cores))
-    sentences = explain(results, labels)
+    if noise is not None and noise.busy:
+        st.warning(f"Measured on a busy machine: {noise.describe()}. Verdicts a busy machine could have produced"
+                   " are shown as undecided; press **Measure again** when it is quieter.",
+                   icon=":material/speed:")
+    metrics = result.metrics() if hasattr(result, "metrics") else []
+    if metrics:
+        cols = st.columns(len(metrics))
+        for col, (label, value, note, help_text) in zip(cols, metrics, strict=True):
+            col.metric(label, value, help=help_text)
+            if note:
+                col.caption(note)
+    sentences = result.explain()
     if sentences:
         st.markdown("\n".join(f"- {s}" for s in sentences))
-    with st.expander("What “CPU used” means, and what it does not"):
-        st.markdown(
-            "*CPU used* = the CPU time all tasks' threads got ÷ (compute time × lanes), where a lane is one"
-            " worker thread or process. 100%: every lane computed the whole time. Under threads, fib's lanes"
-            " were busy on paper but mostly **waiting for the GIL**; under processes each lane has its own"
-            " interpreter and gets close to a full core (up to cores ÷ lanes when there are more lanes than"
-            " cores); sleeping tasks show ~0%: they wait, they don't compute.\n\n"
-            "It cannot say *why* a lane waited — the GIL, a sleep, I/O or another program on the same"
-            " cores all look the same. The **GIL trace** page shows the GIL itself handing the interpreter"
-            " from thread to thread."
-        )
-    ideal = ideal_for(arms, results)
-    tabs = st.tabs(["Runtime", "Timeline", "Speedup", "CPU share", "Data"])
-    with tabs[0]:
-        st.altair_chart(charts.runtime_chart(runs, ideal_s=ideal), width="stretch")
-        st.caption(
-            "Bars: median wall time; whiskers: fastest and slowest repeat; dots: each repeat. Dashed line:"
-            f" the best this machine can do ({ideal:.2f} s = ceil(tasks ÷ min(workers, cores)) × one task's time)."
-        )
-    with tabs[1]:
-        st.altair_chart(charts.timeline_chart(tasks, runs=runs), width="stretch")
-        st.caption(
-            "One row per worker thread or process, one bar per task (median repeat of each engine). Pale bars"
-            " spent most of their time waiting — for the GIL, or for their sleep to end."
-        )
-    with tabs[2]:
-        if any(r.spec.scheduler == "sync" for r in results):
-            st.altair_chart(charts.speedup_chart(runs, baseline=_sync_label(arms)), width="stretch")
-        else:
-            st.caption("Add the sync engine to see speedups relative to it.")
-    with tabs[3]:
-        st.altair_chart(charts.cpu_share_chart(tasks), width="stretch")
-        st.caption("CPU time of each task's thread ÷ its wall time. ~100%: it ran the whole time.")
-    with tabs[4]:
-        st.dataframe(runs, hide_index=True)
-        c1, c2 = st.columns(2)
-        c1.download_button("Download runs (CSV)", with_machine(runs, m).to_csv(index=False),
-                           file_name=f"gil-lab-{key}-runs.csv", mime="text/csv", key=f"{key}-dl-runs")
-        c2.download_button("Download tasks (CSV)", with_machine(tasks, m).to_csv(index=False),
-                           file_name=f"gil-lab-{key}-tasks.csv", mime="text/csv", key=f"{key}-dl-tasks")
+    charts = result.charts()
+    frames = result.frames()
+    tabs = st.tabs([title for title, _ in charts] + ["Data"])
+    for tab, (title, chart) in zip(tabs, charts, strict=False):
+        with tab:
+            st.altair_chart(chart, width="stretch")
+            caption = CHART_CAPTIONS.get(title)
+            if caption:
+                st.caption(caption)
+    with tabs[-1]:
+        downloads(result, frames, key=key)
 
 
-def _cpu_evidence(r: ExperimentResult, cores: int) -> str:
-    """The CPU the run's lanes really got, next to its runtime (see ``ExperimentResult.cpu_utilization``)."""
-    util = r.cpu_utilization
-    if util != util:  # NaN: compute too short to time
-        return "CPU used: too short to measure"
-    lanes = int(r.runs["lanes"].iloc[0])
-    ceiling = min(lanes, cores) / lanes
-    tail = f" (ceiling here {ceiling:.0%}: {lanes} lanes, {cores} cores)" if ceiling < 1 else ""
-    return f"CPU used: **{util:.0%}** of {lanes} lane{'s' if lanes > 1 else ''}{tail}"
+CHART_CAPTIONS = {
+    "Speed-up": "Dots: each engine's speed-up over the baseline (the median of the per-round ratios); bars: its 95 %"
+                " interval; grey band: the range that counts as “about the same”. A verdict is shown only where the"
+                " whole interval says it.",
+    "Runtime": "Bars: median wall time per round; dots: every round; whiskers: 95 % interval of a typical round."
+               " Dashed line: the best this machine can do, from the shortest task any engine measured.",
+    "Timeline": "One row per worker thread or process, one bar per task (each engine's median round). Pale bars spent"
+                " most of their time waiting — for the GIL, or for their sleep to end.",
+    "CPU share": "CPU time of each task's thread ÷ its wall time. ~100 %: it ran the whole time; ≪ 100 %: it waited.",
+}
 
 
-def _sync_label(arms: list[Arm]) -> str:
-    return next(a.label for a in arms if a.spec.scheduler == "sync")
+def downloads(result: Any, frames: dict[str, pd.DataFrame], *, key: str) -> None:
+    """The result's frames as tables and CSVs (each row with the machine's columns), and its JSON."""
+    m = result.machine
+    names = [name for name, frame in frames.items() if isinstance(frame, pd.DataFrame) and not frame.empty]
+    for name in names[:1]:
+        st.dataframe(frames[name], hide_index=True)
+    cols = st.columns(len(names) + 1)
+    for col, name in zip(cols, names, strict=False):
+        col.download_button(f"{name} (CSV)", with_machine(frames[name], m).to_csv(index=False),
+                            file_name=f"gil-lab-{key}-{name}.csv", mime="text/csv", key=f"{key}-dl-{name}")
+    cols[-1].download_button("everything (JSON)", result.to_json(indent=1), file_name=f"gil-lab-{key}.json",
+                             mime="application/json", key=f"{key}-dl-json")
 
 
-def engine_picker(key: str, options: list[str], default: list[str]) -> list[str]:
-    """A URL-bound multiselect of engines that never returns an empty list."""
-    chosen = st.pills("Engines", options, selection_mode="multi", default=default, key=key, bind="query-params")
-    if not chosen:
-        st.caption("No engine selected: showing the default ones.")
-        return default
-    return [o for o in options if o in chosen]
+def fmt_ratio(value: float) -> str:
+    return f"{value:.2f}×" if math.isfinite(value) else "n/a"

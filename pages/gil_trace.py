@@ -21,7 +21,8 @@ from core.kinds.gil_trace import (
 from core.kinds.interpreter import InterpreterInfo, interpreter_info
 from core.report import charts
 from core.serve.slot import SlotBusy, SlotStatus
-from pages.common import ResultStore, session_gone, settings, slot_waiter
+from core.serve.store import ResultStore
+from pages.common import session_gone, settings, slot_waiter
 
 
 @st.cache_resource(show_spinner=False)

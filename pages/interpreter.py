@@ -12,7 +12,7 @@ from core.kinds.interpreter import (
     blas_info,
     interpreter_info,
 )
-from pages.common import Arm, run_panel, show_results
+from pages._legacy import Arm, run_panel, show_results
 
 
 @st.cache_resource(show_spinner=False)

@@ -2,47 +2,44 @@
 
 import streamlit as st
 
+from core.kinds.compare import Arm, CompareSpec
 from core.measure.machine import machine_info
-from core.measure.spec import ExperimentSpec
-from pages.common import Arm, engine_picker, run_panel, show_results
+from core.presets import preset
+from pages.common import engine_picker, panel, rounds_picker
 
 cores = machine_info().usable_cores
+default = preset("io-bound")
 st.title("I/O-bound work: sleeping tasks")
 st.markdown(
     "`time.sleep` stands in for waiting on a disk, a database or the network. While a thread waits it"
     " **releases the GIL**, so other threads run — threads are the cheap, right tool here. How many"
     f" threads matters: Dask's default pool has one per core (**{cores}** on this machine), so the"
-    " tutorial's four 1-second sleeps take two seconds here, not one."
+    f" tutorial's four 1-second sleeps take {-(-4 // cores)} second(s) here, not one."
 )
-c = st.columns(4)
-seconds = c[0].slider("Seconds per task", 0.1, 2.0, 0.5, 0.1, key="sleep", bind="query-params",
-                      help="The tutorial sleeps 1 s per task.")
-tasks = c[1].slider("Tasks", 1, 16, 4, key="tasks", bind="query-params")
-workers = c[2].slider("Threads / processes", 1, 16, 4, key="workers", bind="query-params",
+c = st.columns(3)
+seconds = c[0].slider("Seconds per task", 0.01, 1.0, float(default.size), 0.01, key="sleep", bind="query-params",
+                      help="The tutorial sleeps 1 s per task; short sleeps give the same lesson in a few seconds.")
+tasks = c[1].slider("Tasks", 1, 16, default.tasks, key="tasks", bind="query-params")
+workers = c[2].slider("Threads / processes", 1, 16, default.arms[-1].workers, key="workers", bind="query-params",
                       help="More threads than cores is fine for waiting: a waiting thread needs no core.")
-repeats = c[3].slider("Repeats", 1, 5, 2, key="repeats", bind="query-params")
 options = ["sync", "threads (default pool)", "threads", "processes"]
-chosen = engine_picker("engines", options, options)
-
-
-def _spec(scheduler: str, n_workers: int) -> ExperimentSpec:
-    return ExperimentSpec(workload="sleep", size=seconds, tasks=tasks, scheduler=scheduler,
-                          workers=n_workers, repeats=repeats)
-
-
+chosen = engine_picker("engines", options, options[:3])
 make = {
-    "sync": lambda: Arm("sync", _spec("sync", 1)),
-    "threads (default pool)": lambda: Arm(f"threads × {cores} (default)", _spec("threads", cores)),
-    "threads": lambda: Arm(f"threads × {workers}", _spec("threads", workers)),
-    "processes": lambda: Arm(f"processes × {workers}", _spec("processes", workers)),
+    "sync": Arm("sync"),
+    "threads (default pool)": default.arms[1],
+    "threads": Arm("threads", workers),
+    "processes": Arm("processes", workers, reuse_pool=True),
 }
-arms = [make[o]() for o in chosen]
-labels = [a.label for a in arms]
-if len(set(labels)) < len(labels):  # the slider equals the default pool: one arm says it all
-    arms = [a for i, a in enumerate(arms) if a.label not in labels[:i]]
-results = run_panel("io", arms, what="I/O-bound comparison")
-if results:
-    show_results(arms, results, key="io")
+arms = [make[o] for o in chosen]
+if arms[0].engine != "sync":
+    arms.insert(0, Arm("sync"))
+shapes = [(a.engine, a.workers) for a in arms]
+arms = [a for i, a in enumerate(arms) if (a.engine, a.workers) not in shapes[:i]]  # the slider = the default pool
+if len(arms) < 2:
+    st.caption("Pick at least one engine besides sync: it is the baseline every speed-up is measured against.")
+    arms = list(default.arms)
+panel(CompareSpec(workload="sleep", size=seconds, tasks=tasks, arms=tuple(arms), rounds=rounds_picker()), key="io",
+      what="I/O-bound comparison")
 
 with st.expander("The tutorial's code (§5)"):
     st.code(

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from core.kinds.compare import Arm, CompareSpec
 from core.kinds.pitfall import map_pitfall
-from core.measure.spec import ExperimentSpec
-from pages.common import AppClusters, Arm, run_panel, settings, show_results
+from core.presets import preset
+from pages.common import AppClusters, panel, rounds_picker, settings
 
 st.title("LocalCluster: workers × threads per worker")
 st.markdown(
@@ -13,29 +14,26 @@ st.markdown(
     " `processes=True` each worker is its own process with its own GIL. Split the same total concurrency"
     " differently and watch the GIL decide. Clusters start once and are reused; their start-up is shown."
 )
+default = preset("local-cluster")
 c = st.columns(2)
-n = c[0].slider("fib n", 15, 32, 30, key="n", bind="query-params")
-tasks = c[1].slider("Tasks", 1, 16, 4, key="tasks", bind="query-params")
+n = c[0].slider("fib n", 15, 32, int(default.size), key="n", bind="query-params",
+                help="The tutorial uses 30. A distributed task costs about a millisecond to schedule: n = 27 tasks"
+                     " are long enough to show the parallelism through it, and decide in seconds.")
+tasks = c[1].slider("Tasks", 1, 16, default.tasks, key="tasks", bind="query-params")
+threads_arm, processes_arm = default.arms[1], default.arms[2]
 left, right = st.columns(2, border=True)
 with left:
     st.markdown("**`LocalCluster(processes=False, …)`**")
-    t_workers = st.slider("n_workers", 1, 4, 1, key="t-workers", bind="query-params")
-    t_threads = st.slider("threads_per_worker", 1, 8, 4, key="t-threads", bind="query-params")
+    t_workers = st.slider("n_workers", 1, 4, threads_arm.workers, key="t-workers", bind="query-params")
+    t_threads = st.slider("threads_per_worker", 1, 8, threads_arm.threads_per_worker, key="t-threads",
+                          bind="query-params")
 with right:
     st.markdown("**`LocalCluster(processes=True, …)`**")
-    p_workers = st.slider("n_workers ", 1, 4, 4, key="p-workers", bind="query-params",
+    p_workers = st.slider("n_workers ", 1, 4, processes_arm.workers, key="p-workers", bind="query-params",
                           help="Each worker is a process (about 100 MB of memory each).")
-    p_threads = st.slider("threads_per_worker ", 1, 4, 1, key="p-threads", bind="query-params")
-repeats = st.slider("Repeats", 1, 5, 3, key="repeats", bind="query-params")
-arms = [
-    Arm("sync", ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="sync", workers=1, repeats=repeats)),
-    Arm(f"processes=False {t_workers}×{t_threads}",
-        ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="cluster-threads", workers=t_workers,
-                       threads_per_worker=t_threads, repeats=repeats)),
-    Arm(f"processes=True {p_workers}×{p_threads}",
-        ExperimentSpec(workload="fib", size=n, tasks=tasks, scheduler="cluster-processes", workers=p_workers,
-                       threads_per_worker=p_threads, repeats=repeats)),
-]
+    p_threads = st.slider("threads_per_worker ", 1, 4, processes_arm.threads_per_worker, key="p-threads",
+                          bind="query-params")
+arms = [Arm("sync"), Arm("cluster-threads", t_workers, t_threads), Arm("cluster-processes", p_workers, p_threads)]
 if settings().allow_external_cluster:
     # Off on a shared deployment (core.serve.settings): a public server should not connect to addresses typed by
     # strangers. Not bound to the URL either, so a shared link never makes someone's browser connect anywhere.
@@ -47,14 +45,13 @@ if settings().allow_external_cluster:
         ).strip()
         if address:
             try:
-                arms.append(Arm("your cluster", ExperimentSpec(workload="fib", size=n, tasks=tasks,
-                                                               scheduler="external", address=address,
-                                                               repeats=repeats)))
+                candidate = Arm("external", address=address)
+                CompareSpec(workload="fib", size=n, tasks=tasks, arms=(Arm("sync"), candidate))
+                arms.append(candidate)
             except ValueError as exc:
                 st.error(f"That address cannot be used: {exc}")
-results = run_panel("cluster", arms, what="LocalCluster comparison")
-if results:
-    show_results(arms, results, key="cluster")
+panel(CompareSpec(workload="fib", size=n, tasks=tasks, arms=tuple(arms), rounds=rounds_picker()), key="cluster",
+      what="LocalCluster comparison")
 
 st.divider()
 st.header("The tutorial's `client.map` pitfall")

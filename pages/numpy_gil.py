@@ -2,58 +2,53 @@
 
 import streamlit as st
 
-from core.measure.results import combine
-from core.measure.spec import ExperimentSpec
-from core.report import charts
+from core.kinds.compare import Arm, CompareSpec
+from core.presets import preset
 from core.workloads import WORKLOADS
-from pages.common import Arm, engine_picker, run_panel, show_results
+from pages.common import engine_picker, panel, rounds_picker
 
 st.title("NumPy and the GIL")
 st.markdown(
-    "NumPy's heavy kernels — sorting, BLAS matrix products — run in C and **release the GIL**, so"
+    "NumPy's heavy kernels — BLAS matrix products, sorting — run in C and **release the GIL**, so"
     " threads can use several cores at once with no copying. But NumPy is not magic: a Python loop over"
     " many *tiny* array operations spends its time in Python-level dispatch, which **holds the GIL**."
 )
-KERNELS = ["numpy-sort", "numpy-matmul", "numpy-small"]
+KERNELS = ["numpy-matmul", "numpy-sort", "numpy-small"]
+DEFAULTS = {"numpy-matmul": preset("numpy"), "numpy-small": preset("numpy-small")}
 # Plain option names: a bound widget writes its *displayed* label into the URL.
-kernel = st.segmented_control("Kernel", KERNELS, default="numpy-sort", key="kernel", bind="query-params",
-                              help="numpy-sort and numpy-matmul release the GIL; numpy-small holds it.") or "numpy-sort"
+kernel = st.segmented_control("Kernel", KERNELS, default="numpy-matmul", key="kernel", bind="query-params",
+                              help="numpy-matmul and numpy-sort release the GIL; numpy-small holds it."
+                              ) or "numpy-matmul"
 wl = WORKLOADS[kernel]
+default = DEFAULTS.get(kernel)
 st.caption(f"**{wl.label}** — {wl.gil} the GIL. {wl.gil_why}")
-c = st.columns(4)
+if kernel == "numpy-sort":
+    st.caption("Sorting is partly memory-bound: two threads share one memory bus, so it scales less than the"
+               " matrix product.")
+c = st.columns(3)
 size = c[0].slider(f"{wl.size_name} ({wl.size_unit})" if wl.size_unit else wl.size_name,
-                   int(wl.min_size), min(int(wl.max_size), {"numpy-sort": 16, "numpy-matmul": 2000,
-                                                            "numpy-small": 200}[kernel]),
-                   int(wl.default_size), int(wl.step), key=f"size-{kernel}", bind="query-params",
+                   int(wl.min_size), {"numpy-sort": 16, "numpy-matmul": 2000, "numpy-small": 200}[kernel],
+                   int(default.size if default else 2), int(wl.step), key=f"size-{kernel}", bind="query-params",
                    help=wl.size_help)
 tasks = c[1].slider("Tasks", 1, 8, 4, key="np-tasks", bind="query-params")
 workers = c[2].slider("Workers", 1, 8, 2, key="np-workers", bind="query-params")
-repeats = c[3].slider("Repeats", 1, 5, 2, key="np-repeats", bind="query-params")
 blas = 1
 if kernel == "numpy-matmul":
     pinned = st.toggle("Pin BLAS to 1 thread inside each task", value=True, key="pin-blas", bind="query-params",
-                       help="Otherwise OpenBLAS starts its own threads and competes with Dask's.")
+                       help="Otherwise OpenBLAS starts its own threads and competes with the engines' threads.")
     blas = 1 if pinned else None
 engines = engine_picker("np-engines", ["sync", "threads", "processes"], ["sync", "threads", "processes"])
-arms = [
-    Arm(s, ExperimentSpec(workload=kernel, size=size, tasks=tasks, scheduler=s, workers=1 if s == "sync" else workers,
-                          repeats=repeats, blas_threads=blas))
-    for s in engines
-]
-results = run_panel(f"numpy-{kernel}", arms, what=f"{kernel} comparison")
-if results:
-    show_results(arms, results, key=f"numpy-{kernel}")
-    st.session_state.setdefault("numpy-kernels", {})[kernel] = (arms, results)
-
-done = st.session_state.get("numpy-kernels", {})
-if len(done) > 1:
-    st.subheader("Kernels side by side")
-    st.caption("Threads vs sync for each kernel you measured in this session (same chart, same scale).")
-    cols = st.columns(len(done))
-    for col, (name, (k_arms, k_results)) in zip(cols, done.items(), strict=True):
-        runs, _ = combine(k_results, [a.label for a in k_arms])
-        if "sync" in set(runs["scheduler"]):
-            col.altair_chart(charts.speedup_chart(runs, baseline="sync", title=name), width="stretch")
+make = {"sync": Arm("sync"), "threads": Arm("threads", workers),
+        "processes": Arm("processes", workers, reuse_pool=True)}
+arms = tuple(make[e] for e in engines)
+if arms[0].engine != "sync":
+    arms = (Arm("sync"), *arms)
+if len(arms) < 2:
+    arms = (Arm("sync"), Arm("threads", workers))
+rounds = rounds_picker()
+panel(CompareSpec(workload=kernel, size=size, tasks=tasks, arms=arms, blas_threads=blas, rounds=rounds),
+      key=f"numpy-{kernel}",
+      what=f"{kernel} comparison")
 
 st.divider()
 st.header("Sharing memory vs shipping it")
@@ -66,11 +61,7 @@ t = st.columns(3)
 mb = t[0].slider("Payload (MB)", 1, 200, 50, key="mb", bind="query-params")
 t_tasks = t[1].slider("Tasks", 1, 8, 4, key="tr-tasks", bind="query-params")
 t_workers = t[2].slider("Workers", 1, 4, 2, key="tr-workers", bind="query-params")
-t_arms = [
-    Arm(label, ExperimentSpec(workload="transfer", size=mb, tasks=t_tasks, scheduler=s, workers=t_workers, repeats=2))
-    for label, s in [("sync", "sync"), ("threads", "threads"), ("processes", "processes"),
-                     ("LocalCluster processes=True", "cluster-processes")]
-]
-t_results = run_panel("transfer", t_arms, what="data-transfer comparison")
-if t_results:
-    show_results(t_arms, t_results, key="transfer")
+t_arms = (Arm("sync"), Arm("threads", t_workers), Arm("processes", t_workers, reuse_pool=True),
+          Arm("cluster-processes", t_workers, label="LocalCluster processes=True"))
+panel(CompareSpec(workload="transfer", size=mb, tasks=t_tasks, arms=t_arms, rounds=rounds), key="transfer",
+      what="data-transfer comparison")

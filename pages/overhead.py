@@ -35,7 +35,8 @@ from core.measure.spec import SCHEDULER_LABELS
 from core.report import charts
 from core.report.explain import fmt_duration
 from core.serve.slot import RUN_SLOT, SlotBusy
-from pages.common import AppClusters, ResultStore, engine_picker, session_gone, settings, slot_waiter
+from core.serve.store import ResultStore
+from pages.common import AppClusters, engine_picker, session_gone, settings, slot_waiter
 
 cores = machine_info().usable_cores
 

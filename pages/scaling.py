@@ -20,7 +20,8 @@ from core.measure.results import with_machine
 from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
 from core.report import charts
 from core.workloads import WORKLOADS
-from pages.common import Arm, engine_picker, run_panel, settings
+from pages._legacy import Arm, run_panel
+from pages.common import engine_picker, settings
 
 cores = machine_info().usable_cores
 st.title("Scaling & data transfer")

@@ -1,69 +1,46 @@
-"""Takeaways (tutorial §8): each lesson next to a chart measured here."""
+"""Takeaways (tutorial §8): each lesson next to a comparison measured here."""
 
 import streamlit as st
 
 from core.measure.machine import machine_info
-from core.measure.results import combine
-from core.measure.spec import ExperimentSpec
-from core.report import charts
-from pages.common import Arm, measure
+from core.presets import PRESETS, preset
+from pages.common import panel
 
 st.title("Takeaways")
 st.markdown(
-    "Each lesson below sits next to a measurement: yours, if you ran that page's experiment in this"
-    " session, or a small default measured on this server (cached, so it is measured once)."
+    "Each lesson below sits next to a comparison measured on this server: yours, if you ran that page's"
+    " experiment in this session, or the page's default (a preset), measured when you ask and then stored"
+    " for every visitor."
 )
 
-DEFAULTS = {
-    "cpu": [Arm(s, ExperimentSpec(workload="fib", size=27, tasks=4, scheduler=s, workers=1 if s == "sync" else 2,
-                                  repeats=3, reuse_pool=s == "processes")) for s in ("sync", "threads", "processes")],
-    "io": [Arm(s, ExperimentSpec(workload="sleep", size=0.2, tasks=4, scheduler=s, workers=1 if s == "sync" else 4,
-                                 repeats=2)) for s in ("sync", "threads")],
-    "numpy": [Arm(s, ExperimentSpec(workload="numpy-sort", size=2, tasks=4, scheduler=s,
-                                    workers=1 if s == "sync" else 2, repeats=2)) for s in ("sync", "threads")],
-}
-
 LESSONS = [
-    ("cpu", "Threads do not speed up pure-Python CPU work; processes can",
+    ("cpu", "cpu-bound", "Threads do not speed up pure-Python CPU work; processes can",
      "Threads share one GIL, so CPU-bound Python runs one thread at a time. Processes each have their"
      " own GIL and use several cores — once the work outweighs their start-up."),
-    ("io", "Threads do speed up waiting",
+    ("io", "io-bound", "Threads do speed up waiting",
      "A waiting thread releases the GIL. More threads than cores is fine for I/O; Dask's default pool"
      " size (= cores) is often too small for it."),
-    ("numpy", "Threads suit NumPy kernels that release the GIL",
-     "Sorting and BLAS run in C without the GIL, so threads scale with no copying. A Python loop of tiny"
+    ("numpy-numpy-matmul", "numpy", "Threads suit NumPy kernels that release the GIL",
+     "BLAS and sorting run in C without the GIL, so threads scale with no copying. A Python loop of tiny"
      " NumPy calls does not — see the NumPy page."),
-    ("cluster", "Workers × threads per worker decides how many GILs you have",
+    ("cluster", "local-cluster", "Workers × threads per worker decides how many GILs you have",
      "In a LocalCluster, processes=True gives each worker its own GIL; processes=False shares one."),
 ]
 
-
-def _chart(key: str) -> None:
-    mine = st.session_state.get(f"last-{key}")
-    if mine:
-        arms, results = mine
-        st.caption("From your run on the experiment page.")
-    elif key in DEFAULTS:
-        arms = DEFAULTS[key]
-        if not st.button("Measure the small default (a few seconds)", key=f"default-{key}"):
-            st.caption("No run of yours yet in this session.")
-            return
-        with st.spinner("Measuring…"):
-            results = [measure(a.spec) for a in arms]
-        st.caption("Small default, measured on this server.")
-    else:
-        st.caption("Run the LocalCluster page's experiment to see this one.")
-        return
-    runs, _ = combine(results, [a.label for a in arms])
-    st.altair_chart(charts.runtime_chart(runs), width="stretch")
-
-
-for key, title, text in LESSONS:
+for key, name, title, text in LESSONS:
     st.subheader(title)
     left, right = st.columns([2, 3])
     left.markdown(text)
     with right:
-        _chart(key)
+        mine = st.session_state.get(f"last-{key}")
+        if mine is not None:
+            st.caption("From your run on the experiment page:")
+            st.markdown("\n".join(f"- {s}" for s in mine.explain()[: len(mine.verdicts)]))
+            st.altair_chart(mine.charts(live=True)[0][1], width="stretch")
+        else:
+            st.caption(f"The page's default comparison (preset `{name}`: {PRESETS[name].lesson}).")
+            with st.container():
+                panel(preset(name), key=f"takeaway-{name}", what="default comparison")
 
 st.header("Your machine")
 m = machine_info()

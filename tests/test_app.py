@@ -43,8 +43,8 @@ def charts(at: AppTest) -> list[dict]:
 
 
 def run_ids(at: AppTest) -> str:
-    found = [c.value for c in at.caption if c.value.startswith("Run ids:")]
-    assert found, "no 'Run ids:' caption: the results panel did not render"
+    found = [c.value for c in at.caption if c.value.startswith("Run `")]
+    assert found, "no 'Run `…`' caption: the results panel did not render"
     return found[0].split(" — ")[0]
 
 
@@ -72,7 +72,7 @@ def test_every_page_renders_without_exception(page):
     at = open_page(page)
     assert at.title, f"{page} has no title"
     # No multi-second work on page load: nothing was measured.
-    assert not [c for c in at.caption if c.value.startswith("Run ids:")]
+    assert not [c for c in at.caption if c.value.startswith("Run `")]
 
 
 def test_start_page_draws_the_schematic_as_a_real_figure():
@@ -85,31 +85,45 @@ def test_start_page_draws_the_schematic_as_a_real_figure():
 
 
 def test_cpu_page_runs_caches_and_remeasures():
-    at = open_page("pages/cpu_bound.py", n="21", tasks="2", workers="2", repeats="2")
+    at = open_page("pages/cpu_bound.py", n="21", tasks="2", workers="2", rounds="6")
     assert at.slider(key="n").value == 21  # the URL set the slider
     at.button(key="cpu-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     first = run_ids(at)
-    assert first.count("`") == 6, first  # three engines, three run ids
     specs = charts(at)
-    assert len(specs) >= 4, "runtime, timeline, speedup and CPU-share charts"
+    assert len(specs) >= 4, "speed-up, runtime, timeline and CPU-share charts"
     all_marks = set().union(*(marks(s) for s in specs))
-    assert {"bar", "rule"} <= all_marks
+    assert {"bar", "rule", "point"} <= all_marks
     frame = at.dataframe[0].value
     assert set(frame["size"]) == {21} and set(frame["scheduler"]) == {"sync", "threads", "processes"}
-    assert len(frame) == 3 * 2  # one row per engine per repeat
+    assert len(frame) == 3 * 6  # one row per engine per round
+    labels = [m.label for m in at.metric]
+    assert labels == ["sync", "threads ×2", "processes ×2"], labels
+    verdict_notes = [c.value for c in at.caption if c.value.startswith("**")]
+    assert len(verdict_notes) == 2 and all(any(v in c for v in ("faster", "same", "slower", "undecided"))
+                                           for c in verdict_notes), verdict_notes
     assert any(m.value.startswith("- **") for m in at.markdown), "the plain-language reading is missing"
+    assert any("other programs used" in c.value for c in at.caption), "the noise line is missing"
 
-    # A rerun with the same settings shows the cached measurement: same run ids, nothing re-measured.
+    # A rerun with the same settings shows the stored measurement: same run id, nothing re-measured.
     at.run()
     assert run_ids(at) == first
-    # "Measure again" takes a fresh measurement: new run ids.
+    # "Measure again" takes a fresh measurement: a new run id.
     at.button(key="cpu-again").click().run()
     assert run_ids(at) != first
 
 
+def test_cpu_page_default_is_the_cpu_bound_preset():
+    """The page, the CLI, the tests and the benches share one default: the preset."""
+    from core.presets import preset
+
+    at = open_page("pages/cpu_bound.py")
+    assert (at.slider(key="n").value, at.slider(key="tasks").value, at.slider(key="workers").value) == (
+        int(preset("cpu-bound").size), preset("cpu-bound").tasks, preset("cpu-bound").arms[1].workers)
+
+
 def test_slider_change_changes_the_spec():
-    at = open_page("pages/cpu_bound.py", n="20", tasks="2", workers="2", repeats="1")
+    at = open_page("pages/cpu_bound.py", n="20", tasks="2", workers="2", rounds="6")
     at.button(key="cpu-run").click().run()
     before = run_ids(at)
     at.slider(key="n").set_value(19).run()
@@ -119,14 +133,14 @@ def test_slider_change_changes_the_spec():
 
 
 def test_bad_url_values_fall_back_to_defaults():
-    at = open_page("pages/cpu_bound.py", n="banana", tasks="9999", workers="-3")
-    assert at.slider(key="n").value == 30
+    at = open_page("pages/cpu_bound.py", n="banana", tasks="9999", workers="-3", rounds="lots")
+    assert at.slider(key="n").value == 25
     assert at.slider(key="tasks").value == 4
-    assert at.slider(key="workers").value == 4
+    assert at.slider(key="workers").value == 2
 
 
 def test_oversized_run_is_refused_with_a_message_and_the_app_keeps_working():
-    at = open_page("pages/cpu_bound.py", n="34", tasks="16", repeats="5")
+    at = open_page("pages/cpu_bound.py", n="34", tasks="16")
     assert at.button(key="cpu-run").disabled
     assert any("Too big" in w.value for w in at.warning)
     at.slider(key="n").set_value(20).run()
@@ -134,8 +148,8 @@ def test_oversized_run_is_refused_with_a_message_and_the_app_keeps_working():
 
 
 def test_local_cluster_page_runs_both_clusters_and_shows_the_map_pitfall():
-    at = open_page("pages/local_cluster.py", n="18", tasks="2", repeats="1", **{"t-workers": "1", "t-threads": "2",
-                                                                                "p-workers": "2", "p-threads": "1"})
+    at = open_page("pages/local_cluster.py", n="18", tasks="2", rounds="6", **{"t-workers": "1", "t-threads": "2",
+                                                                              "p-workers": "2", "p-threads": "1"})
     at.button(key="cluster-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     frame = at.dataframe[0].value
@@ -148,15 +162,18 @@ def test_local_cluster_page_runs_both_clusters_and_shows_the_map_pitfall():
 
 
 def test_io_page_runs_and_labels_the_default_pool():
-    at = open_page("pages/io_bound.py", sleep="0.1", tasks="2", workers="4", repeats="1")
+    at = open_page("pages/io_bound.py", sleep="0.02", tasks="4", workers="4", rounds="6")
     at.button(key="io-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     engines = list(dict.fromkeys(at.dataframe[0].value["engine"]))
-    assert any("(default)" in e for e in engines) and "threads × 4" in engines
+    assert any("Dask's default" in e for e in engines) and "threads ×4" in engines
+    # Waiting releases the GIL: four threads overlap four sleeps, a decided and physical verdict.
+    notes = [c.value for c in at.caption if c.value.startswith("**")]
+    assert len(notes) == 2 and all(n.startswith("**faster**") for n in notes), notes
 
 
 def test_numpy_page_runs_a_kernel_and_the_transfer_comparison():
-    at = open_page("pages/numpy_gil.py", **{"np-tasks": "2", "np-repeats": "1", "mb": "1", "tr-tasks": "2"})
+    at = open_page("pages/numpy_gil.py", **{"np-tasks": "2", "rounds": "6", "mb": "1", "tr-tasks": "2"})
     kernel = next(w for w in at.get("button_group") if w.key == "kernel")
     kernel.set_value("numpy-small").run()
     at.slider(key="size-numpy-small").set_value(1).run()
@@ -169,7 +186,7 @@ def test_numpy_page_runs_a_kernel_and_the_transfer_comparison():
 
 
 def test_takeaways_show_the_users_own_run():
-    at = open_page("pages/io_bound.py", sleep="0.1", tasks="2", workers="2", repeats="1")
+    at = open_page("pages/io_bound.py", sleep="0.02", tasks="2", workers="2", rounds="6")
     at.button(key="io-run").click().run()
     at.switch_page("pages/takeaways.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -37,8 +37,10 @@ from core.measure.noise import BUSY_CORES, Noise
 from core.measure.results import ExperimentResult, combine
 from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS, SCHEDULERS, ExperimentSpec, check_int, short_repr
 from core.measure.stats import (
+    BUSY_BUDGET_FACTOR,
     CONFIDENCE,
     DEFAULT_BAND,
+    MAX_ROUNDS,
     MIN_ROUNDS,
     Interval,
     VerdictName,
@@ -52,7 +54,6 @@ from core.workloads import WORKLOADS
 Rounds = int | Literal["auto"]
 
 DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about this (app setting: compare_seconds)
-MAX_ROUNDS = 40
 MAX_ARMS = 8
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
 
@@ -392,14 +393,51 @@ class ComparisonResult:
     def explain(self) -> list[str]:
         return explain_comparison(self)
 
-    def charts(self) -> list[tuple[str, Any]]:
+    def charts(self, live: bool = False) -> list[tuple[str, Any]]:
+        """Titled Altair charts: speed-up with intervals, runtime, timeline, CPU share (``live``: the first only)."""
         from core.report import charts
 
+        out: list[tuple[str, Any]] = [("Speed-up", speedup_ci_chart(self))]
+        if live:
+            return out
         runs, tasks = combine(list(self.arms), self.labels)
-        out: list[tuple[str, Any]] = [("Speed-up", speedup_ci_chart(self)), ("Runtime", runtime_ci_chart(self))]
+        out.append(("Runtime", runtime_ci_chart(self)))
         out.append(("Timeline", charts.timeline_chart(tasks, runs)))
         out.append(("CPU share", charts.cpu_share_chart(tasks)))
         return out
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        """``(label, value, note, help)`` per arm: its median round, its verdict and the CPU it really got."""
+        out = []
+        cores = self.machine.usable_cores
+        for k, (label, arm) in enumerate(zip(self.labels, self.arms, strict=True)):
+            value = _ms(arm.wall_s)
+            lanes = int(arm.runs["lanes"].iloc[0])
+            util = arm.cpu_utilization
+            ceiling = min(lanes, cores) / lanes
+            cpu = (f"CPU used {util:.0%} of {lanes} lane{'s' if lanes > 1 else ''}"
+                   + (f" (at most {ceiling:.0%} here)" if ceiling < 1 else "")) if math.isfinite(util) else ""
+            if k == 0:
+                note = f"baseline · {cpu}" if cpu else "baseline"
+            else:
+                v = self.verdicts[k - 1]
+                note = f"**{v.verdict}** {_fmt_x(v.speedup)}" + (f" · {cpu}" if cpu else "")
+            help_text = (f"Median wall time of {arm.spec.repeats} round(s): fastest {_ms(arm.wall_min_s)}, slowest"
+                         f" {_ms(arm.wall_max_s)}. CPU used = task CPU ÷ (compute time × lanes): it cannot tell a"
+                         " wait for the GIL from a sleep or a busy core; the GIL trace page can.")
+            out.append((label, value, note, help_text))
+        return out
+
+    def verdict_table(self) -> pd.DataFrame:
+        """One row per arm: median wall, speedup, interval and verdict (what a live view shows each round)."""
+        rows = [{"engine": self.labels[0], "median_s": float(self.arms[0].wall_s), "speedup": 1.0,
+                 "95% CI": "baseline", "verdict": ""}]
+        for v, arm in zip(self.verdicts, self.arms[1:], strict=True):
+            lo, hi = v.ci
+            rows.append({"engine": v.label, "median_s": float(arm.wall_s), "speedup": v.speedup,
+                         "95% CI": f"{_fmt_x(lo)}–{_fmt_x(hi)}" if math.isfinite(hi) and lo > 0 else "(≥ 6 rounds)",
+                         "verdict": v.verdict})
+        return pd.DataFrame(rows)
 
     def progress_line(self) -> str:
         """One line per round for a terminal: each arm's time this round and its verdict so far."""
@@ -448,7 +486,7 @@ def _stop_words(stop: str, spec: CompareSpec) -> str:
     return {
         "rounds": f"as asked ({spec.rounds} rounds)",
         "decided": "stopped when every verdict was decided",
-        "budget": f"stopped at the {spec.budget_s:g} s budget",
+        "budget": f"stopped at the time budget ({spec.budget_s:g} s; twice that on a busy machine)",
         "max-rounds": f"stopped at the {MAX_ROUNDS}-round limit",
         "running": "still running",
     }.get(stop, stop)
@@ -584,7 +622,8 @@ def cost(spec: CompareSpec) -> Cost:
             longest = max(longest, est.per_repeat_s)
     fewest = MIN_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
     seconds = setup + (1 + fewest) * per_round
-    most = max(seconds, setup + min(spec.budget_s, (1 + MAX_ROUNDS) * per_round)) if spec.rounds == "auto" else None
+    most = max(seconds, setup + min(spec.budget_s * BUSY_BUDGET_FACTOR, (1 + MAX_ROUNDS) * per_round)) \
+        if spec.rounds == "auto" else None
     return Cost(seconds=seconds, memory_bytes=memory, longest_uncancellable_s=longest, what="this comparison",
                 advice="lower the size or tasks, or use fewer engines or rounds (the CLI's --force runs it anyway)",
                 max_seconds=most)

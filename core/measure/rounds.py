@@ -27,12 +27,11 @@ from core.measure import noise
 from core.measure.results import ExperimentResult
 from core.measure.run import ArmSession
 from core.measure.spec import ExperimentSpec
-from core.measure.stats import MIN_ROUNDS
+from core.measure.stats import BUSY_BUDGET_FACTOR, MAX_ROUNDS, MIN_ROUNDS
 
 Rounds = int | Literal["auto"]
 StopReason = Literal["rounds", "decided", "budget", "max-rounds"]
 
-MAX_ROUNDS = 40
 # Adaptive rounds look at the data only at these round counts: every look is a chance for noise to
 # cross a threshold, so looks thin out as the rounds grow (each is ~25-35 % later than the last).
 LOOKS = (6, 7, 8, 10, 12, 14, 17, 20, 24, 28, 32, 36, 40)
@@ -125,7 +124,8 @@ def run_rounds(
     budget_s : float, optional
         Adaptive rounds only: no round is started that would end more than this many seconds after the
         warm-up round began (the engines' one-time start-up is not counted: a LocalCluster is started
-        once and reused). :data:`MIN_ROUNDS` rounds always run.
+        once and reused); on a busy machine, :data:`BUSY_BUDGET_FACTOR` times that. :data:`MIN_ROUNDS`
+        rounds always run.
     decided : callable, optional
         Adaptive rounds stop once ``decided(state)`` is true (looked at after the rounds in :data:`LOOKS`).
     on_round : callable, optional
@@ -169,7 +169,8 @@ def run_rounds(
                 if r >= MAX_ROUNDS:
                     state.stop = "max-rounds"
                     break
-                if budget_s is not None and time.monotonic() - t_warm + 1.1 * last_round_s > budget_s:
+                allowed = budget_s * (BUSY_BUDGET_FACTOR if state.noise().busy else 1.0) if budget_s else None
+                if allowed is not None and time.monotonic() - t_warm + 1.1 * last_round_s > allowed:
                     state.stop = "budget"
                     break
             t_round = time.monotonic()

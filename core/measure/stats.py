@@ -46,6 +46,10 @@ CONFIDENCE = 0.95
 DEFAULT_BAND = 0.20
 # The fewest rounds with which a 95 % signed-rank interval exists (2 / 2^6 = 3.1 % < 5 %).
 MIN_ROUNDS = 6
+MAX_ROUNDS = 40
+# On a busy machine (other programs took at least noise.BUSY_CORES so far) adaptive rounds may run this
+# many times the budget: more rounds are the only cure for noise, and a verdict is worth the wait.
+BUSY_BUDGET_FACTOR = 2.0
 
 
 @cache

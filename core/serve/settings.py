@@ -12,6 +12,8 @@ setting (env var / secrets key)            shared     local      what it limits
                                                                  which cannot be cancelled once started
 ``GIL_LAB_MAX_WAIT_SECONDS``               180        1800       how long a session queues for the run slot
 ``GIL_LAB_MEMORY_FRACTION``                0.5        0.8        share of available memory one run may need
+``GIL_LAB_COMPARE_SECONDS``                3          10         adaptive rounds of a comparison stop adding
+                                                                 rounds after about this (start-ups apart)
 ``GIL_LAB_ALLOW_EXTERNAL_CLUSTER``         false      true       show the "your own Dask cluster" field
 ========================================  =========  =========  ================================================
 
@@ -39,6 +41,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "max_local_seconds": (1.0, 24 * 3600.0),
     "max_wait_seconds": (0.0, 24 * 3600.0),
     "memory_fraction": (0.05, 0.95),
+    "compare_seconds": (0.5, 600.0),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -63,6 +66,9 @@ class Settings:
         How long a session waits for another session's run to end before giving up.
     memory_fraction : float
         Largest share of the available memory one run may need.
+    compare_seconds : float
+        A comparison with adaptive rounds adds rounds until every verdict is decided or about this many
+        seconds have passed (pools and clusters are started before, and reused between clicks).
     allow_external_cluster : bool
         Whether the app offers a field for the address of an existing Dask cluster. Off on a shared
         deployment: connecting a public server to arbitrary addresses is not something to offer strangers.
@@ -75,6 +81,7 @@ class Settings:
     max_local_seconds: float = 30.0
     max_wait_seconds: float = 180.0
     memory_fraction: float = 0.5
+    compare_seconds: float = 3.0
     allow_external_cluster: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -100,13 +107,14 @@ class Settings:
         """One line for the app and logs."""
         return (
             f"{self.mode} mode: runs up to {self.max_seconds:g} s (local engines {self.local_limit('sync'):g} s),"
+            f" comparisons decided within about {self.compare_seconds:g} s,"
             f" queue up to {self.max_wait_seconds:g} s, memory up to {self.memory_fraction:.0%} of what is free,"
             f" external clusters {'allowed' if self.allow_external_cluster else 'off'}"
         )
 
 
 LOCAL_DEFAULTS = Settings(mode="local", max_seconds=600.0, max_local_seconds=600.0, max_wait_seconds=1800.0,
-                          memory_fraction=0.8, allow_external_cluster=True)
+                          memory_fraction=0.8, compare_seconds=10.0, allow_external_cluster=True)
 SHARED_DEFAULTS = Settings()
 
 _KEYS = [f.name for f in fields(Settings) if f.name not in ("mode", "warnings")]
