@@ -354,6 +354,9 @@ def show(result: Any, *, key: str) -> None:
             col.metric(label, value, help=help_text)
             if note:
                 col.caption(note)
+    if metrics and any("CPU used" in note for _, _, note, _ in metrics):
+        with st.expander("What “CPU used” means, and what it does not"):
+            st.markdown(CPU_USED)
     sentences = result.explain()
     if sentences:
         st.markdown("\n".join(f"- {s}" for s in sentences))
@@ -369,6 +372,16 @@ def show(result: Any, *, key: str) -> None:
     with tabs[-1]:
         downloads(result, frames, key=key)
 
+
+CPU_USED = (
+    "*CPU used* = the CPU time all tasks' threads got ÷ (compute time × lanes), where a lane is one worker thread"
+    " or process. 100 %: every lane computed the whole time. Under threads, fib's lanes were busy on paper but"
+    " mostly **waiting for the GIL**; under processes each lane has its own interpreter and gets close to a full"
+    " core (up to cores ÷ lanes when there are more lanes than cores); sleeping tasks show ~0 %: they wait, they"
+    " don't compute.\n\nIt cannot say *why* a lane waited — the GIL, a sleep, I/O or another program on the same"
+    " cores all look the same. The **GIL trace** page shows the GIL itself handing the interpreter from thread to"
+    " thread."
+)
 
 CHART_CAPTIONS = {
     "Speed-up": "Dots: each engine's speed-up over the baseline (the median of the per-round ratios); bars: its 95 %"

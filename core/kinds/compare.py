@@ -872,21 +872,28 @@ class CompareKind:
                     raise ValueError(f"--rounds must be auto or a whole number from 1 to {MAX_ROUNDS}"
                                      f" (got {text[:40]!r})")
                 rounds = int(text)
+        explicit = [o for o in ("workload", "size", "tasks", "engines", "chunksize", "blas_threads", "address")
+                    if getattr(args, o) is not None] + (["reuse_pool"] if args.reuse_pool else [])
         if args.preset:
-            explicit = [o for o in ("workload", "size", "tasks", "engines", "chunksize", "blas_threads", "address")
-                        if getattr(args, o) is not None] + (["reuse_pool"] if args.reuse_pool else [])
             if explicit:
                 raise ValueError(f"--preset fixes the engines and tasks; drop --{explicit[0].replace('_', '-')}"
                                  " or the preset")
             spec = preset(args.preset)
+        elif not explicit:
+            spec = preset("start")  # no settings at all: the lab's first comparison
         else:
             workload = args.workload or "fib"
             size = args.size if args.size is not None else WORKLOADS[workload].default_size
-            arms = parse_arms(args.engines or "sync,threads:4,processes:4")
+            try:
+                arms = parse_arms(args.engines if args.engines is not None else "sync,threads:4,processes:4")
+            except ValueError as exc:
+                raise ValueError(f"--engines: {exc}") from None
             chunksize = 1 if args.chunksize is None else args.chunksize
             arms = tuple(replace(a, chunksize=chunksize, reuse_pool=args.reuse_pool, label="")
                          if a.engine == "processes" else a for a in arms)
-            if args.address:
+            if args.address is not None:
+                if not args.address.strip():
+                    raise ValueError("--address must be a scheduler address like tcp://10.0.0.5:8786 (got '')")
                 if not any(a.engine == "external" for a in arms):
                     arms = (*arms, Arm("external"))
                 arms = tuple(replace(a, address=args.address) if a.engine == "external" else a for a in arms)
