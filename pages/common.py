@@ -311,24 +311,14 @@ def _measure_live(kind: Any, spec: Any, cost: Cost, what: str) -> tuple[Any, flo
 
 
 def live_view(partial: Any, *, chart: bool = True) -> None:
-    """What a round-by-round measurement shows while it runs: its verdicts so far (and their chart)."""
-    table = getattr(partial, "verdict_table", None)
+    """What a measurement in rounds shows while it runs: its ``live_table()`` and ``live_chart()`` (if it has them)."""
     st.markdown(f"**Round {getattr(partial, 'rounds', '?')}** — verdicts so far (they settle as rounds add up):")
+    table = getattr(partial, "live_table", None)
     if table is not None:
         st.dataframe(table(), hide_index=True)
-    if chart:
-        charts = partial.charts(live=True) if _takes_live(partial) else []
-        for _, c in charts[:1]:
-            st.altair_chart(c, width="stretch")
-
-
-def _takes_live(result: Any) -> bool:
-    import inspect
-
-    try:
-        return "live" in inspect.signature(result.charts).parameters
-    except (TypeError, ValueError):
-        return False
+    drawing = getattr(partial, "live_chart", None)
+    if chart and drawing is not None:
+        st.altair_chart(drawing(), width="stretch")
 
 
 # --- showing any result ------------------------------------------------------------------------------

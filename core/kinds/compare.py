@@ -393,13 +393,11 @@ class ComparisonResult:
     def explain(self) -> list[str]:
         return explain_comparison(self)
 
-    def charts(self, live: bool = False) -> list[tuple[str, Any]]:
-        """Titled Altair charts: speed-up with intervals, runtime, timeline, CPU share (``live``: the first only)."""
+    def charts(self) -> list[tuple[str, Any]]:
+        """Titled Altair charts: speed-up with intervals, runtime, timeline, CPU share."""
         from core.report import charts
 
         out: list[tuple[str, Any]] = [("Speed-up", speedup_ci_chart(self))]
-        if live:
-            return out
         runs, tasks = combine(list(self.arms), self.labels)
         out.append(("Runtime", runtime_ci_chart(self)))
         out.append(("Timeline", charts.timeline_chart(tasks, runs)))
@@ -428,7 +426,11 @@ class ComparisonResult:
             out.append((label, value, note, help_text))
         return out
 
-    def verdict_table(self) -> pd.DataFrame:
+    def live_chart(self) -> Any:
+        """The chart a live view redraws as rounds arrive: the speed-ups with their intervals."""
+        return speedup_ci_chart(self)
+
+    def live_table(self) -> pd.DataFrame:
         """One row per arm: median wall, speedup, interval and verdict (what a live view shows each round)."""
         rows = [{"engine": self.labels[0], "median_s": float(self.arms[0].wall_s), "speedup": 1.0,
                  "95% CI": "baseline", "verdict": ""}]
