@@ -659,9 +659,13 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             else f"{v.rounds} round(s): no interval yet"
         times = f"{_ms(arm.wall_s)} vs {_ms(base.wall_s)}"
         share = arm.cpu_share
+        moves_data = spec.workload == "transfer" and arm_spec.engine in ("processes", "cluster-processes", "external")
         if v.verdict == "faster":
             sentence = f"{name} ran **{_fmt_x(v.speedup)} faster** than {base_label} ({times}; {ci})"
-            if arm_spec.engine in ("processes", "cluster-processes", "external") and wl.cpu_bound:
+            if spec.workload == "transfer":
+                sentence += (": the checksums ran in parallel, and that outweighed sending the payload to the"
+                             " workers." if moves_data else ": every thread read the caller's array in place.")
+            elif arm_spec.engine in ("processes", "cluster-processes", "external") and wl.cpu_bound:
                 sentence += ": each worker process has its own GIL, so the tasks ran in parallel"
                 sentence += f" ({share:.0%} of their time on a CPU)." if math.isfinite(share) else "."
             elif not wl.cpu_bound:
@@ -685,7 +689,10 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             sentence = f"{name} was **{_fmt_x(1 / v.speedup)} slower** than {base_label} ({times}; {ci})"
             startup = float(arm.runs["startup_s"].median() + arm.runs["teardown_s"].median())
             compute = float(arm.runs["compute_s"].median())
-            if startup > 0.05 and startup > 0.2 * arm.wall_s:
+            if moves_data:
+                sentence += (f": each task's {spec.size:g} MB payload had to be pickled, sent to another process"
+                             " and unpickled there; threads read the same array in place.")
+            elif startup > 0.05 and startup > 0.2 * arm.wall_s:
                 sentence += (f": it spent {_ms(startup)} of every compute starting and stopping a fresh pool of"
                              f" {arm.spec.workers} processes; the tasks themselves took {_ms(compute)}.")
             elif holds_gil and arm_spec.engine in ("threads", "cluster-threads"):
@@ -717,8 +724,9 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                        f" {best.lanes} lanes on {cores} cores (ideal built from the shortest task measured,"
                        f" {_ms(result.task_floor_s)}).")
     if result.noise.busy:
-        out.append(f"This machine was busy: {result.noise.describe()}. Verdicts that the busy cores could have"
-                   " produced are shown as undecided.")
+        out.append(f"This machine was busy: other programs used {result.noise.other_cores:.1f} of {cores} cores during"
+                   " the comparison, so timings are slower and noisier than on a quiet machine. Verdicts the busy"
+                   " cores could have produced are shown as undecided.")
     if wl.cpu_bound and any(a.spec.concurrency > cores for a in result.arms):
         out.append(f"This machine has {cores} usable core{'s' if cores != 1 else ''}: more workers than that cannot"
                    " compute more at once, they only take turns.")
