@@ -204,3 +204,42 @@ def test_compare_json_is_strict_json(cli):
               "--rounds", "6", "--json", "--quiet")
     assert run.returncode == 0, run.stderr
     json.loads(run.stdout, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+
+
+# --- plausibility: results the machine cannot produce are not taught ---------------------------------
+
+
+class _Session:
+    def __init__(self, spec, lanes: int, cpu_s: float) -> None:
+        self.spec, self.lanes, self.cores_used = spec, lanes, 1.0
+        self.records = [{"cpu_s": cpu_s}] * 8
+
+
+def _state(spec, times, cpu_s=0.01):
+    from types import SimpleNamespace
+
+    from core.measure.noise import Noise
+
+    sessions = [_Session(spec.experiment(a), 1 if a.engine == "sync" else a.workers, cpu_s) for a in spec.arms]
+    return SimpleNamespace(cores=2, times=times, sessions=sessions,
+                           arm_noise=lambda k: Noise(0.0, 1.0, 2, 1.0, 0.0))
+
+
+def test_pure_python_faster_on_one_gil_is_a_measurement_problem_not_a_lesson():
+    from core.kinds.compare import verdicts_from
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("threads", 4), Arm("processes", 2, reuse_pool=True)))
+    # Rounds in which sync happened to be slowed twice over: threads and processes both look 2× faster.
+    times = [[0.08 * (1 + 0.01 * r), 0.04, 0.04] for r in range(10)]
+    threads, processes = verdicts_from(spec, _state(spec, times))
+    assert threads.verdict == "undecided" and "one GIL" in threads.reason, threads
+    assert processes.verdict == "faster"  # processes can run fib in parallel: plausible
+
+
+def test_faster_than_the_ideal_is_a_measurement_problem():
+    from core.kinds.compare import verdicts_from
+
+    spec = CompareSpec(workload="sleep", size=0.05, tasks=4, arms=(Arm("sync"), Arm("threads", 4)))
+    times = [[0.2, 0.01] for _ in range(10)]  # four 50 ms sleeps on 4 threads cannot end in 10 ms
+    [threads] = verdicts_from(spec, _state(spec, times))
+    assert threads.efficiency > 4 and threads.verdict == "undecided" and "ideal" in threads.reason

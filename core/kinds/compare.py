@@ -56,6 +56,8 @@ Rounds = int | Literal["auto"]
 DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about this (app setting: compare_seconds)
 MAX_ARMS = 8
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
+# Engines whose worker threads all live in one process, sharing its GIL.
+ONE_GIL_ENGINES = ("threads", "cluster-threads")
 
 _ARM = re.compile(r"^(?P<engine>[a-z-]+)(?::(?P<workers>\d{1,3})(?:x(?P<threads>\d{1,3}))?)?$", re.ASCII)
 
@@ -533,13 +535,39 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
         ideal = _ideal(spec, lanes, cores, floor_s)
         walls = sorted(row[k] for row in times)
         wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
+        efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
+        if verdict == "faster":
+            implausible = _implausible(spec, arm_spec, efficiency)
+            if implausible:
+                verdict, reason = "undecided", implausible
         out.append(Verdict(
             label=arm_spec.label, scheduler=arm_spec.engine, spec=session.spec.to_dict(), lanes=lanes,
             verdict=verdict, speedup=interval.estimate, ci=(interval.low, interval.high), rounds=interval.n,
             reason=reason, busy=bool(nz.busy), other_cores=nz.other_cores, cores_used=used,
-            efficiency=ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan,
+            efficiency=efficiency,
         ))
     return tuple(out)
+
+
+def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
+    """Why a ``faster`` the interval supports is still not a lesson to teach, or ``""`` when it is plausible.
+
+    Two results the machine itself cannot produce are measurement problems, like an efficiency above 1:
+    an arm faster than the ideal (the shortest task anyone measured, on every core), and pure-Python
+    work more than the band faster on an engine whose threads share one GIL, on an interpreter that
+    has one. Both happen when other programs change the machine's speed under the rounds (a baseline
+    round slowed by a burst looks like a speedup of everything else); the cure is to measure again.
+    """
+    if math.isfinite(efficiency) and efficiency > EFFICIENCY_TOLERANCE:
+        return (f"it ran at {efficiency:.2f}× the ideal this machine allows, which no engine can: the machine's speed"
+                " changed during the comparison; measure again")
+    wl = WORKLOADS[spec.workload]
+    one_gil = arm.engine in ONE_GIL_ENGINES
+    if one_gil and wl.cpu_bound and wl.gil == "holds" and machine_info().gil_enabled:
+        return ("its threads share one GIL, and this pure-Python work cannot run in parallel on them: the speed-up"
+                " came from the machine's load changing between rounds, not from the threads; measure again when"
+                " the machine is quieter")
+    return ""
 
 
 def task_floor(spec: CompareSpec, state: Any) -> float:
