@@ -595,6 +595,23 @@ def format_of(path: str) -> Format:
     return match.group(1)  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Download:
+    """One file a page offers: what its button says, the file's text, name and type."""
+
+    label: str
+    data: str
+    file_name: str
+    mime: str
+
+
+def take_home(result: ComparisonResult, stem: str) -> list[Download]:
+    """The notebook and the script of the comparison ``result`` measured, as a page offers them."""
+    return [Download("Download as notebook", notebook_text(result.spec, result), f"{stem}.ipynb",
+                     "application/x-ipynb+json"),
+            Download("Download as script", to_script(result.spec, result), f"{stem}.py", "text/x-python")]
+
+
 def load_result(path: str) -> ComparisonResult:
     """The comparison of a ``compare --json`` file, to quote in an export (``ValueError`` if it is not one)."""
     import json
