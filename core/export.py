@@ -49,6 +49,7 @@ TASKS_MODULE = "gil_lab_tasks"
 DEFAULT_ROUNDS = 10  # an adaptive comparison exported without a result
 FEWEST_ROUNDS = 6  # the lab's fewest for an interval: a result decided in fewer rounds exports this many
 MOST_ROUNDS = 20  # a long, undecided result is not made a learner's long wait
+WIDTH = 100  # longest line the export writes where it can choose
 
 # pip names of the modules an export may import, where they differ from the module's name
 _PIP_NAMES = {"sklearn": "scikit-learn"}
@@ -150,6 +151,45 @@ def _sorted_imports(lines: list[str]) -> list[str]:
     return std + ([""] if std and rest else []) + rest
 
 
+def _wrap_call(code: str, indent: str = "") -> list[str]:
+    """A line of code whose first call's arguments are wrapped to :data:`WIDTH` (as it is if short or no call)."""
+    import io
+    import tokenize
+
+    if len(indent + code) <= WIDTH:
+        return [indent + code]
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type == tokenize.OP]
+    except (tokenize.TokenError, SyntaxError):
+        return [indent + code]
+    depth, opened, commas, closed = 0, -1, [], -1
+    for tok in tokens:
+        if tok.string in "([{":
+            depth += 1
+            if depth == 1 and opened < 0:
+                if tok.string != "(":
+                    return [indent + code]  # the line starts with a literal, not a call
+                opened = tok.end[1]
+        elif tok.string in ")]}":
+            depth -= 1
+            if depth == 0:
+                closed = tok.start[1]
+                break
+        elif tok.string == "," and depth == 1:
+            commas.append(tok.start[1])
+    if opened < 0 or closed < 0:
+        return [indent + code]
+    bounds = [opened - 1, *commas, closed]
+    args = [code[a + 1:b].strip() + ("," if b != closed else "") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    lines, line = [indent + code[:opened]], ""
+    for arg in args:
+        if line and len(indent) + 4 + len(line) + 1 + len(arg) > WIDTH:
+            lines.append(f"{indent}    {line}")
+            line = ""
+        line = f"{line} {arg}".strip()
+    return [*lines, f"{indent}    {line}{code[closed:]}"]
+
+
 def _q(text: str) -> str:
     """``text`` as a Python string literal, in double quotes where it can be."""
     return f'"{text}"' if '"' not in text and "\\" not in text and text.isprintable() else repr(text)
@@ -221,7 +261,7 @@ class _Parts:
     def setup(self, tasks_path: str) -> list[str]:
         lines = []
         for e in self.engines:
-            lines.append(e.code.setup)
+            lines += _wrap_call(e.code.setup)
             if e.arm.engine == "external":  # a cluster elsewhere has no gil_lab_tasks.py: send it
                 lines.append(f"{e.code.name}.upload_file({tasks_path})  # its scheduler and workers import the tasks")
         return lines
@@ -231,7 +271,7 @@ class _Parts:
         for e in self.engines:
             key, run = _q(e.label), e.code.run.format(calls="calls")
             entry = f"    {key}: lambda: {run},"
-            lines += [entry] if len(entry) <= 100 else [f"    {key}:", f"        lambda: {run},"]
+            lines += [entry] if len(entry) <= WIDTH else [f"    {key}:", *_wrap_call(f"lambda: {run},", " " * 8)]
         return [*lines, "}"]
 
     def teardown(self) -> list[str]:
@@ -480,9 +520,9 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
         "`table` has one row per engine per round; `speedup` is the baseline's time in the same round divided by"
         " the engine's (above 1: faster). The summary shows each engine's median and the range of its per-round"
         " speed-ups."])
-    code(["import pandas as pd", "", *parts.table(), "summary"])
+    code(["import pandas as pd", "", *parts.table(), "summary.round(3)"])
     code(["import altair as alt", "",
-          'x = alt.X("engine:N", sort=labels, title=None)',
+          'x = alt.X("engine:N", sort=labels, title=None, axis=alt.Axis(labelAngle=0))',
           'dots = alt.Chart(table).mark_circle(size=60, opacity=0.6).encode(',
           '    x=x, y=alt.Y("wall_s:Q", title="Wall time per round (s)"),',
           '    color=alt.Color("engine:N", sort=labels, legend=None),',
