@@ -373,22 +373,25 @@ def _intro(parts: _Parts, runner: str, packages: str) -> list[str]:
     return lines
 
 
-def _pitfalls(parts: _Parts, where: str = "in a notebook cell") -> list[str]:
+def _pitfalls(parts: _Parts, module_note: bool = False) -> list[str]:
+    """The tutorial's pitfalls this export's code avoids, and why (``module_note``: why the tasks have a module)."""
     code = " ".join(f"{e.code.setup} {e.code.run}" for e in parts.engines)
     out = []
     if "pure=False" in code:
         out.append("`pure=False`: each call is a task of its own. `dask.delayed` defaults to it, but"
                    " `client.submit` and pure tasks give identical calls one key and compute them once: four"
                    " identical tasks would be one.")
-    if "chunksize=" in code:
+    if any(e.arm.engine == "processes" for e in parts.engines):
         out.append("`chunksize=1`: Dask's processes scheduler sends up to 6 tasks to a worker at a time by default,"
                    f" so a graph of {parts.spec.tasks} tasks could run in ONE process.")
     if any(e.arm.engine != "sync" for e in parts.engines):
-        out.append("Every pool and cluster has an explicit size: by default Dask sizes them by the cores of the"
-                   " machine it runs on (the threads scheduler: one thread per core), which is not the engine the"
-                   " label names.")
-    out.append(f"The tasks live in `{TASKS_MODULE}.py`: worker processes start fresh interpreters (spawn) and import"
-               f" a task function by its module and name; a function defined {where} would not import there.")
+        out.append("Every pool and cluster has an explicit size: left to their defaults, most size themselves by the"
+                   " cores of the machine they run on (Dask's threads scheduler: one thread per core), which is not"
+                   " the engine the label names.")
+    if module_note:
+        out.append(f"The tasks live in `{TASKS_MODULE}.py`: worker processes start fresh interpreters (spawn) and"
+                   " import a task function by its module and name, so every engine's workers find the same"
+                   " functions there.")
     return out
 
 
@@ -497,8 +500,9 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
     md(_intro(parts, "run all cells", parts.packages(["pandas", "altair"])))
     md(["## 1 · The tasks", "",
         f"The next cell writes the task functions to `{TASKS_MODULE}.py` beside this notebook. Worker processes"
-        " start fresh interpreters and import a task function by its module and name: a function defined in a"
-        " cell would not import there."])
+        " start fresh interpreters (spawn) and import a task function by its module and name. A function defined"
+        " in a cell is in no module they can import: Dask would ship it by value (cloudpickle), the standard"
+        " library's process pools cannot."])
     code([f"%%writefile {TASKS_MODULE}.py", parts.tasks])
     md(["## 2 · The engines, started once", "",
         "Every engine is started before anything is timed (a process pool or a cluster takes a while to start;"
@@ -594,7 +598,7 @@ def to_script(spec: CompareSpec, result: ComparisonResult | None = None) -> str:
         "",
         *_indent(parts.calls, i1), "",
         *_comment("Every engine is started once, before anything is timed. Pitfalls the code avoids:", i1),
-        *[line for p in _pitfalls(parts, "in this script") for line in _comment(f"- {p}", i1)],
+        *[line for p in _pitfalls(parts, module_note=True) for line in _comment(f"- {p}", i1)],
         *_indent(parts.setup("str(tasks_file)"), i1),
         "    try:",
         *_indent(parts.engines_dict(), i2),
