@@ -267,12 +267,17 @@ class _Parts:
         return lines
 
     def engines_dict(self) -> list[str]:
-        lines = ["engines = {  # label: one compute of every task (what a round times)"]
+        """``engines = {label: a function that computes every task once}``: a lambda, or a def for statements."""
+        defs, lines = [], ["engines = {  # label: one compute of every task (what a round times)"]
         for e in self.engines:
             key, run = _q(e.label), e.code.run.format(calls="calls")
+            if "\n" in run:  # statements (a pool opened and closed around the compute): a function of its own
+                defs += [f"def run_{e.code.name}():", *_indent(run.splitlines(), "    "), ""]
+                lines.append(f"    {key}: run_{e.code.name},")
+                continue
             entry = f"    {key}: lambda: {run},"
             lines += [entry] if len(entry) <= WIDTH else [f"    {key}:", *_wrap_call(f"lambda: {run},", " " * 8)]
-        return [*lines, "}"]
+        return [*defs, *lines, "}"]
 
     def teardown(self) -> list[str]:
         return [e.code.teardown for e in self.engines if e.code.teardown]
