@@ -181,22 +181,25 @@ def _export(args: argparse.Namespace) -> int:
     """``export``: the comparison of ``args`` (or of ``--result``) as a notebook or script, to a file or stdout."""
     from core.export import export, format_of, load_result
 
-    output = args.output if args.output not in (None, "-") else None
-    fmt = args.format or (format_of(output) if output else None)
-    if fmt is None:
-        raise ValueError("give --format ipynb or py (or an --output file named .ipynb or .py)")
     k = kind("compare")
-    if args.result:
-        if args.measure:
-            raise ValueError("--result quotes a measurement already made: drop --measure or --result")
+    result = None
+    if args.result is not None:  # the settings first: a bad one is named before anything else is looked at
         given = _given(args, k.add_arguments)
         if given:
             raise ValueError(f"--result brings its own settings: drop {given[0]} or --result")
-        result = load_result(args.result)
+        if args.measure:
+            raise ValueError("--result quotes a measurement already made: drop --measure or --result")
+        try:
+            result = load_result(args.result)
+        except ValueError as exc:
+            raise ValueError(f"--result: {exc}") from None
         spec = result.spec
     else:
         spec = k.spec_from_args(args)
-        result = None
+    output = None if args.output in (None, "-") else args.output
+    fmt = args.format or (format_of(output) if output else None)
+    if fmt is None:
+        raise ValueError("give --format ipynb or py (or an --output file named .ipynb or .py)")
     target = _writable(output, fmt) if output else None  # before measuring: fail fast
     if args.measure:
         result = _measured(k, spec, args)
@@ -208,7 +211,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot write --output {output}: {exc.strerror or exc}") from None
     if not args.quiet:
         print(f"wrote {output} ({fmt}, {len(text.splitlines())} lines)", file=sys.stderr)
     return 0
@@ -229,14 +232,16 @@ def _writable(output: str, fmt: str) -> Any:
     from core.export import check_file_name
 
     path = Path(output)
-    check_file_name(path.name, fmt)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValueError(f"cannot write {output}: it is a directory")
-    if not folder.is_dir():
-        raise ValueError(f"cannot write {output}: no directory {str(folder)!r}")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"cannot write {output}: permission denied")
+    try:
+        check_file_name(path.name, fmt)
+        if path.is_dir():
+            raise ValueError("it is a directory")
+        if not path.parent.is_dir():
+            raise ValueError(f"no directory {str(path.parent)!r}")
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise ValueError("permission denied")
+    except (ValueError, OSError) as exc:  # OSError: a name too long, a NUL byte
+        raise ValueError(f"cannot write --output {output}: {exc}") from None
     return path
 
 

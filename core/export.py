@@ -640,7 +640,8 @@ def format_of(path: str) -> Format:
     """The format a file name asks for: ``.ipynb`` or ``.py``."""
     match = re.search(r"\.(ipynb|py)$", path)
     if not match:
-        raise ValueError(f"cannot tell the format from {path!r}: give --format ipynb or py, or a .ipynb/.py name")
+        raise ValueError(f"cannot tell the format from the output name {path!r}: give --format ipynb or py, or"
+                         " name the output .ipynb or .py")
     return match.group(1)  # type: ignore[return-value]
 
 
@@ -692,6 +693,8 @@ def check_file_name(name: str, fmt: str) -> None:
 
     stem = name.rsplit(".", 1)[0]
     if stem == TASKS_MODULE:
-        raise ValueError(f"{name} is the name of the tasks module the export writes when it runs: choose another name")
+        raise ValueError(f"{TASKS_MODULE} is the name of the tasks module the export writes when it runs: choose"
+                         " another name")
     if fmt == "py" and stem.isidentifier() and (stem in sys.stdlib_module_names or find_spec(stem) is not None):
-        raise ValueError(f"a script named {name} would be imported in place of the {stem} module: choose another name")
+        raise ValueError(f"a script of that name would be imported in place of the {stem} module: choose another"
+                         " name")

@@ -913,11 +913,14 @@ class CompareKind:
         else:
             workload = args.workload or "fib"
             size = args.size if args.size is not None else WORKLOADS[workload].default_size
-            arms = parse_arms(args.engines or "sync,threads:4,processes:4")
+            try:  # an empty --engines is a mistake, not the default
+                arms = parse_arms("sync,threads:4,processes:4" if args.engines is None else args.engines)
+            except ValueError as exc:
+                raise ValueError(f"--engines: {exc}") from None
             chunksize = 1 if args.chunksize is None else args.chunksize
             arms = tuple(replace(a, chunksize=chunksize, reuse_pool=args.reuse_pool, label="")
                          if a.engine == "processes" else a for a in arms)
-            if args.address:
+            if args.address is not None:  # an empty one is refused by the arm, not ignored
                 if not any(a.engine == "external" for a in arms):
                     arms = (*arms, Arm("external"))
                 arms = tuple(replace(a, address=args.address) if a.engine == "external" else a for a in arms)
