@@ -123,11 +123,12 @@ def tasks_source(functions: list[Callable[..., Any]], title: str) -> str:
         visit(fn)
     head = [f'"""{title}\n\nWritten out from GIL Lab\'s core/workloads.py. A module of its own, so that worker'
             ' processes\n(fresh interpreters, started by spawn) can import the functions by name.\n"""',
-            "", "from __future__ import annotations", ""]
-    head += _sorted_imports(list(imports))
+            "", "from __future__ import annotations"]
+    if imports:
+        head += ["", *_sorted_imports(list(imports))]
     if constants:
         head += ["", *constants]
-    return "\n".join(head).rstrip() + "\n\n\n" + "\n\n".join(sources.values())
+    return "\n".join(head) + "\n\n\n" + "\n\n".join(sources.values())
 
 
 def _top_module(line: str) -> str:
