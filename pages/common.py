@@ -397,6 +397,19 @@ def downloads(result: Any, frames: dict[str, pd.DataFrame], *, key: str) -> None
                             file_name=f"gil-lab-{key}-{name}.csv", mime="text/csv", key=f"{key}-dl-{name}")
     cols[-1].download_button("everything (JSON)", result.to_json(indent=1), file_name=f"gil-lab-{key}.json",
                              mime="application/json", key=f"{key}-dl-json")
+    if getattr(result, "kind", None) == "compare":  # the experiment itself, to run at home without the lab
+        from core.export import take_home
+
+        try:
+            files = take_home(result, f"gil-lab-{key}")
+        except ValueError as exc:  # an engine with no example code
+            st.caption(f"This comparison cannot be exported: {exc}.")
+            return
+        for col, f in zip(st.columns(len(files)), files, strict=True):
+            col.download_button(f.label, f.data, file_name=f.file_name, mime=f.mime, key=f"{key}-dl-{f.file_name}",
+                                icon=":material/download:")
+        st.caption("The notebook and the script run this comparison on your own machine with plain Dask, nothing of"
+                   " GIL Lab needed, and quote what this server measured for you to compare.")
 
 
 def fmt_ratio(value: float) -> str:

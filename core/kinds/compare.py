@@ -390,6 +390,32 @@ class ComparisonResult:
     def to_json(self, indent: int | None = None) -> str:
         return strict_json(self.to_dict(), indent)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComparisonResult:
+        """The comparison a ``compare --json`` object (:meth:`to_dict`) describes: to quote it elsewhere (exports).
+
+        JSON's nulls come back as NaN; ``round_noise`` is not in the JSON and comes back empty. Raises
+        ``ValueError`` for anything that is not a complete comparison.
+        """
+        try:
+            if data.get("kind") != "compare" or not data.get("complete"):
+                raise ValueError("it is not a complete comparison (kind 'compare', complete true)")
+            raw = dict(data["spec"])
+            spec = CompareSpec(**{**raw, "arms": tuple(Arm(**a) for a in raw["arms"])})
+            noise = {k: _nan(v) if k != "cores" else int(v) for k, v in data["noise"].items() if k != "busy"}
+            numbers = ("speedup", "other_cores", "cores_used", "efficiency")
+            verdicts = tuple(Verdict(**{**v, "ci": (_nan(v["ci"][0]), _nan(v["ci"][1])),
+                                        **{k: _nan(v[k]) for k in numbers}}) for v in data["verdicts"])
+            return cls(
+                spec=spec, machine=MachineInfo(**data["machine"]), run_id=str(data["run_id"]),
+                started_at=str(data["started_at"]), arms=tuple(ExperimentResult.from_dict(a) for a in data["arms"]),
+                verdicts=verdicts, rounds=int(data["rounds"]), stop=str(data["stop"]), wall_s=float(data["wall_s"]),
+                warmup_s=float(data["warmup_s"]), noise=Noise(**noise), round_noise=(),
+                task_floor_s=_nan(data["task_floor_s"]), ideal_s=_nan(data["ideal_s"]),
+            )
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"not a compare --json object ({type(exc).__name__}: {exc})") from None
+
     # -- words, charts, terminal -------------------------------------------------------------------
 
     def explain(self) -> list[str]:
@@ -478,6 +504,11 @@ class ComparisonResult:
             })
         table = pd.DataFrame(rows).to_string(index=False)
         return "\n".join([*head, table, "", *[s.replace("**", "") for s in self.explain()]])
+
+
+def _nan(value: Any) -> float:
+    """A JSON number, its null as NaN."""
+    return math.nan if value is None else float(value)
 
 
 def _fmt_x(value: float) -> str:
