@@ -13,6 +13,8 @@ a thread that waits for the GIL accumulates wall time but no CPU time.
 
 from __future__ import annotations
 
+import importlib
+import json
 import math
 import os
 import pickle
@@ -25,7 +27,8 @@ from functools import cache
 from typing import Any, Literal
 
 WorkloadName = Literal["fib", "sleep", "numpy-sort", "numpy-matmul", "numpy-small", "transfer"]
-GilBehaviour = Literal["holds", "releases"]
+GilBehaviour = Literal["holds", "releases", "unknown"]
+FUNCTION = "function"  # the workload of your own function (not in WORKLOADS: its behaviour is what we measure)
 
 MB = 1_000_000
 
@@ -125,6 +128,56 @@ def transfer(payload: Any) -> float:
     return float(payload.sum())
 
 
+# --- your own function ---------------------------------------------------------------------------
+
+
+class UserFunctionError(RuntimeError):
+    """Your function failed inside a task (or could not be imported by a worker); the message says how.
+
+    Raised in the worker with a plain message, so that it pickles back from any process and every
+    engine reports it the same way: the function, the exception type and its message, on one line.
+    """
+
+
+@cache
+def resolve_function(path: str, root: str | None = None) -> Callable[..., Any]:
+    """The callable named ``module:name`` (``name`` may be dotted: ``Class.method``), imported here.
+
+    ``root`` is the directory the module was found in when it was tried out (:mod:`core.userfunc`): a
+    worker started before that directory was on ``sys.path`` (a warm pool, a LocalCluster) adds it.
+    Raises :class:`UserFunctionError` naming what is missing; the parent validated the name already,
+    so this only fails when a worker's environment differs from the parent's.
+    """
+    module_name, _, name = path.partition(":")
+    try:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            if not root or root in sys.path:
+                raise
+            sys.path.append(root)
+            module = importlib.import_module(module_name)
+        target: Any = module
+        for part in name.split("."):
+            target = getattr(target, part)
+    except Exception as exc:
+        raise UserFunctionError(f"{path} could not be imported in worker process {os.getpid()}:"
+                                f" {type(exc).__name__}: {str(exc)[:200]}") from None
+    if not callable(target):
+        raise UserFunctionError(f"{path} is a {type(target).__name__}, not a function")
+    return target
+
+
+def call_function(path: str, args_json: str, kwargs_json: str, root: str | None = None) -> Any:
+    """Call your function with its JSON arguments; an exception becomes one :class:`UserFunctionError`."""
+    func = resolve_function(path, root)
+    args, kwargs = json.loads(args_json), json.loads(kwargs_json)
+    try:
+        return func(*args, **kwargs)
+    except (Exception, SystemExit) as exc:  # SystemExit: a sys.exit() would otherwise kill a pool worker
+        raise UserFunctionError(f"{path} raised {type(exc).__name__}: {str(exc)[:300]}") from None
+
+
 # --- per-task evidence ----------------------------------------------------------------------------
 
 
@@ -151,8 +204,12 @@ def measured_call(
     task: int,
     payload: Any = None,
     blas_threads: int | None = 1,
+    call: tuple[str, str, str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Run one task of ``workload`` and record what happened, from inside the worker.
+
+    For ``workload="function"``, ``call`` is ``(module:name, args JSON, kwargs JSON, root)`` and the task
+    is your function (:func:`call_function`).
 
     Returns a dict with the task's ``value`` and its evidence: ``start_epoch`` / ``end_epoch``
     (``time.time()``, the one clock that all processes on a machine share), ``cpu_s`` (CPU time of
@@ -164,8 +221,11 @@ def measured_call(
     """
     start = time.time()
     cpu0 = time.thread_time()
-    if workload == "transfer":
-        value: Any = transfer(payload)
+    if workload == FUNCTION:
+        assert call is not None, "a function task needs its call"
+        value: Any = call_function(*call)
+    elif workload == "transfer":
+        value = transfer(payload)
     elif workload == "numpy-matmul":
         value = numpy_matmul(int(size), blas_threads)
     else:
@@ -184,8 +244,11 @@ def measured_call(
     }
 
 
-def warm_worker(workload: WorkloadName) -> int:
-    """Import what a task of ``workload`` needs; run in each fresh process before timing starts."""
+def warm_worker(workload: str) -> int:
+    """Import what a task of ``workload`` needs; run in each fresh process before timing starts.
+
+    Your own function's module is not imported here: its import is part of what it costs in a new process.
+    """
     if workload.startswith("numpy") or workload == "transfer":
         import numpy  # noqa: F401
     if workload == "numpy-matmul":
@@ -422,6 +485,33 @@ WORKLOADS: dict[str, Workload] = {
         ),
     ]
 }
+
+
+FUNCTION_WORKLOAD = Workload(
+    name=FUNCTION,  # type: ignore[arg-type]
+    label="your function — imported from your environment",
+    func=call_function,
+    size_name="call",
+    size_unit="",
+    size_help="Your function's arguments say how much work one call does.",
+    integer_size=True,
+    default_size=0,
+    min_size=0,
+    max_size=0,
+    step=1,
+    gil="unknown",
+    gil_why="What it does to the GIL is what the comparison measures.",
+    cpu_bound=True,  # for estimates: the worst case (its time is the trial call's, see core.userfunc)
+    calibrate=lambda: 1.0,
+    cost=lambda size, seconds: seconds,
+    memory_bytes=lambda size: 0,
+    payload_bytes=lambda size: 0,
+)
+
+
+def workload_info(name: str) -> Workload:
+    """The :class:`Workload` of ``name``: one of :data:`WORKLOADS`, or your own function's."""
+    return FUNCTION_WORKLOAD if name == FUNCTION else WORKLOADS[name]
 
 
 @cache

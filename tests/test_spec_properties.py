@@ -67,6 +67,11 @@ FIELD_VALUES = {
     "reuse_pool": st.one_of(st.booleans(), anything),
     "address": st.one_of(st.none(), st.sampled_from(ADDRESSES), anything),
     **{name: st.one_of(near(*LIMITS[name]), anything) for name in INT_FIELDS},
+    # Your own function: only with workload "function", which no drawn workload is (its name is not in
+    # WORKLOADS): any value but the defaults must be refused, naming the field.
+    "function": st.one_of(st.none(), st.sampled_from(["mymodule:crunch", "os:system"]), anything),
+    "function_args": st.one_of(st.just("[]"), st.sampled_from(["[30]", "[", "nan"]), anything),
+    "function_kwargs": st.one_of(st.just("{}"), st.sampled_from(['{"n": 1}', "{"]), anything),
 }
 assert set(FIELD_VALUES) == set(FIELDS), "a new ExperimentSpec field needs a strategy here"
 any_kwargs = st.fixed_dictionaries({}, optional=FIELD_VALUES)

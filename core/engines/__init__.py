@@ -4,7 +4,10 @@
 - :mod:`core.engines.local`: Dask's ``sync``, ``threads`` and ``processes`` schedulers.
 - :mod:`core.engines.cluster`: ``LocalCluster`` handles (``cluster-threads``, ``cluster-processes``) and
   an existing cluster by address (``external``).
-- :mod:`core.engines.lifeline`: pool workers that die with their parent.
+- :mod:`core.engines.stdlib`: beyond Dask, Python's own pools: ``futures-threads``, ``futures-processes``
+  (``concurrent.futures``) and ``multiprocessing`` (``multiprocessing.Pool``).
+- :mod:`core.engines.joblib_engines`: joblib's ``Parallel``, ``joblib-loky`` and ``joblib-threads``.
+- :mod:`core.engines.lifeline`: pool workers that die with their parent, and what pools send their workers.
 
 To add an engine family: a module with an :class:`Engine` class, its names in
 :data:`core.measure.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
@@ -27,11 +30,14 @@ from core.engines.cluster import (
     close_all_clusters,
     probe_scheduler,
 )
+from core.engines.joblib_engines import JoblibLokyEngine, JoblibThreadsEngine
 from core.engines.local import ProcessesEngine, SyncEngine, ThreadsEngine
+from core.engines.stdlib import FuturesProcessesEngine, FuturesThreadsEngine, MultiprocessingEngine
 from core.measure.spec import CLUSTER_SCHEDULERS, ExperimentSpec
 
 __all__ = [
-    "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "LocalClusterHandle",
+    "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "FuturesProcessesEngine",
+    "FuturesThreadsEngine", "JoblibLokyEngine", "JoblibThreadsEngine", "LocalClusterHandle", "MultiprocessingEngine",
     "ProcessesEngine", "Progress", "RunCancelled", "RunTimeout", "SyncEngine", "ThreadsEngine", "Watch",
     "WorkerLost", "close_all_clusters", "make_engine", "probe_scheduler",
 ]
@@ -40,8 +46,9 @@ __all__ = [
 def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, watch: Watch | None = None) -> Engine:
     """The engine for ``spec.scheduler``; cluster schedulers take their cluster from ``clusters``.
 
-    ``watch`` (used by :func:`run_experiment`) lets a distributed engine report progress and stop
-    mid-compute; local engines are watched between repeats by the run loop instead.
+    ``watch`` (used by :func:`run_experiment`) lets a distributed engine, and the pools of
+    concurrent.futures and multiprocessing, report progress and stop mid-compute; Dask's local engines
+    and joblib are watched between repeats by the run loop instead.
     """
     if spec.scheduler == "sync":
         return SyncEngine(spec)
@@ -51,6 +58,16 @@ def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, 
         # A warm pool only from a registry the caller owns (and closes): a bare run_experiment() must
         # not leave processes behind.
         return ProcessesEngine(spec, clusters)
+    if spec.scheduler == "futures-threads":
+        return FuturesThreadsEngine(spec, watch)
+    if spec.scheduler == "futures-processes":
+        return FuturesProcessesEngine(spec, watch)
+    if spec.scheduler == "multiprocessing":
+        return MultiprocessingEngine(spec, watch)
+    if spec.scheduler == "joblib-loky":
+        return JoblibLokyEngine(spec, watch)
+    if spec.scheduler == "joblib-threads":
+        return JoblibThreadsEngine(spec, watch)
     if spec.scheduler in CLUSTER_SCHEDULERS:
         registry = clusters if clusters is not None else _DEFAULT_REGISTRY
         handle = registry.get(spec.scheduler == "cluster-processes", spec.workers, spec.threads_per_worker)

@@ -10,11 +10,13 @@ engines, which is what makes their numbers comparable.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
-from dask.delayed import Delayed
+from dask.delayed import Delayed, delayed
 
 Progress = Callable[[str, float], None]
 """Callback ``progress(message, fraction_done)`` for front ends (the app's status box, the CLI)."""
@@ -88,7 +90,65 @@ class Watch:
 
 
 
-Compute = Callable[[list[Delayed]], list[Any]]
+class _Shared:
+    def __repr__(self) -> str:
+        return "<shared payload>"
+
+
+SHARED = _Shared()
+"""Stands for :attr:`Work.payload` in a task's arguments (one node of a Dask graph, one object for a pool)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Work:
+    """One compute's tasks, in the two forms engines take them.
+
+    Dask engines compute :meth:`delayed` (impure tasks with explicit keys, the shared payload one graph
+    node); the pools beyond Dask run :meth:`calls`, plain ``(function, args)`` pairs. Both come from the
+    same function and arguments, so every engine runs exactly the same tasks. Each form is built once
+    (the run path builds both before its stopwatch starts, as it built the graph before).
+    """
+
+    func: Callable[..., Any]
+    args: tuple[tuple[Any, ...], ...]
+    keys: tuple[str, ...]
+    payload: Any = None
+    payload_key: str = "payload"
+
+    def delayed(self) -> list[Delayed]:
+        return self._graph
+
+    def calls(self) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        return self._calls
+
+    @cached_property
+    def _graph(self) -> list[Delayed]:
+        shared = delayed(self.payload, name=self.payload_key) if self.payload is not None else None
+        return [delayed(self.func)(*(shared if a is SHARED else a for a in args), dask_key_name=key)
+                for args, key in zip(self.args, self.keys, strict=True)]
+
+    @cached_property
+    def _calls(self) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        return [(self.func, tuple(self.payload if a is SHARED else a for a in args)) for args in self.args]
+
+    def __len__(self) -> int:
+        return len(self.args)
+
+
+def as_delayed(work: Work | Sequence[Delayed]) -> list[Delayed]:
+    """What a Dask engine computes: a :class:`Work`'s graph, or a plain list of Delayed (the overhead kind's)."""
+    return work.delayed() if isinstance(work, Work) else list(work)
+
+
+def as_calls(work: Work | Sequence[Delayed]) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """What a plain pool runs: a :class:`Work`'s calls (a Dask graph has no plain form)."""
+    if not isinstance(work, Work):
+        raise EngineError("the pools beyond Dask run plain calls: hand them a Work, not a list of Delayed")
+    return work.calls()
+
+
+Compute = Callable[[Any], list[Any]]
+"""``compute(work)``: a :class:`Work` (or, for Dask engines, a plain list of Delayed) -> its task results."""
 
 
 class Engine(Protocol):
@@ -96,8 +156,9 @@ class Engine(Protocol):
 
     ``setup`` returns the seconds it spent on one-time start-up (0 if reused). ``repeat`` is a
     context manager around one measured compute: entering it is that repeat's start-up (the
-    ``processes`` scheduler starts a new pool on every compute), the yielded function computes a list
-    of delayed tasks, and leaving it is the repeat's teardown.
+    ``processes`` scheduler starts a new pool on every compute), the yielded function computes one
+    :class:`Work` (Dask engines also take a plain list of delayed tasks), and leaving it is the
+    repeat's teardown.
     """
 
     def setup(self) -> float: ...

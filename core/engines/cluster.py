@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from dask.delayed import Delayed
 
-from core.engines.base import Compute, EngineError, Watch, WorkerLost
+from core.engines.base import Compute, EngineError, Watch, Work, WorkerLost, as_delayed
 from core.measure.spec import ExperimentSpec
 
 _CLUSTER_CONNECT_TIMEOUT_S = 15
@@ -393,7 +393,8 @@ class DistributedEngine:
     def repeat(self) -> AbstractContextManager[Compute]:
         return nullcontext(self._compute)
 
-    def _compute(self, tasks: list[Delayed]) -> list[Any]:
+    def _compute(self, work: Work | list[Delayed]) -> list[Any]:
+        tasks = as_delayed(work)
         with warnings.catch_warnings():
             # transfer's payload is part of the graph on purpose: shipping it is the lesson.
             warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")

@@ -17,9 +17,8 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from typing import Any
 
 import dask
-from dask.delayed import Delayed
 
-from core.engines.base import Compute, EngineError
+from core.engines.base import Compute, EngineError, Work, as_delayed
 from core.engines.lifeline import init_pool_worker
 from core.measure.spec import ExperimentSpec
 
@@ -36,7 +35,7 @@ class SyncEngine:
         return 0.0
 
     def repeat(self) -> AbstractContextManager[Compute]:
-        return nullcontext(lambda tasks: list(dask.compute(*tasks, scheduler="sync")))
+        return nullcontext(lambda work: list(dask.compute(*as_delayed(work), scheduler="sync")))
 
     def verify(self) -> None:
         pass
@@ -66,7 +65,7 @@ class ThreadsEngine:
         return time.perf_counter() - t0
 
     def repeat(self) -> AbstractContextManager[Compute]:
-        return nullcontext(lambda tasks: list(dask.compute(*tasks, scheduler="threads", pool=self.pool)))
+        return nullcontext(lambda work: list(dask.compute(*as_delayed(work), scheduler="threads", pool=self.pool)))
 
     def verify(self) -> None:
         pass
@@ -99,15 +98,24 @@ def start_pool(workers: int, workload: str) -> ProcessPoolExecutor:
                                initargs=(ready, workload))
     for _ in range(workers):
         pool.submit(os.getpid)
+    await_ready(ready, workers, "process pool", abort=lambda: pool.shutdown(wait=False, cancel_futures=True))
+    return pool
+
+
+def await_ready(ready: Any, workers: int, what: str, abort: Any) -> None:
+    """Wait until ``workers`` workers have put their pid on ``ready`` (their initializer's last step).
+
+    Calls ``abort()`` and raises :class:`EngineError` if they do not within the start-up timeout; the
+    queue is closed either way.
+    """
     try:
         for _ in range(workers):
             ready.get(timeout=_POOL_START_TIMEOUT_S)
     except queue.Empty as exc:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise EngineError(f"the process pool did not start {workers} workers within {_POOL_START_TIMEOUT_S} s") from exc
+        abort()
+        raise EngineError(f"the {what} did not start {workers} workers within {_POOL_START_TIMEOUT_S} s") from exc
     finally:
         ready.close()
-    return pool
 
 
 class WarmPool:
@@ -189,9 +197,9 @@ class ProcessesEngine:
         pool = self.pool if self.spec.reuse_pool else start_pool(self.spec.workers, self.spec.workload)
         assert pool is not None
 
-        def compute(tasks: list[Delayed]) -> list[Any]:
+        def compute(work: Work) -> list[Any]:
             return list(
-                dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=self.spec.chunksize)
+                dask.compute(*as_delayed(work), scheduler="processes", pool=pool, chunksize=self.spec.chunksize)
             )
 
         try:

@@ -14,23 +14,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.measure.machine import available_memory_bytes, machine_info
-from core.measure.spec import CLUSTER_SCHEDULERS, ExperimentSpec
-from core.workloads import MB, WORKLOADS, calibration, estimate_task_seconds
+from core.measure.spec import (
+    CHUNKSIZE_SCHEDULERS,
+    CLUSTER_SCHEDULERS,
+    ONE_GIL_SCHEDULERS,
+    PROCESS_POOL_SCHEDULERS,
+    PROCESS_SCHEDULERS,
+    ExperimentSpec,
+)
+from core.workloads import FUNCTION, MB, calibration, estimate_task_seconds, workload_info
 
 # Rough engine overheads (seconds), measured on the 2-core development machine.
 POOL_START_S = 0.25  # a spawn pool, plus per worker below
 POOL_START_PER_WORKER_S = 0.2
 POOL_STOP_S = 0.3
+# The pools beyond Dask start workers that import no Dask: about half the per-worker cost (loky's workers
+# import loky and cloudpickle).
+PLAIN_POOL_START_PER_WORKER_S = {"futures-processes": 0.1, "multiprocessing": 0.1, "joblib-loky": 0.15}
 CLUSTER_START_S = {"cluster-threads": 0.3, "cluster-processes": 0.5, "external": 0.5}
 CLUSTER_START_PER_WORKER_S = {"cluster-threads": 0.02, "cluster-processes": 0.35, "external": 0.0}
 TASK_OVERHEAD_S = {"sync": 1e-4, "threads": 3e-4, "processes": 2e-3, "cluster-threads": 2e-3,
-                   "cluster-processes": 3e-3, "external": 5e-3}
+                   "cluster-processes": 3e-3, "external": 5e-3, "futures-threads": 1e-4, "futures-processes": 1e-3,
+                   "multiprocessing": 1e-3, "joblib-loky": 2e-3, "joblib-threads": 5e-4}
 MEMORY_FRACTION = 0.5  # refuse runs that would need more than this share of available memory
 # Resident memory of one worker process before it computes anything (interpreter, dask, numpy), measured
 # with psutil on the development machine: a spawn-pool worker imports little; a Nanny-managed
 # distributed worker carries distributed, tornado and its own event loop, plus the nanny process.
 PROCESS_TRANSFER_MB_S = 250.0  # payload MB per second into another process (pickle + pipe + unpickle)
-PROCESS_WORKER_BYTES = {"processes": 60 * MB, "cluster-processes": 110 * MB}
+PROCESS_WORKER_BYTES = {"processes": 60 * MB, "cluster-processes": 110 * MB, "futures-processes": 30 * MB,
+                        "multiprocessing": 30 * MB, "joblib-loky": 45 * MB}
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -97,7 +109,7 @@ class Estimate:
 
 
 def _lanes(spec: ExperimentSpec) -> int:
-    if spec.scheduler == "processes":
+    if spec.scheduler in CHUNKSIZE_SCHEDULERS:
         # With chunksize c, ready tasks go out in batches of c: fewer batches than workers idle some.
         return max(1, min(spec.workers, math.ceil(spec.tasks / spec.chunksize)))
     return max(1, spec.concurrency)
@@ -105,21 +117,22 @@ def _lanes(spec: ExperimentSpec) -> int:
 
 def compute_seconds(spec: ExperimentSpec, task_s: float, cores: int) -> float:
     """Estimated compute time of one repeat: tasks spread over lanes, limited by cores and the GIL."""
-    wl = WORKLOADS[spec.workload]
+    wl = workload_info(spec.workload)
     lanes = _lanes(spec)
     waves = math.ceil(spec.tasks / lanes) * task_s  # if every lane really ran in parallel
+    holds = wl.gil != "releases"  # your own function: estimated as the worst case, holding the GIL
     if spec.scheduler == "sync" or not wl.cpu_bound:
         base = spec.tasks * task_s if spec.scheduler == "sync" else waves
     else:
-        one_gil = spec.scheduler in ("threads", "cluster-threads")
-        if wl.gil == "holds" and one_gil:
+        one_gil = spec.scheduler in ONE_GIL_SCHEDULERS
+        if holds and one_gil:
             parallel = 1  # one GIL: the tasks take turns
-        elif wl.gil == "holds" and spec.scheduler in ("cluster-processes", "external"):
+        elif holds and spec.scheduler in ("cluster-processes", "external"):
             parallel = min(spec.workers, cores)  # one GIL per worker process
         else:
             parallel = min(lanes, cores)
         base = max(waves, spec.tasks * task_s / parallel)
-    if spec.workload == "transfer" and spec.scheduler in ("processes", "cluster-processes", "external"):
+    if spec.workload == "transfer" and spec.scheduler in PROCESS_SCHEDULERS:
         # Each task's payload is pickled, sent through a pipe or socket and unpickled, one after the other
         # in the sending process: measured ~300 MB/s on the 2-core development machine (the in-process
         # pickle calibration alone was 4–10× too optimistic).
@@ -135,14 +148,14 @@ def memory_bytes(spec: ExperimentSpec) -> int:
     worker process the engine starts. An external cluster's workers live elsewhere: only the caller's
     copy of a payload counts.
     """
-    wl = WORKLOADS[spec.workload]
+    wl = workload_info(spec.workload)
     in_flight = min(spec.tasks, 1 if spec.scheduler == "sync" else spec.concurrency)
     payload = wl.payload_bytes(spec.size)
     if spec.scheduler == "external":
         return int(payload)
     need = wl.memory_bytes(spec.size) * in_flight * 2
     if payload:
-        copies = 1 + (2 * in_flight if spec.scheduler in ("processes", "cluster-processes") else 0)
+        copies = 1 + (2 * in_flight if spec.scheduler in (*PROCESS_POOL_SCHEDULERS, "cluster-processes") else 0)
         need = payload * copies
     need += PROCESS_WORKER_BYTES.get(spec.scheduler, 0) * spec.workers
     return int(need)
@@ -159,14 +172,19 @@ def estimate(spec: ExperimentSpec, *, cluster_running: bool = False) -> Estimate
         Whether a LocalCluster of this shape is already up (its start-up is then not counted).
     """
     cores = machine_info().usable_cores
-    if spec.workload == "transfer":
+    if spec.workload == FUNCTION:
+        from core.userfunc import tried  # one trial call in a child process, remembered
+
+        task_s = tried(spec).seconds
+    elif spec.workload == "transfer":
         task_s = calibration("transfer") * spec.size
     else:
         task_s = estimate_task_seconds(spec.workload, spec.size)
     per_repeat = compute_seconds(spec, task_s, cores)
     setup = 0.0
-    if spec.scheduler == "processes":
-        pool = POOL_START_S + POOL_START_PER_WORKER_S * spec.workers + POOL_STOP_S
+    if spec.scheduler in PROCESS_POOL_SCHEDULERS:
+        per_worker = PLAIN_POOL_START_PER_WORKER_S.get(spec.scheduler, POOL_START_PER_WORKER_S)
+        pool = POOL_START_S + per_worker * spec.workers + POOL_STOP_S
         if spec.reuse_pool:
             setup = pool
         else:

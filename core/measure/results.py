@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from core.measure.machine import MachineInfo
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec
+from core.measure.spec import PROCESS_POOL_SCHEDULERS, SCHEDULER_LABELS, ExperimentSpec
 
 RUN_COLUMNS = ["run_id", "scheduler", "engine", "workload", "size", "tasks", "workers",
                "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s",
@@ -168,10 +168,10 @@ def _lanes(tasks: pd.DataFrame, spec: ExperimentSpec) -> pd.Series:
     labels = pd.Series(index=tasks.index, dtype="object")
     for _, rep in tasks.groupby("repeat"):
         rep = rep.sort_values("start_s")
-        if spec.scheduler in ("processes",):
+        if spec.scheduler in PROCESS_POOL_SCHEDULERS:
             proc = {pid: f"process {k + 1}" for k, pid in enumerate(dict.fromkeys(rep["pid"]))}
             where = rep["pid"].map(proc)
-        elif spec.scheduler in ("sync", "threads"):
+        elif spec.scheduler in ("sync", "threads", "futures-threads", "joblib-threads"):
             where = pd.Series("main process", index=rep.index)
         else:
             where = "worker " + rep["worker"].astype(str)

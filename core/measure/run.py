@@ -14,10 +14,10 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import Any
 
-from dask.delayed import Delayed, delayed
+from dask.delayed import Delayed
 
 from core.engines import ClusterSource, Progress, Watch, make_engine
-from core.engines.base import _quiet
+from core.engines.base import SHARED, Work, _quiet
 from core.measure.estimate import estimate
 from core.measure.machine import machine_info
 from core.measure.results import ExperimentResult, build_result
@@ -28,19 +28,25 @@ from core.workloads import make_payload, measured_call
 # --- the one run path ------------------------------------------------------------------------------
 
 
-def build_graph(spec: ExperimentSpec, token: str, payload: Any = None) -> list[Delayed]:
-    """``spec.tasks`` independent delayed tasks, each with its own key.
+def build_work(spec: ExperimentSpec, token: str, payload: Any = None, root: str | None = None) -> Work:
+    """``spec.tasks`` independent tasks, each :func:`core.workloads.measured_call` with its own key.
 
-    ``delayed`` is impure by default and every key is named explicitly, so T tasks really are T
-    tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one.
+    As a Dask graph, ``delayed`` is impure by default and every key is named explicitly, so T tasks
+    really are T tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one. As
+    plain calls (the pools beyond Dask), the same function with the same arguments. ``root`` is where
+    your own function's module was found (see :func:`core.workloads.resolve_function`).
     """
-    shared = delayed(payload, name=f"payload-{token}") if payload is not None else None
-    return [
-        delayed(measured_call)(
-            spec.workload, spec.size, i, shared, spec.blas_threads, dask_key_name=f"{spec.workload}-{i}-{token}"
-        )
-        for i in range(spec.tasks)
-    ]
+    call = None if spec.call is None else (*spec.call, root)
+    shared = SHARED if payload is not None else None
+    return Work(func=measured_call,
+                args=tuple((spec.workload, spec.size, i, shared, spec.blas_threads, call) for i in range(spec.tasks)),
+                keys=tuple(f"{spec.workload}-{i}-{token}" for i in range(spec.tasks)),
+                payload=payload, payload_key=f"payload-{token}")
+
+
+def build_graph(spec: ExperimentSpec, token: str, payload: Any = None) -> list[Delayed]:
+    """The Dask graph of :func:`build_work`: ``spec.tasks`` independent delayed tasks, each with its own key."""
+    return build_work(spec, token, payload).delayed()
 
 
 def run_experiment(
@@ -164,6 +170,13 @@ class ArmSession:
         self.run_id = uuid.uuid4().hex[:8]
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.payload = make_payload(int(spec.size)) if spec.workload == "transfer" else None
+        self.root: str | None = None
+        if spec.call is not None:
+            # Tried once in a child process first (cached): a bad name, an exception or a call that never
+            # returns ends here, before any pool starts.
+            from core.userfunc import check_spec
+
+            self.root = check_spec(spec).root
         self.engine = make_engine(spec, clusters, watch=watch)
         self.setup_s = 0.0
         self.repeats: list[dict[str, Any]] = []
@@ -192,13 +205,14 @@ class ArmSession:
         With ``record=False`` (a warm-up) nothing is kept. The engine is verified outside the
         stopwatch: a dead worker means some tasks ran twice, and the repeat raises instead.
         """
-        graph = build_graph(self.spec, f"{self.run_id}-{self._computes}", self.payload)
+        work = build_work(self.spec, f"{self.run_id}-{self._computes}", self.payload, self.root)
+        work.delayed(), work.calls()  # both forms built before the stopwatch, whichever the engine takes
         self._computes += 1
         t_enter = time.perf_counter()
         with self.engine.repeat() as compute:
             t_start = time.perf_counter()
             epoch0 = time.time()
-            out = compute(graph)
+            out = compute(work)
             t_done = time.perf_counter()
         t_exit = time.perf_counter()
         self.engine.verify()

@@ -12,12 +12,28 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, get_args
 
-from core.workloads import WORKLOADS, WorkloadName
+from core.workloads import FUNCTION, WORKLOADS, WorkloadName
 
-Scheduler = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes", "external"]
+Scheduler = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes", "external",
+                    "futures-threads", "futures-processes", "multiprocessing", "joblib-loky", "joblib-threads"]
 SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
-LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 CLUSTER_SCHEDULERS = ("cluster-threads", "cluster-processes")
+# Beyond Dask: the pools Python itself (concurrent.futures, multiprocessing) and joblib offer.
+POOL_SCHEDULERS = ("futures-threads", "futures-processes", "multiprocessing", "joblib-loky", "joblib-threads")
+# Everything that runs in this machine's process tree without a cluster.
+LOCAL_SCHEDULERS = ("sync", "threads", "processes", *POOL_SCHEDULERS)
+# Threads of one process: one GIL between them.
+ONE_GIL_SCHEDULERS = ("threads", "cluster-threads", "futures-threads", "joblib-threads")
+# Local process pools: a pool that can be kept for every repeat (``reuse_pool``) and started apart.
+PROCESS_POOL_SCHEDULERS = ("processes", "futures-processes", "multiprocessing", "joblib-loky")
+# Every engine whose tasks run in worker processes, each with its own GIL.
+PROCESS_SCHEDULERS = (*PROCESS_POOL_SCHEDULERS, "cluster-processes", "external")
+# Engines that send several tasks per submission: Pool.map's and ProcessPoolExecutor.map's chunksize,
+# joblib's batch_size.
+CHUNKSIZE_SCHEDULERS = (*PROCESS_POOL_SCHEDULERS, "joblib-threads")
+# A compute on these cannot be stopped once started (a thread cannot be interrupted; Dask's local
+# schedulers and joblib's Parallel block the caller with no cancellation hook): budgets cap them harder.
+UNCANCELLABLE_SCHEDULERS = ("sync", "threads", "processes", "futures-threads", "joblib-loky", "joblib-threads")
 
 SCHEDULER_LABELS: dict[str, str] = {
     "sync": "sync (one thread)",
@@ -26,6 +42,11 @@ SCHEDULER_LABELS: dict[str, str] = {
     "cluster-threads": "LocalCluster processes=False",
     "cluster-processes": "LocalCluster processes=True",
     "external": "external cluster",
+    "futures-threads": "concurrent.futures threads",
+    "futures-processes": "concurrent.futures processes",
+    "multiprocessing": "multiprocessing.Pool",
+    "joblib-loky": "joblib (loky processes)",
+    "joblib-threads": "joblib (threads)",
 }
 
 LIMITS: dict[str, tuple[int, int]] = {
@@ -38,12 +59,19 @@ LIMITS: dict[str, tuple[int, int]] = {
     "blas_threads": (1, 64),
 }
 MAX_CLUSTER_THREADS = 64
+MAX_FUNCTION_PATH = 200
+MAX_FUNCTION_JSON = 2000  # characters of JSON arguments: a URL, a form field; data belongs in the function
 
 # ASCII: ``\d`` would otherwise accept non-ASCII digits in the port ("٨٧٨٦"); used with fullmatch, so a
 # trailing newline (which ``$`` tolerates) is refused too.
 _ADDRESS = re.compile(
     r"^(tcp|tls|ws|wss)://[A-Za-z0-9_.\-]+(:\d{1,5})?$|^(tcp|tls)://\[[0-9a-fA-F:]+\](:\d{1,5})?$", re.ASCII
 )
+
+
+# ``package.module:name`` (or ``module:Class.method``): ASCII identifiers only, fullmatch.
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+_FUNCTION_PATH = re.compile(f"{_DOTTED}:{_DOTTED}", re.ASCII)
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
@@ -67,22 +95,87 @@ def check_int(field: str, value: Any, limits: tuple[int, int] | None = None) -> 
     return value
 
 
+def check_function_path(value: Any, field: str = "function") -> str:
+    """``value`` if it names a function as ``dotted.module:name``, else a ValueError saying what is wrong.
+
+    Syntax only: nothing is imported here (a spec is built from every URL and CLI flag).
+    :mod:`core.userfunc` imports it, in a child process first.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field} must be text like mymodule:myfunction (got {short_repr(value)})")
+    if len(value) > MAX_FUNCTION_PATH or not _FUNCTION_PATH.fullmatch(value):
+        raise ValueError(f"{field} must look like dotted.module:name, e.g. mypackage.tasks:crunch"
+                         f" (got {short_repr(value)})")
+    if value.split(":", 1)[0] == "__main__":
+        raise ValueError(f"{field}: a function in __main__ cannot be imported by worker processes; put it in a"
+                         " module and name that module")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def canonical_json(field: str, value: Any, kind: type) -> str:
+    """``value`` (JSON text, or a list / dict of JSON data) as canonical JSON text of a list or an object.
+
+    Canonical (compact, sorted keys) so that equal arguments make equal, equally hashed specs: the spec
+    is the app's cache key. Strict JSON: ``NaN`` and ``Infinity`` are refused.
+    """
+    import json
+
+    want = "a JSON list, e.g. [30]" if kind is list else 'a JSON object, e.g. {"n": 30}'
+    if isinstance(value, str):
+        if len(value) > MAX_FUNCTION_JSON:
+            raise ValueError(f"{field} must be at most {MAX_FUNCTION_JSON} characters of JSON (got {len(value)})")
+        try:
+            value = json.loads(value, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"{field} must be {want}: {short_repr(str(exc), 80)}") from None
+    elif kind is list and isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, kind):
+        raise ValueError(f"{field} must be {want} (got {short_repr(value)})")
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{field} must hold JSON data only: {short_repr(str(exc), 80)}") from None
+    if len(text) > MAX_FUNCTION_JSON:
+        raise ValueError(f"{field} must be at most {MAX_FUNCTION_JSON} characters of JSON (got {len(text)})")
+    return text
+
+
+def describe_call(function: str, args: str, kwargs: str, limit: int = 80) -> str:
+    """``mymodule:crunch(30, mode="fast")``: a call as a reader would write it (cut to ``limit``)."""
+    import json
+
+    parts = [json.dumps(a) for a in json.loads(args)]
+    parts += [f"{k}={json.dumps(v)}" for k, v in json.loads(kwargs).items()]
+    text = f"{function}({', '.join(parts)})"
+    return text if len(text) <= limit else text[: limit - 2] + "…)"
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """What to run: ``tasks`` independent tasks of ``workload`` at ``size`` on ``scheduler``.
 
     Parameters
     ----------
-    workload : {"fib", "sleep", "numpy-sort", "numpy-matmul", "numpy-small", "transfer"}
+    workload : {"fib", "sleep", "numpy-sort", "numpy-matmul", "numpy-small", "transfer", "function"}
         The kind of task; see :data:`core.workloads.WORKLOADS` for what ``size`` means for each.
+        ``function`` runs your own ``function`` instead (see below).
     size : float
-        The workload's size (fib's ``n``, seconds of sleep, …), within the workload's bounds.
+        The workload's size (fib's ``n``, seconds of sleep, …), within the workload's bounds; 0 (and
+        ignored) for your own function, whose arguments say how big a task is.
     tasks : int
         Number of independent tasks in the graph (each one really is a separate task).
-    scheduler : {"sync", "threads", "processes", "cluster-threads", "cluster-processes", "external"}
-        Where the graph runs. ``external`` is an existing cluster at ``address``.
+    scheduler : str
+        Where the tasks run: Dask's ``sync``, ``threads``, ``processes``, ``cluster-threads``,
+        ``cluster-processes``, ``external`` (an existing cluster at ``address``), or, beyond Dask,
+        ``futures-threads`` / ``futures-processes`` (``concurrent.futures``), ``multiprocessing``
+        (``multiprocessing.Pool``), ``joblib-loky`` / ``joblib-threads`` (``joblib.Parallel``).
     workers : int
-        Threads for ``threads``, processes for ``processes``, workers for a LocalCluster.
+        Threads or processes of the pool, workers for a LocalCluster.
         Ignored by ``sync`` (always one thread) and ``external`` (the cluster decides).
     threads_per_worker : int
         Threads in each LocalCluster worker; must be 1 for the other schedulers.
@@ -91,15 +184,24 @@ class ExperimentSpec:
     warmup : int
         Unrecorded repetitions run first (imports, first-touch memory, JIT-free but cache-warm).
     chunksize : int
-        Tasks the ``processes`` scheduler sends per submission. Dask's default is 6, which on a small
-        graph puts every task in one process; 1 (our default) spreads them.
+        Tasks sent per submission, for the engines that batch them (``processes``, ``futures-processes``
+        and ``multiprocessing``: ``chunksize``; joblib: ``batch_size``). Dask's default is 6, which on a
+        small graph puts every task in one process; 1 (our default) spreads them.
     reuse_pool : bool
-        ``processes`` only: keep one process pool for all repeats instead of Dask's default of
-        starting a new pool on every compute.
+        Local process pools (``processes``, ``futures-processes``, ``multiprocessing``, ``joblib-loky``):
+        keep one pool for all repeats, started before them and reported apart, instead of a new pool
+        on every compute (Dask's default).
     blas_threads : int or None
         BLAS threads inside ``numpy-matmul`` tasks; ``None`` leaves the library default.
     address : str or None
         Scheduler address of an existing cluster (``tcp://host:8786``); only with ``external``.
+    function : str or None
+        ``workload="function"`` only: your own function as ``dotted.module:name``, imported from the
+        environment the lab runs in (and by every worker process). Validated as a name here; it is
+        imported and tried once in a child process before anything is measured (:mod:`core.userfunc`).
+    function_args, function_kwargs : str
+        JSON text of the list of positional and the object of keyword arguments of every call
+        (canonical: compact, keys sorted). A list or dict of JSON data is accepted and converted.
     """
 
     workload: WorkloadName = "fib"
@@ -114,10 +216,32 @@ class ExperimentSpec:
     reuse_pool: bool = False
     blas_threads: int | None = 1
     address: str | None = None
+    function: str | None = None
+    function_args: str = "[]"
+    function_kwargs: str = "{}"
 
     def __post_init__(self) -> None:
+        if self.workload == FUNCTION:
+            self._check_function()
+        else:
+            self._check_size()
+            if self.function is not None or self.function_args != "[]" or self.function_kwargs != "{}":
+                raise ValueError("function, function_args and function_kwargs only apply to workload 'function'"
+                                 f" (got workload {short_repr(self.workload)})")
+        self._check_engine()
+
+    def _check_function(self) -> None:
+        if self.function is None:
+            raise ValueError("workload 'function' needs a function, as dotted.module:name")
+        check_function_path(self.function)
+        object.__setattr__(self, "function_args", canonical_json("function_args", self.function_args, list))
+        object.__setattr__(self, "function_kwargs", canonical_json("function_kwargs", self.function_kwargs, dict))
+        object.__setattr__(self, "size", 0)
+
+    def _check_size(self) -> None:
         if not isinstance(self.workload, str) or self.workload not in WORKLOADS:
-            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)} (got {short_repr(self.workload)})")
+            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}, or {FUNCTION} with a function"
+                             f" (got {short_repr(self.workload)})")
         wl = WORKLOADS[self.workload]
         if isinstance(self.size, bool) or not isinstance(self.size, (int, float)):
             raise ValueError(
@@ -137,6 +261,8 @@ class ExperimentSpec:
             object.__setattr__(self, "size", int(self.size))
         else:
             object.__setattr__(self, "size", float(self.size))
+
+    def _check_engine(self) -> None:
         if not isinstance(self.scheduler, str) or self.scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {short_repr(self.scheduler)})")
         for name in ("tasks", "workers", "threads_per_worker", "repeats", "warmup", "chunksize"):
@@ -155,8 +281,11 @@ class ExperimentSpec:
                 f"workers × threads_per_worker must be at most {MAX_CLUSTER_THREADS}"
                 f" (got {self.workers} × {self.threads_per_worker})"
             )
-        if self.scheduler != "processes" and (self.chunksize != 1 or self.reuse_pool):
-            raise ValueError(f"chunksize and reuse_pool only apply to the processes scheduler (got {self.scheduler})")
+        if self.scheduler not in CHUNKSIZE_SCHEDULERS and self.chunksize != 1:
+            raise ValueError(f"chunksize only applies to {', '.join(CHUNKSIZE_SCHEDULERS)} (got {self.scheduler})")
+        if self.scheduler not in PROCESS_POOL_SCHEDULERS and self.reuse_pool:
+            raise ValueError(f"reuse_pool only applies to the local process pools, {', '.join(PROCESS_POOL_SCHEDULERS)}"
+                             f" (got {self.scheduler})")
         if self.scheduler == "external":
             if self.address is None or self.address == "":
                 raise ValueError("address is required for the external scheduler, e.g. tcp://127.0.0.1:8786")
@@ -196,12 +325,23 @@ class ExperimentSpec:
     @property
     def label(self) -> str:
         """Short human description, e.g. ``fib n = 30 × 4 on threads (4 workers)``."""
-        wl = WORKLOADS[self.workload]
         where = SCHEDULER_LABELS[self.scheduler]
-        if self.scheduler in ("threads", "processes"):
+        if self.scheduler in ("threads", "processes", *POOL_SCHEDULERS):
             where += f" ({self.workers} workers)"
         elif self.scheduler in CLUSTER_SCHEDULERS:
             where += f" ({self.workers} workers × {self.threads_per_worker} threads)"
         elif self.scheduler == "external":
             where += f" at {self.address}"
-        return f"{self.workload} {wl.describe_size(self.size)} × {self.tasks} on {where}"
+        return f"{self.what} × {self.tasks} on {where}"
+
+    @property
+    def what(self) -> str:
+        """What one task does: ``fib n = 30``, ``mymodule:crunch(30)``."""
+        if self.workload == FUNCTION:
+            return describe_call(str(self.function), self.function_args, self.function_kwargs)
+        return f"{self.workload} {WORKLOADS[self.workload].describe_size(self.size)}"
+
+    @property
+    def call(self) -> tuple[str, str, str] | None:
+        """``(function, args JSON, kwargs JSON)`` of your own function, None for the lab's workloads."""
+        return None if self.workload != FUNCTION else (str(self.function), self.function_args, self.function_kwargs)
