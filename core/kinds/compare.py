@@ -31,11 +31,26 @@ from typing import Any, ClassVar, Literal
 import pandas as pd
 
 from core.kinds.base import RunContext, strict_json
+from core.kinds.run import add_function_arguments, function_deadline, function_fields
 from core.measure.estimate import Cost, estimate
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import BUSY_CORES, Noise
 from core.measure.results import ExperimentResult, combine
-from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS, SCHEDULERS, ExperimentSpec, check_int, short_repr
+from core.measure.spec import (
+    CHUNKSIZE_SCHEDULERS,
+    CLUSTER_SCHEDULERS,
+    ONE_GIL_SCHEDULERS,
+    POOL_SCHEDULERS,
+    PROCESS_POOL_SCHEDULERS,
+    PROCESS_SCHEDULERS,
+    SCHEDULER_LABELS,
+    SCHEDULERS,
+    UNCANCELLABLE_SCHEDULERS,
+    ExperimentSpec,
+    check_int,
+    describe_call,
+    short_repr,
+)
 from core.measure.stats import (
     BUSY_BUDGET_FACTOR,
     CONFIDENCE,
@@ -49,12 +64,13 @@ from core.measure.stats import (
     ratio_interval,
     undecided_reason,
 )
-from core.workloads import WORKLOADS
+from core.workloads import FUNCTION, WORKLOADS, workload_info
 
 Rounds = int | Literal["auto"]
 
 DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about this (app setting: compare_seconds)
 MAX_ARMS = 8
+FUNCTION_ENGINES = "sync,futures-threads:4,futures-processes:4"  # --function's default arms (warm pools)
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
 # Engines whose worker threads all live in one process, sharing its GIL.
 ONE_GIL_ENGINES = ("threads", "cluster-threads")
@@ -76,8 +92,8 @@ class Arm:
     workers, threads_per_worker : int
         As in :class:`~core.measure.spec.ExperimentSpec` (``sync`` has one worker).
     chunksize, reuse_pool : int, bool
-        ``processes`` only: tasks per submission, and one warm pool for every round instead of Dask's
-        new pool on every compute.
+        Tasks per submission (the engines that batch them, see ``ExperimentSpec.chunksize``), and, for the
+        local process pools, one warm pool for every round instead of a new pool on every compute.
     address : str, optional
         ``external`` only: the scheduler of an existing cluster.
     label : str
@@ -106,8 +122,10 @@ class Arm:
             return "sync"
         if self.engine == "threads":
             return f"threads ×{self.workers}"
-        if self.engine == "processes":
-            return f"processes ×{self.workers}" + ("" if self.reuse_pool else " (new pool each compute)")
+        if self.engine in PROCESS_POOL_SCHEDULERS:
+            return f"{self.engine} ×{self.workers}" + ("" if self.reuse_pool else " (new pool each compute)")
+        if self.engine in POOL_SCHEDULERS:
+            return f"{self.engine} ×{self.workers}"
         if self.engine in CLUSTER_SCHEDULERS:
             kind = "False" if self.engine == "cluster-threads" else "True"
             return f"processes={kind} {self.workers}×{self.threads_per_worker}"
@@ -169,6 +187,8 @@ class CompareSpec:
         Speedups within 1/(1 + band) … 1 + band count as ``same``.
     blas_threads : int or None
         BLAS threads inside ``numpy-matmul`` tasks (1 by default: the engines' parallelism, not BLAS's).
+    function, function_args, function_kwargs : str
+        ``workload="function"``: your own function and its JSON arguments (see ``ExperimentSpec``).
     """
 
     workload: str = "fib"
@@ -179,6 +199,9 @@ class CompareSpec:
     budget_s: float = DEFAULT_BUDGET_S
     band: float = DEFAULT_BAND
     blas_threads: int | None = 1
+    function: str | None = None
+    function_args: str = "[]"
+    function_kwargs: str = "{}"
 
     def __post_init__(self) -> None:
         arms = tuple(self.arms) if isinstance(self.arms, (list, tuple)) else self.arms
@@ -198,8 +221,13 @@ class CompareSpec:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise ValueError(f"{name} must be a number from {low:g} to {high:g} (got {short_repr(value)})")
             object.__setattr__(self, name, float(value))
-        specs = [self.experiment(a) for a in arms]  # validates workload, size, tasks and every shape
-        object.__setattr__(self, "size", specs[0].size)
+        loky = {a.workers for a in arms if a.engine == "joblib-loky"}
+        if len(loky) > 1:
+            raise ValueError("a comparison can hold one joblib-loky size only: loky keeps one pool per process,"
+                             f" and {len(loky)} sizes would restart it every round")
+        specs = [self.experiment(a) for a in arms]  # validates workload, size, tasks, the function and every shape
+        for name in ("size", "function_args", "function_kwargs"):  # as normalised (canonical JSON for arguments)
+            object.__setattr__(self, name, getattr(specs[0], name))
 
     def experiment(self, arm: Arm) -> ExperimentSpec:
         """The one-engine spec of ``arm`` (one repeat: the rounds decide how many)."""
@@ -207,7 +235,8 @@ class CompareSpec:
             workload=self.workload, size=self.size, tasks=self.tasks, scheduler=arm.engine,  # type: ignore[arg-type]
             workers=1 if arm.engine == "sync" else arm.workers, threads_per_worker=arm.threads_per_worker,
             repeats=1, warmup=0, chunksize=arm.chunksize, reuse_pool=arm.reuse_pool,
-            blas_threads=self.blas_threads, address=arm.address,
+            blas_threads=self.blas_threads, address=arm.address, function=self.function,
+            function_args=self.function_args, function_kwargs=self.function_kwargs,
         )
 
     def experiments(self) -> list[ExperimentSpec]:
@@ -218,10 +247,16 @@ class CompareSpec:
         return self.arms[0]
 
     @property
+    def what(self) -> str:
+        """What one task does: ``fib n = 27``, ``mymodule:crunch(30)``."""
+        if self.workload == FUNCTION:
+            return describe_call(str(self.function), self.function_args, self.function_kwargs)
+        return f"{self.workload} {WORKLOADS[self.workload].describe_size(self.size)}"
+
+    @property
     def label(self) -> str:
-        wl = WORKLOADS[self.workload]
         arms = ", ".join(a.label for a in self.arms)
-        return f"{self.workload} {wl.describe_size(self.size)} × {self.tasks} on {arms}"
+        return f"{self.what} × {self.tasks} on {arms}"
 
     def replace(self, **changes: Any) -> CompareSpec:
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
@@ -230,9 +265,13 @@ class CompareSpec:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"workload": self.workload, "size": self.size, "tasks": self.tasks,
-                "arms": [a.to_dict() for a in self.arms], "rounds": self.rounds, "budget_s": self.budget_s,
-                "band": self.band, "blas_threads": self.blas_threads}
+        out = {"workload": self.workload, "size": self.size, "tasks": self.tasks,
+               "arms": [a.to_dict() for a in self.arms], "rounds": self.rounds, "budget_s": self.budget_s,
+               "band": self.band, "blas_threads": self.blas_threads}
+        if self.workload == FUNCTION:
+            out.update(function=self.function, function_args=self.function_args,
+                       function_kwargs=self.function_kwargs)
+        return out
 
 
 # --- the result --------------------------------------------------------------------------------------
@@ -304,6 +343,8 @@ class ComparisonResult:
         The shortest a task can take here (see the module docstring); NaN where it means nothing.
     ideal_s : float
         Best possible wall time of the widest arm: ``ceil(tasks / min(lanes, cores)) × task_floor_s``.
+    trial : dict or None
+        Your own function's trial call (:class:`core.userfunc.Probe`), None for the lab's workloads.
     """
 
     spec: CompareSpec
@@ -320,6 +361,7 @@ class ComparisonResult:
     round_noise: tuple[tuple[float, ...], ...] = field(repr=False)
     task_floor_s: float
     ideal_s: float
+    trial: dict[str, Any] | None = field(default=None, repr=False)
 
     kind: ClassVar[str] = "compare"
 
@@ -385,7 +427,17 @@ class ComparisonResult:
             "machine": self.machine.to_dict(),
             "arms": [{"label": label, **arm.to_dict()} for label, arm in zip(self.labels, self.arms, strict=True)],
             "verdicts": [v.to_dict() for v in self.verdicts],
+            **self._advice_fields(),
         }
+
+    def _advice_fields(self) -> dict[str, Any]:
+        """``advice`` (every comparison), and ``function`` (the call, its trial, each arm's value) for your own."""
+        from core.report.advice import advise, function_summary
+
+        out: dict[str, Any] = {"advice": advise(self).to_dict()}
+        if self.spec.workload == FUNCTION:
+            out["function"] = function_summary(self)
+        return out
 
     def to_json(self, indent: int | None = None) -> str:
         return strict_json(self.to_dict(), indent)
@@ -531,7 +583,7 @@ def _stop_words(stop: str, spec: CompareSpec) -> str:
 
 
 def _ideal(spec: CompareSpec, lanes: int, cores: int, floor_s: float) -> float:
-    wl = WORKLOADS[spec.workload]
+    wl = workload_info(spec.workload)
     if not math.isfinite(floor_s) or lanes < 1:
         return math.nan
     parallel = max(1, lanes if not wl.cpu_bound else min(lanes, cores))
@@ -610,10 +662,10 @@ def task_floor(spec: CompareSpec, state: Any) -> float:
     slowing it (a fresh worker process runs the same task faster), and not a wall time, which waits
     inflate. A median, not the single luckiest task: on a shared core a few tasks always run in a
     quiet moment, and an ideal built from those no typical run can approach. ``transfer`` is about
-    moving data, not computing: it has no floor.
+    moving data, not computing, and your own function may wait as well as compute: they have no floor.
     """
-    wl = WORKLOADS[spec.workload]
-    if spec.workload == "transfer":
+    wl = workload_info(spec.workload)
+    if spec.workload in ("transfer", FUNCTION):
         return math.nan
     if not wl.cpu_bound:
         return float(spec.size) if spec.workload == "sleep" else math.nan
@@ -625,8 +677,8 @@ def task_floor(spec: CompareSpec, state: Any) -> float:
     return min(medians) if medians else math.nan
 
 
-def build_comparison(spec: CompareSpec, state: Any, *, run_id: str, started_at: str, running: bool
-                     ) -> ComparisonResult:
+def build_comparison(spec: CompareSpec, state: Any, *, run_id: str, started_at: str, running: bool,
+                     trial: dict[str, Any] | None = None) -> ComparisonResult:
     """Assemble a :class:`ComparisonResult` from a :class:`core.measure.rounds.RoundsState`."""
     arms = state.results()
     cores = state.cores
@@ -638,7 +690,7 @@ def build_comparison(spec: CompareSpec, state: Any, *, run_id: str, started_at: 
         rounds=state.rounds, stop="running" if running else str(state.stop), wall_s=state.elapsed_s,
         warmup_s=state.warmup_s, noise=state.noise(),
         round_noise=tuple(tuple(w.other_cores for w in row) for row in state.windows),
-        task_floor_s=floor_s, ideal_s=_ideal(spec, lanes, cores, floor_s),
+        task_floor_s=floor_s, ideal_s=_ideal(spec, lanes, cores, floor_s), trial=trial,
     )
 
 
@@ -655,17 +707,25 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cores = machine_info().usable_cores
     watch = ctx.watch()
+    trial = None
+    if spec.workload == FUNCTION:
+        from core.userfunc import check_spec
+
+        for exp in spec.experiments():  # every arm's needs (a value that pickles), before any pool starts
+            trial = check_spec(exp).to_dict()
+        watch.deadline_s = function_deadline(ctx, cost(spec))
 
     def decided(state: Any) -> bool:
         return all(v.verdict != "undecided" for v in verdicts_from(spec, state))
 
     def on_round(state: Any) -> None:
         if ctx.on_partial is not None and state.rounds >= 1:
-            ctx.on_partial(build_comparison(spec, state, run_id=run_id, started_at=started_at, running=True))
+            ctx.on_partial(build_comparison(spec, state, run_id=run_id, started_at=started_at, running=True,
+                                            trial=trial))
 
     state = run_rounds(spec.experiments(), rounds=spec.rounds, cores=cores, budget_s=spec.budget_s,
                        decided=decided, on_round=on_round, clusters=ctx.clusters, watch=watch)
-    return build_comparison(spec, state, run_id=run_id, started_at=started_at, running=False)
+    return build_comparison(spec, state, run_id=run_id, started_at=started_at, running=False, trial=trial)
 
 
 def cost(spec: CompareSpec) -> Cost:
@@ -679,7 +739,7 @@ def cost(spec: CompareSpec) -> Cost:
         per_round += est.per_repeat_s
         setup += est.setup_s
         memory = max(memory, est.memory_bytes)
-        if exp.scheduler in ("sync", "threads", "processes"):
+        if exp.scheduler in UNCANCELLABLE_SCHEDULERS:
             longest = max(longest, est.per_repeat_s)
     fewest = MIN_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
     seconds = setup + (1 + fewest) * per_round
@@ -705,12 +765,24 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
     ``undecided`` verdict says why and what would decide it.
     """
     spec, m = result.spec, result.machine
-    wl = WORKLOADS[spec.workload]
+    wl = workload_info(spec.workload)
     base_label = result.labels[0]
     base = result.arms[0]
     cores = m.usable_cores
     out: list[str] = []
-    holds_gil = wl.gil == "holds" and wl.cpu_bound and m.gil_enabled
+    cpu_bound, holds_gil = wl.cpu_bound, wl.gil == "holds" and wl.cpu_bound and m.gil_enabled
+    if spec.workload == FUNCTION:
+        # Your function: what it does is measured, not known. The baseline's tasks ran alone: a task that had
+        # the CPU most of its time alone computes (and, in pure Python, holds the GIL while it does).
+        from core.report.advice import advise, values_sentence
+
+        alone = base.cpu_share
+        cpu_bound = math.isfinite(alone) and alone >= 0.5
+        holds_gil = math.isfinite(alone) and alone >= 0.75 and m.gil_enabled
+        out.append(f"**Advice:** {advise(result).text}")
+        agree = values_sentence(result)
+        if agree:
+            out.append(agree)
     for v, arm, arm_spec in zip(result.verdicts, result.arms[1:], spec.arms[1:], strict=True):
         name = f"**{v.label}**"
         lo, hi = v.ci
@@ -718,16 +790,16 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             else f"{v.rounds} round(s): no interval yet"
         times = f"{_ms(arm.wall_s)} vs {_ms(base.wall_s)}"
         share = arm.cpu_share
-        moves_data = spec.workload == "transfer" and arm_spec.engine in ("processes", "cluster-processes", "external")
+        moves_data = spec.workload == "transfer" and arm_spec.engine in PROCESS_SCHEDULERS
         if v.verdict == "faster":
             sentence = f"{name} ran **{_fmt_x(v.speedup)} faster** than {base_label} ({times}; {ci})"
             if spec.workload == "transfer":
                 sentence += (": the checksums ran in parallel, and that outweighed sending the payload to the"
                              " workers." if moves_data else ": every thread read the caller's array in place.")
-            elif arm_spec.engine in ("processes", "cluster-processes", "external") and wl.cpu_bound:
+            elif arm_spec.engine in PROCESS_SCHEDULERS and cpu_bound:
                 sentence += ": each worker process has its own GIL, so the tasks ran in parallel"
                 sentence += f" ({share:.0%} of their time on a CPU)." if math.isfinite(share) else "."
-            elif not wl.cpu_bound:
+            elif not cpu_bound:
                 sentence += ": a waiting task releases the GIL, so the waits overlapped."
             elif wl.gil == "releases":
                 sentence += ": the kernel releases the GIL, so the threads computed on several cores at once."
@@ -738,8 +810,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         elif v.verdict == "same":
             sentence = (f"{name} took **about the same time** as {base_label} ({times}; {_fmt_x(v.speedup)},"
                         f" {ci}: within ±{spec.band:.0%})")
-            if holds_gil and arm_spec.engine in ("threads", "cluster-threads") and math.isfinite(share) \
-                    and share < 0.75:
+            if holds_gil and arm_spec.engine in ONE_GIL_SCHEDULERS and math.isfinite(share) and share < 0.75:
                 sentence += (f": each task had the CPU for only {share:.0%} of its time — the threads took turns"
                              " holding the GIL, so they ran one at a time.")
             else:
@@ -754,7 +825,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             elif startup > 0.05 and startup > 0.2 * arm.wall_s:
                 sentence += (f": it spent {_ms(startup)} of every compute starting and stopping a fresh pool of"
                              f" {arm.spec.workers} processes; the tasks themselves took {_ms(compute)}.")
-            elif holds_gil and arm_spec.engine in ("threads", "cluster-threads"):
+            elif holds_gil and arm_spec.engine in ONE_GIL_SCHEDULERS:
                 sentence += ": the threads took turns holding the GIL, and handing it over costs time."
             elif compute > 0 and arm_spec.engine in ("cluster-threads", "cluster-processes", "external"):
                 sentence += ": the tasks are too short to pay for sending them to workers and collecting results."
@@ -768,7 +839,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         if arm.setup_s > 0.05:
             out.append(f"Starting **{v.label}** took {_ms(arm.setup_s)} once, before the rounds; it is not in the"
                        " times above.")
-        if not wl.cpu_bound and arm.spec.concurrency < spec.tasks and arm_spec.engine != "sync":
+        if not cpu_bound and arm.spec.concurrency < spec.tasks and arm_spec.engine != "sync":
             waves = math.ceil(spec.tasks / arm.spec.concurrency)
             out.append(f"**{v.label}** had {arm.spec.concurrency} threads for {spec.tasks} tasks, so the waits ran in"
                        f" {waves} waves.")
@@ -786,7 +857,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         out.append(f"This machine was busy: other programs used {result.noise.other_cores:.1f} of {cores} cores during"
                    " the comparison, so timings are slower and noisier than on a quiet machine. Verdicts the busy"
                    " cores could have produced are shown as undecided.")
-    if wl.cpu_bound and any(a.spec.concurrency > cores for a in result.arms):
+    if cpu_bound and any(a.spec.concurrency > cores for a in result.arms):
         out.append(f"This machine has {cores} usable core{'s' if cores != 1 else ''}: more workers than that cannot"
                    " compute more at once, they only take turns.")
     return out
@@ -925,10 +996,15 @@ class CompareKind:
         p.add_argument("--rounds", default=None, help="auto (default: until decided, within the budget) or N")
         p.add_argument("--budget", type=float, default=None, metavar="S",
                        help=f"auto rounds: stop adding rounds after about S seconds (default {DEFAULT_BUDGET_S:g})")
-        p.add_argument("--chunksize", type=int, default=None, help="processes arms: tasks per submission (default 1)")
-        p.add_argument("--reuse-pool", action="store_true", help="processes arms: one warm pool for every round")
+        p.add_argument("--chunksize", type=int, default=None,
+                       help="arms that batch tasks (processes, futures-processes, multiprocessing, joblib-*): tasks per"
+                            " submission (default 1)")
+        p.add_argument("--reuse-pool", action="store_true",
+                       help="local process pools (processes, futures-processes, multiprocessing, joblib-loky): one warm"
+                            " pool for every round, its start-up reported apart")
         p.add_argument("--blas-threads", type=int, default=None, help="BLAS threads in numpy-matmul tasks (default 1)")
         p.add_argument("--address", help="the scheduler of an existing cluster, for an 'external' arm")
+        add_function_arguments(p)
 
     def spec_from_args(self, args: argparse.Namespace) -> CompareSpec:
         from core.presets import preset
@@ -941,8 +1017,9 @@ class CompareKind:
                     raise ValueError(f"--rounds must be auto or a whole number from 1 to {MAX_ROUNDS}"
                                      f" (got {text[:40]!r})")
                 rounds = int(text)
-        explicit = [o for o in ("workload", "size", "tasks", "engines", "chunksize", "blas_threads", "address")
-                    if getattr(args, o) is not None] + (["reuse_pool"] if args.reuse_pool else [])
+        task = function_fields(args)
+        fixed = ("workload", "size", "tasks", "engines", "chunksize", "blas_threads", "address", "function")
+        explicit = [o for o in fixed if getattr(args, o) is not None] + (["reuse_pool"] if args.reuse_pool else [])
         if args.preset:
             if explicit:
                 raise ValueError(f"--preset fixes the engines and tasks; drop --{explicit[0].replace('_', '-')}"
@@ -952,21 +1029,26 @@ class CompareKind:
             spec = preset("start")  # no settings at all: the lab's first comparison
         else:
             workload = args.workload or "fib"
-            size = args.size if args.size is not None else WORKLOADS[workload].default_size
+            task = task or {"workload": workload,
+                            "size": args.size if args.size is not None else WORKLOADS[workload].default_size}
+            # Your function: does it want threads or processes? The default asks both, with warm pools.
+            reuse = args.reuse_pool or (task["workload"] == FUNCTION and args.engines is None)
+            default = FUNCTION_ENGINES if task["workload"] == FUNCTION else "sync,threads:4,processes:4"
             try:
-                arms = parse_arms(args.engines if args.engines is not None else "sync,threads:4,processes:4")
+                arms = parse_arms(default if args.engines is None else args.engines)
             except ValueError as exc:
                 raise ValueError(f"--engines: {exc}") from None
             chunksize = 1 if args.chunksize is None else args.chunksize
-            arms = tuple(replace(a, chunksize=chunksize, reuse_pool=args.reuse_pool, label="")
-                         if a.engine == "processes" else a for a in arms)
+            arms = tuple(replace(a, chunksize=chunksize if a.engine in CHUNKSIZE_SCHEDULERS else 1,
+                                 reuse_pool=reuse and a.engine in PROCESS_POOL_SCHEDULERS, label="")
+                         if a.engine in CHUNKSIZE_SCHEDULERS else a for a in arms)
             if args.address is not None:
                 if not args.address.strip():
                     raise ValueError("--address must be a scheduler address like tcp://10.0.0.5:8786 (got '')")
                 if not any(a.engine == "external" for a in arms):
                     arms = (*arms, Arm("external"))
                 arms = tuple(replace(a, address=args.address) if a.engine == "external" else a for a in arms)
-            spec = CompareSpec(workload=workload, size=size, tasks=4 if args.tasks is None else args.tasks, arms=arms,
+            spec = CompareSpec(**task, tasks=4 if args.tasks is None else args.tasks, arms=arms,
                                blas_threads=1 if args.blas_threads is None else args.blas_threads)
         changes: dict[str, Any] = {"rounds": rounds}
         if args.budget is not None:

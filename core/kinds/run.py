@@ -12,8 +12,45 @@ from typing import Any, ClassVar
 from core.kinds.base import RunContext
 from core.measure.estimate import Cost, estimate
 from core.measure.results import ExperimentResult
-from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULERS, ExperimentSpec
-from core.workloads import WORKLOADS
+from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULERS, UNCANCELLABLE_SCHEDULERS, ExperimentSpec
+from core.workloads import FUNCTION, WORKLOADS
+
+# A run of your own function with no deadline from its caller gets one: well past its estimate (machines
+# are noisy), never less than this. Its trial call already stopped a function that never returns.
+FUNCTION_DEADLINE_MIN_S = 60.0
+
+
+def add_function_arguments(p: argparse.ArgumentParser) -> None:
+    """``--function MODULE:NAME --args JSON --kwargs JSON``: every task calls your own function."""
+    p.add_argument("--function", metavar="MODULE:NAME",
+                   help="every task calls your own function NAME from MODULE (importable here: the current"
+                        " directory or PYTHONPATH) instead of a workload; it is tried once in a separate process first")
+    p.add_argument("--args", dest="function_args", metavar="JSON_LIST",
+                   help="with --function: its positional arguments as a JSON list, e.g. '[30]' (default [])")
+    p.add_argument("--kwargs", dest="function_kwargs", metavar="JSON_OBJECT",
+                   help='with --function: its keyword arguments as a JSON object, e.g. \'{"n": 30}\' (default {})')
+
+
+def function_fields(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The spec fields of ``--function`` (None without it); ValueError for options that do not go with it."""
+    if args.function is None:
+        for flag in ("args", "kwargs"):
+            if getattr(args, f"function_{flag}") is not None:
+                raise ValueError(f"--{flag} goes with --function MODULE:NAME")
+        return None
+    for option in ("workload", "size"):
+        if getattr(args, option, None) is not None:
+            raise ValueError(f"--function replaces --workload and --size (its arguments say how big a task is):"
+                             f" drop --{option}")
+    return {"workload": FUNCTION, "function": args.function, "function_args": args.function_args or "[]",
+            "function_kwargs": args.function_kwargs or "{}"}
+
+
+def function_deadline(ctx: RunContext, cost: Cost) -> float | None:
+    """The caller's deadline, or one for a run of your function that has none (see FUNCTION_DEADLINE_MIN_S)."""
+    if ctx.deadline_s is not None:
+        return ctx.deadline_s
+    return max(FUNCTION_DEADLINE_MIN_S, 4 * (cost.max_seconds or cost.seconds))
 
 
 def text(result: ExperimentResult) -> str:
@@ -32,6 +69,7 @@ def text(result: ExperimentResult) -> str:
         result.runs[["repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]].to_string(
             index=False, float_format=lambda v: f"{v:.3f}"),
         "",
+        *([f"returned {result.values[0]!r}" if result.values else "", ""] if result.spec.call else []),
         f"median wall {result.wall_s:.3f} s (min {result.wall_min_s:.3f}, max {result.wall_max_s:.3f})"
         f" · median task CPU/wall {result.cpu_share:.2f}"
         f" · CPU used {result.cpu_utilization:.0%} of {int(result.runs['lanes'].iloc[0])} lane(s)",
@@ -77,18 +115,19 @@ class RunKind:
 
     def cost(self, spec: ExperimentSpec) -> Cost:
         est = estimate(spec)
-        local = spec.scheduler in ("sync", "threads", "processes")
+        local = spec.scheduler in UNCANCELLABLE_SCHEDULERS
         return Cost(seconds=est.seconds, memory_bytes=est.memory_bytes,
                     longest_uncancellable_s=est.per_repeat_s if local else 0.0, what="this run")
 
     def run(self, spec: ExperimentSpec, ctx: RunContext) -> ExperimentResult:
         from core.measure.run import run_experiment
 
-        return run_experiment(spec, clusters=ctx.clusters, progress=ctx.progress, deadline_s=ctx.deadline_s,
+        deadline = function_deadline(ctx, self.cost(spec)) if spec.call else ctx.deadline_s
+        return run_experiment(spec, clusters=ctx.clusters, progress=ctx.progress, deadline_s=deadline,
                               should_stop=ctx.should_stop)
 
     def add_arguments(self, run: argparse.ArgumentParser) -> None:
-        run.add_argument("--workload", default="fib", choices=list(WORKLOADS), help="kind of task (default fib)")
+        run.add_argument("--workload", choices=list(WORKLOADS), help="kind of task (default fib)")
         run.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
         run.add_argument("--tasks", type=int, default=4, help="number of independent tasks (default 4)")
         run.add_argument("--scheduler", choices=[s for s in SCHEDULERS if s != "external"],
@@ -104,6 +143,7 @@ class RunKind:
         run.add_argument("--reuse-pool", action="store_true", help="processes scheduler: one pool for all repeats")
         run.add_argument("--blas-threads", type=int, default=1, help="BLAS threads in numpy-matmul tasks (default 1)")
         run.add_argument("--address", help="scheduler address of an existing cluster, e.g. tcp://127.0.0.1:8786")
+        add_function_arguments(run)
 
     def spec_from_args(self, args: argparse.Namespace) -> ExperimentSpec:
         scheduler = args.scheduler or "threads"
@@ -114,9 +154,11 @@ class RunKind:
             scheduler = "external"
         if args.threads_per_worker != 1 and scheduler not in CLUSTER_SCHEDULERS:
             raise ValueError("--threads-per-worker only applies to cluster-threads and cluster-processes")
-        size = args.size if args.size is not None else WORKLOADS[args.workload].default_size
+        workload = args.workload or "fib"
+        task = function_fields(args) or {
+            "workload": workload, "size": args.size if args.size is not None else WORKLOADS[workload].default_size}
         return ExperimentSpec(
-            workload=args.workload, size=size, tasks=args.tasks, scheduler=scheduler, workers=args.workers,
+            **task, tasks=args.tasks, scheduler=scheduler, workers=args.workers,
             threads_per_worker=args.threads_per_worker, repeats=args.repeats, warmup=args.warmup,
             chunksize=args.chunksize, reuse_pool=args.reuse_pool, blas_threads=args.blas_threads,
             address=args.address,
