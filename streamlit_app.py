@@ -21,6 +21,9 @@ def main() -> None:
                     url_path="io_bound"),
             st.Page("pages/numpy_gil.py", title="NumPy and the GIL", icon=":material/grid_on:", url_path="numpy_gil"),
             st.Page("pages/local_cluster.py", title="LocalCluster", icon=":material/hub:", url_path="local_cluster"),
+            st.Page("pages/beyond_dask.py", title="Beyond Dask", icon=":material/extension:", url_path="beyond_dask"),
+            st.Page("pages/your_function.py", title="Your function", icon=":material/functions:",
+                    url_path="your_function"),
         ],
         "Evidence": [
             st.Page("pages/gil_trace.py", title="GIL trace", icon=":material/timeline:", url_path="gil_trace"),

@@ -9,12 +9,14 @@ with the machine as it is ("quiet") and once beside a synthetic noisy neighbour 
 another program burning one core in random bursts, about half the time).
 
 Ground truth is physics, not the lab's words (``truth()``):
-  * GIL-holding work (fib, numpy-small) on threads (Dask's threads, LocalCluster processes=False) is
-    never faster than sync: ``faster`` is wrong.
-  * GIL-holding work on a warm process engine (a reused pool, LocalCluster processes=True) with ≥ 2
-    lanes on ≥ 2 cores is faster: ``same`` or ``slower`` is wrong.
+  * GIL-holding work (fib, numpy-small) on threads of one process (Dask's threads, LocalCluster
+    processes=False, concurrent.futures threads, joblib's threads) is never faster than sync: ``faster``
+    is wrong.
+  * GIL-holding work on a warm process engine (a reused pool of Dask's processes, concurrent.futures,
+    multiprocessing or joblib's loky; LocalCluster processes=True) with ≥ 2 lanes on ≥ 2 cores is
+    faster: ``same`` or ``slower`` is wrong.
   * Sleeping tasks on ≥ 2 threads are faster; a GIL-releasing kernel (numpy-matmul, numpy-sort) on
-    ≥ 2 threads on ≥ 2 cores is faster.
+    ≥ 2 threads of a local pool on ≥ 2 cores is faster.
 Arms no rule covers are counted apart ("no rule"). ``undecided`` is never wrong: it is the lab saying
 it does not know.
 
@@ -40,23 +42,27 @@ GOALS = {"quiet": 0.90, "noisy": 0.70}
 
 def truth(spec: Any, arm: Any, cores: int) -> str | None:
     """``"faster"`` or ``"not-faster"`` by physics, or None when no rule covers the arm."""
+    from core.measure.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS
     from core.workloads import WORKLOADS
 
+    if spec.workload not in WORKLOADS:  # your own function: its behaviour is what is measured
+        return None
     wl = WORKLOADS[spec.workload]
     lanes = 1 if arm.engine == "sync" else arm.workers * (arm.threads_per_worker if arm.engine.startswith("cluster")
                                                              else 1)
-    one_gil = arm.engine in ("threads", "cluster-threads")
-    warm_processes = (arm.engine == "processes" and arm.reuse_pool) or arm.engine == "cluster-processes"
+    one_gil = arm.engine in ONE_GIL_SCHEDULERS
+    warm_processes = (arm.engine in PROCESS_POOL_SCHEDULERS and arm.reuse_pool) or arm.engine == "cluster-processes"
     if wl.cpu_bound and wl.gil == "holds":
         if one_gil:
             return "not-faster"
-        procs = arm.workers if arm.engine in ("processes", "cluster-processes") else 1
+        procs = arm.workers if arm.engine in (*PROCESS_POOL_SCHEDULERS, "cluster-processes") else 1
         if warm_processes and procs >= 2 and cores >= 2:
             return "faster"
         return None
-    if spec.workload == "sleep" and arm.engine in ("threads", "cluster-threads") and min(lanes, spec.tasks) >= 2:
+    if spec.workload == "sleep" and one_gil and min(lanes, spec.tasks) >= 2:
         return "faster"
-    if wl.cpu_bound and wl.gil == "releases" and spec.workload != "transfer" and arm.engine == "threads" \
+    if wl.cpu_bound and wl.gil == "releases" and spec.workload != "transfer" \
+            and arm.engine in ("threads", "futures-threads", "joblib-threads") \
             and lanes >= 2 and cores >= 2 and spec.tasks >= 2:
         return "faster"
     return None

@@ -4,9 +4,9 @@ A preset is chosen so that its lesson is decided quickly and reliably on a small
 cores): tasks long enough that a process pool's per-task cost does not hide the parallelism, short
 enough that a round takes a fraction of a second and an adaptive comparison is decided in about 3 s.
 
-============== ======================================================= ==========================================
+============== ======================================================= ============================================
 preset         arms (baseline first)                                   the lesson
-============== ======================================================= ==========================================
+============== ======================================================= ============================================
 start          sync, threads ×4, processes ×4 (warm pool)              threads do not speed up pure Python;
                                                                        processes do
 cpu-bound      sync, threads ×2, processes ×2 (warm pool)              the same, one worker per core
@@ -17,7 +17,14 @@ numpy          numpy-matmul: sync, threads ×2, processes ×2            a kerne
 numpy-small    numpy-small: sync, threads ×2, processes ×2             tiny NumPy calls hold the GIL
 local-cluster  sync, LocalCluster processes=False 1×4, processes=True  one GIL per process, not per worker
                2×1
-============== ======================================================= ==========================================
+beyond-dask    sync, futures-threads ×2, futures-processes ×2,         the GIL is Python's: every thread pool takes
+               multiprocessing ×2, joblib-loky ×2, joblib-threads ×2   turns, every process pool runs in parallel
+               (process pools warm)
+beyond-dask-io sleep: sync, Dask threads ×8, futures-threads ×8,       waiting releases the GIL in every thread
+               joblib-threads ×8                                       pool, not only Dask's
+beyond-dask-   numpy-matmul: sync, futures-threads ×2,                 a kernel that releases the GIL scales on
+numpy          futures-processes ×2 (warm), joblib-threads ×2          any thread pool
+============== ======================================================= ============================================
 """
 
 from __future__ import annotations
@@ -75,6 +82,27 @@ def _cluster(cores: int) -> CompareSpec:
                        arms=(Arm("sync"), Arm("cluster-threads", 1, 4), Arm("cluster-processes", 2, 1)))
 
 
+def _beyond(cores: int) -> CompareSpec:
+    # Six arms: fib(25) tasks (~10 ms) keep a round near a third of a second, so the six verdicts are
+    # decided within the budget; three process pools start once, before the rounds, reported apart.
+    return CompareSpec(workload="fib", size=25, tasks=4,
+                       arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True),
+                             Arm("multiprocessing", 2, reuse_pool=True), Arm("joblib-loky", 2, reuse_pool=True),
+                             Arm("joblib-threads", 2)))
+
+
+def _beyond_io(cores: int) -> CompareSpec:
+    return CompareSpec(workload="sleep", size=0.02, tasks=8,
+                       arms=(Arm("sync"), Arm("threads", 8, label="Dask threads ×8"), Arm("futures-threads", 8),
+                             Arm("joblib-threads", 8)))
+
+
+def _beyond_numpy(cores: int) -> CompareSpec:
+    return CompareSpec(workload="numpy-matmul", size=800, tasks=4,
+                       arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True),
+                             Arm("joblib-threads", 2)))
+
+
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("start", "start", "threads do not speed up pure-Python work; processes do", _start),
     Preset("cpu-bound", "cpu_bound", "one worker per core: threads take turns, processes run in parallel", _cpu),
@@ -82,6 +110,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("numpy", "numpy_gil", "a NumPy kernel that releases the GIL scales on threads", _numpy),
     Preset("numpy-small", "numpy_gil", "a loop of tiny NumPy calls holds the GIL", _numpy_small),
     Preset("local-cluster", "local_cluster", "processes=True gives each worker its own GIL", _cluster),
+    Preset("beyond-dask", "beyond_dask", "the GIL is Python's: thread pools take turns, process pools run in"
+           " parallel, whichever library starts them", _beyond),
+    Preset("beyond-dask-io", "beyond_dask", "waiting releases the GIL in every thread pool, not only Dask's",
+           _beyond_io),
+    Preset("beyond-dask-numpy", "beyond_dask", "a NumPy kernel that releases the GIL scales on any thread pool",
+           _beyond_numpy),
 ]}
 
 

@@ -235,6 +235,9 @@ def panel(spec: Any, *, key: str, what: str = "experiment") -> Any | None:
         blocked = None
     except BudgetError as exc:
         cost, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
+    except (ValueError, RuntimeError) as exc:  # what cannot run at all (your function fails its trial): one line
+        st.error(f"This {what} cannot run: {exc}")
+        return None
     cols = st.columns([1.2, 1.2, 4], vertical_alignment="center")
     run = cols[0].button("Run experiment", type="primary", key=f"{key}-run", disabled=blocked is not None)
     again = cols[1].button("Measure again", key=f"{key}-again", disabled=blocked is not None,

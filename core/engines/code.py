@@ -7,8 +7,13 @@ and close them at the end, exactly as the lab does:
 
 * ``setup``: start the engine once (a pool, a cluster), before anything is timed;
 * ``run``: one compute of ``calls`` — a Python expression of a list of ``(function, args)`` pairs that
-  the caller defines — returning the list of results; this is what a round times;
+  the caller defines — returning the list of results; this is what a round times (for a pool started
+  anew on every compute, a ``with`` block around that expression);
 * ``teardown``: close what ``setup`` started.
+
+For a page, where every task calls one function with one argument (``fib(30)`` four times), ``map_run`` says
+the same as ``run`` the way a user writes it: ``pool.map(fib, [30] * 4)`` (placeholders ``{fn}`` and
+``{items}``); :meth:`EngineCode.snippet` picks it when given ``fn`` and ``items``.
 
 The tutorial's pitfalls are done right here: every Dask task is impure (``pure=False``: identical
 calls are not merged into one task), the processes scheduler gets ``chunksize=1`` (Dask's default of 6
@@ -35,10 +40,15 @@ class EngineCode:
     setup: str
     run: str
     teardown: str
+    map_run: str = ""
 
-    def snippet(self, calls: str = "calls") -> str:
-        """The three parts as one readable block (for a page), with ``calls`` as the list of calls."""
-        parts = [*self.imports, "", self.setup, self.run.format(calls=calls), self.teardown]
+    def snippet(self, calls: str = "calls", *, fn: str | None = None, items: str | None = None) -> str:
+        """The three parts as one readable block (for a page), with ``calls`` as the list of calls.
+
+        With ``fn`` and ``items`` (e.g. ``"fib"`` and ``"[30] * 4"``), the run part maps ``fn`` over ``items``.
+        """
+        run = self.map_run.format(fn=fn, items=items) if fn and items and self.map_run else self.run.format(calls=calls)
+        parts = [*self.imports, "", self.setup, run, self.teardown]
         return "\n".join(p for p in parts if p is not None).strip() + "\n"
 
 
@@ -56,14 +66,17 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
     """
     ident = name or _ident(arm.label)
     delayed = "[dask.delayed(f, pure=False)(*args) for f, args in {calls}]"
+    mapped = "[dask.delayed({fn}, pure=False)(x) for x in {items}]"
     if arm.engine == "sync":
         return EngineCode(ident, ("import dask",), f"{ident} = None  # sync: nothing to start, one thread",
-                          f'dask.compute(*{delayed}, scheduler="sync")', "")
+                          f'dask.compute(*{delayed}, scheduler="sync")', "",
+                          f'dask.compute(*{mapped}, scheduler="sync")')
     if arm.engine == "threads":
         return EngineCode(
             ident, ("import dask", "from concurrent.futures import ThreadPoolExecutor"),
             f"{ident} = ThreadPoolExecutor({arm.workers})  # Dask's default would be one thread per core",
-            f'dask.compute(*{delayed}, scheduler="threads", pool={ident})', f"{ident}.shutdown()")
+            f'dask.compute(*{delayed}, scheduler="threads", pool={ident})', f"{ident}.shutdown()",
+            f'dask.compute(*{mapped}, scheduler="threads", pool={ident})')
     if arm.engine == "processes":
         chunk = f"chunksize={arm.chunksize}"
         if arm.reuse_pool:
@@ -71,18 +84,76 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
                 ident, ("import dask", "from concurrent.futures import ProcessPoolExecutor",
                         "from dask.multiprocessing import get_context"),
                 f"{ident} = ProcessPoolExecutor({arm.workers}, mp_context=get_context())  # started once, reused",
-                f'dask.compute(*{delayed}, scheduler="processes", pool={ident}, {chunk})', f"{ident}.shutdown()")
+                f'dask.compute(*{delayed}, scheduler="processes", pool={ident}, {chunk})', f"{ident}.shutdown()",
+                f'dask.compute(*{mapped}, scheduler="processes", pool={ident}, {chunk})')
         return EngineCode(ident, ("import dask",), f"{ident} = None  # Dask starts a new pool on every compute",
-                          f'dask.compute(*{delayed}, scheduler="processes", num_workers={arm.workers}, {chunk})', "")
+                          f'dask.compute(*{delayed}, scheduler="processes", num_workers={arm.workers}, {chunk})', "",
+                          f'dask.compute(*{mapped}, scheduler="processes", num_workers={arm.workers}, {chunk})')
     if arm.engine in ("cluster-threads", "cluster-processes"):
         processes = arm.engine == "cluster-processes"
         return EngineCode(
             ident, ("import dask", "from distributed import Client, LocalCluster"),
             f"{ident} = Client(LocalCluster(processes={processes}, n_workers={arm.workers},"
             f" threads_per_worker={arm.threads_per_worker}, dashboard_address=None))",
-            f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close(); {ident}.cluster.close()")
+            f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close(); {ident}.cluster.close()",
+            f"dask.compute(*{mapped}, scheduler={ident})")
     if arm.engine == "external":
         return EngineCode(ident, ("import dask", "from distributed import Client"),
                           f"{ident} = Client({arm.address!r})  # an existing cluster",
-                          f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close()")
+                          f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close()",
+                          f"dask.compute(*{mapped}, scheduler={ident})")
+    if arm.engine in ("futures-threads", "futures-processes", "multiprocessing", "joblib-loky", "joblib-threads"):
+        return _pool_code(arm, ident)
     raise ValueError(f"no example code for the {arm.engine} engine")
+
+
+def _pool_code(arm: Any, ident: str) -> EngineCode:
+    """Beyond Dask: ``concurrent.futures``, ``multiprocessing`` and joblib, as their users write them.
+
+    Process pools are spawn pools, as the lab starts them (the default on macOS and Windows; safe in a
+    program with threads). A pool kept for every compute is started once (``reuse_pool``); otherwise the
+    run part starts and closes its own pool around the compute, as ``with Pool(...)`` does.
+    """
+    n, chunk = arm.workers, arm.chunksize
+    submit = "[fut.result() for fut in [{pool}.submit(f, *args) for f, args in {{calls}}]]"
+    if arm.engine == "futures-threads":
+        return EngineCode(ident, ("from concurrent.futures import ThreadPoolExecutor",),
+                          f"{ident} = ThreadPoolExecutor({n})", submit.format(pool=ident), f"{ident}.shutdown()",
+                          f"list({ident}.map({{fn}}, {{items}}))")
+    if arm.engine == "joblib-threads":
+        return EngineCode(ident, ("from joblib import Parallel, delayed",),
+                          f'{ident} = Parallel(n_jobs={n}, backend="threading", batch_size={chunk}).__enter__()',
+                          f"{ident}(delayed(f)(*args) for f, args in {{calls}})", f"{ident}.__exit__(None, None, None)",
+                          f"{ident}(delayed({{fn}})(x) for x in {{items}})")
+    if arm.engine == "joblib-loky":
+        make = f"Parallel(n_jobs={n}, batch_size={chunk})"  # loky: joblib's default backend
+        if arm.reuse_pool:
+            return EngineCode(ident, ("from joblib import Parallel, delayed",),
+                              f"{ident} = {make}.__enter__()  # loky's workers start once, reused",
+                              f"{ident}(delayed(f)(*args) for f, args in {{calls}})",
+                              f"{ident}.__exit__(None, None, None)", f"{ident}(delayed({{fn}})(x) for x in {{items}})")
+        # joblib keeps loky's workers for the next call (300 s): the lab ends them after every compute.
+        end = "\nget_reusable_executor().shutdown(wait=True)  # a new pool for every compute"
+        return EngineCode(ident, ("from joblib import Parallel, delayed",
+                                  "from joblib.externals.loky import get_reusable_executor"), f"{ident} = {make}",
+                          f"{ident}(delayed(f)(*args) for f, args in {{calls}})" + end, "",
+                          f"{ident}(delayed({{fn}})(x) for x in {{items}})" + end)
+    spawn = 'multiprocessing.get_context("spawn")'
+    if arm.engine == "futures-processes":
+        imports = ("import multiprocessing", "from concurrent.futures import ProcessPoolExecutor")
+        make = f"ProcessPoolExecutor({n}, mp_context={spawn})"
+        mapped = "list({pool}.map({{fn}}, {{items}}, chunksize=" + str(chunk) + "))"
+        run, close = submit, "{pool}.shutdown()"
+    else:  # multiprocessing
+        imports = ("import multiprocessing",)
+        make = f"{spawn}.Pool({n})"
+        mapped = "{pool}.map({{fn}}, {{items}}, chunksize=" + str(chunk) + ")"
+        run = "[res.get() for res in [{pool}.apply_async(f, args) for f, args in {{calls}}]]"
+        close = "{pool}.close(); {pool}.join()"
+    if arm.reuse_pool:
+        return EngineCode(ident, imports, f"{ident} = {make}  # started once, reused", run.format(pool=ident),
+                          close.format(pool=ident), mapped.format(pool=ident))
+    # A new pool for every compute: the run part opens and closes it, in a `with` block.
+    return EngineCode(ident, imports, f"{ident} = None  # a new pool for every compute",
+                      f"with {make} as {ident}:\n    " + run.format(pool=ident), "",
+                      f"with {make} as {ident}:\n    " + mapped.format(pool=ident))

@@ -138,7 +138,7 @@ def advise(result: Any) -> Advice:
         use = "undecided"
         open_ = [v for v in result.verdicts if v.verdict == "undecided"]
         text = (f"No advice yet: {', '.join(v.label for v in open_)} {'is' if len(open_) == 1 else 'are'} undecided"
-                f" ({open_[0].reason}); measure again, with more rounds or bigger tasks.")
+                f" ({open_[0].reason}).")
     return Advice(use=use, text=text, thread_arm=best_t.label if best_t else None,
                   process_arm=best_p.label if best_p else None, thread_cpu_share=t_share, baseline_cpu_share=alone)
 

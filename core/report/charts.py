@@ -51,11 +51,17 @@ ENGINE_COLORS: dict[str, str] = {
     SCHEDULER_LABELS["cluster-threads"]: "#e15759",  # red: worker threads in one process
     SCHEDULER_LABELS["cluster-processes"]: "#76b7b2",  # teal: worker processes
     SCHEDULER_LABELS["external"]: "#b07aa1",  # purple: someone else's cluster
+    # Beyond Dask, in the same code: warm for threads of one process, cool for a GIL per process.
+    SCHEDULER_LABELS["futures-threads"]: "#edc948",  # yellow
+    SCHEDULER_LABELS["joblib-threads"]: "#ff9da7",  # pink
+    SCHEDULER_LABELS["futures-processes"]: "#59a14f",  # green
+    SCHEDULER_LABELS["multiprocessing"]: "#a0cbe8",  # light blue (Tableau 20)
+    SCHEDULER_LABELS["joblib-loky"]: "#499894",  # dark teal (Tableau 20)
 }
 """Engine label (:data:`core.measure.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
 
-# Further Tableau 10 colours for engine labels not in ENGINE_COLORS (cycled in order of appearance).
-_SPARE_COLORS = ["#59a14f", "#9c755f", "#ff9da7", "#edc948", "#bab0ac"]
+# Further Tableau colours, none of them in ENGINE_COLORS, for other engine labels (cycled in order of appearance).
+_SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#8cd17d"]
 
 _INK = "#333333"  # error bars, repeat points, reference rules
 _SECONDS = ".3~r"  # d3 format: three significant digits, no exponent (0.0381, 12.3, 1230)

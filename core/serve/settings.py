@@ -15,6 +15,8 @@ setting (env var / secrets key)            shared     local      what it limits
 ``GIL_LAB_COMPARE_SECONDS``                3          10         adaptive rounds of a comparison stop adding
                                                                  rounds after about this (start-ups apart)
 ``GIL_LAB_ALLOW_EXTERNAL_CLUSTER``         false      true       show the "your own Dask cluster" field
+``GIL_LAB_ALLOW_USER_FUNCTIONS``           false      true       the "Your function" page: import and run a
+                                                                 function named by the visitor
 ========================================  =========  =========  ================================================
 
 Environment variables win over secrets so that an operator can override a checked-in
@@ -44,6 +46,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "compare_seconds": (0.5, 600.0),
 }
 
+_FLAGS = ("allow_external_cluster", "allow_user_functions")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -72,6 +75,9 @@ class Settings:
     allow_external_cluster : bool
         Whether the app offers a field for the address of an existing Dask cluster. Off on a shared
         deployment: connecting a public server to arbitrary addresses is not something to offer strangers.
+    allow_user_functions : bool
+        Whether the "Your function" page imports and runs a function a visitor names (``module:name``).
+        Off on a shared deployment: importing a module runs its code, on the server, for whoever asks.
     warnings : tuple of str
         Settings that were ignored, and why.
     """
@@ -83,6 +89,7 @@ class Settings:
     memory_fraction: float = 0.5
     compare_seconds: float = 3.0
     allow_external_cluster: bool = False
+    allow_user_functions: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -94,12 +101,15 @@ class Settings:
                     or not low <= value <= high:
                 raise ValueError(f"{name} must be a number from {low:g} to {high:g} (got {value!r})")
             object.__setattr__(self, name, float(value))
-        if not isinstance(self.allow_external_cluster, bool):
-            raise ValueError(f"allow_external_cluster must be true or false (got {self.allow_external_cluster!r})")
+        for name in _FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false (got {getattr(self, name)!r})")
 
     def local_limit(self, scheduler: str) -> float:
         """Budget in seconds for one arm on ``scheduler`` (cluster arms can be cancelled; local ones not)."""
-        if scheduler in ("sync", "threads", "processes"):
+        from core.measure.spec import UNCANCELLABLE_SCHEDULERS
+
+        if scheduler in UNCANCELLABLE_SCHEDULERS:
             return min(self.max_seconds, self.max_local_seconds)
         return self.max_seconds
 
@@ -109,12 +119,14 @@ class Settings:
             f"{self.mode} mode: runs up to {self.max_seconds:g} s (local engines {self.local_limit('sync'):g} s),"
             f" comparisons decided within about {self.compare_seconds:g} s,"
             f" queue up to {self.max_wait_seconds:g} s, memory up to {self.memory_fraction:.0%} of what is free,"
-            f" external clusters {'allowed' if self.allow_external_cluster else 'off'}"
+            f" external clusters {'allowed' if self.allow_external_cluster else 'off'},"
+            f" your own functions {'allowed' if self.allow_user_functions else 'off'}"
         )
 
 
 LOCAL_DEFAULTS = Settings(mode="local", max_seconds=600.0, max_local_seconds=600.0, max_wait_seconds=1800.0,
-                          memory_fraction=0.8, compare_seconds=10.0, allow_external_cluster=True)
+                          memory_fraction=0.8, compare_seconds=10.0, allow_external_cluster=True,
+                          allow_user_functions=True)
 SHARED_DEFAULTS = Settings()
 
 _KEYS = [f.name for f in fields(Settings) if f.name not in ("mode", "warnings")]
@@ -122,7 +134,7 @@ _KEYS = [f.name for f in fields(Settings) if f.name not in ("mode", "warnings")]
 
 def _parse(name: str, raw: Any) -> Any:
     """Turn a secrets value or environment string into the setting's type; raise ValueError if it is not one."""
-    if name == "allow_external_cluster":
+    if name in _FLAGS:
         if isinstance(raw, bool):
             return raw
         text = str(raw).strip().lower()
