@@ -3,12 +3,15 @@
 This test runs last (``run_last``, see conftest.py). It closes the session's cluster registry itself,
 as the fixture would at the very end, and then checks that this process has no children left other
 than those of long-lived servers that other test files own and close themselves (a Streamlit server,
-a browser), and multiprocessing's resource tracker, which lives as long as its parent by design.
+a browser), and the resource trackers of multiprocessing and of loky (joblib's process pool), which live
+as long as their parent by design. No loky worker survives: loky's reusable executor is shut down by
+every run that used it.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 
@@ -21,9 +24,9 @@ from core import LocalClusterHandle
 GRACE_S = 10
 # Long-lived children that other test files start and stop in their own session fixtures.
 FOREIGN = ("streamlit", "playwright", "chrom")
-# Started once by the first spawn context that needs it and kept until the interpreter exits.
-RESOURCE_TRACKER = "multiprocessing.resource_tracker"
-ENGINE_MARKERS = ("multiprocessing.spawn", "distributed", "dask")
+# Started once by the first spawn context (or loky executor) that needs one and kept until the interpreter exits.
+RESOURCE_TRACKERS = ("multiprocessing.resource_tracker", "loky.backend.resource_tracker")
+ENGINE_MARKERS = ("multiprocessing.spawn", "distributed", "dask", "loky")
 
 
 def _cmdline(proc: psutil.Process) -> str:
@@ -54,7 +57,7 @@ def _descendants() -> list[psutil.Process]:
 
 
 def _leaked() -> list[psutil.Process]:
-    return [p for p in _descendants() if RESOURCE_TRACKER not in _cmdline(p)]
+    return [p for p in _descendants() if not any(tracker in _cmdline(p) for tracker in RESOURCE_TRACKERS)]
 
 
 def _describe(procs: list[psutil.Process]) -> str:
@@ -71,9 +74,14 @@ def test_no_processes_or_pool_threads_left_behind(registry):
         leaked = _leaked()
     assert not leaked, f"child processes still alive {GRACE_S} s after the registry closed:\n{_describe(leaked)}"
 
-    # In particular, nothing left looks like a pool process or a cluster worker.
-    engine_like = [p for p in _descendants() if any(marker in _cmdline(p) for marker in ENGINE_MARKERS)]
+    # In particular, nothing left looks like a pool process (loky's included) or a cluster worker.
+    engine_like = [p for p in _leaked() if any(marker in _cmdline(p) for marker in ENGINE_MARKERS)]
     assert not engine_like, f"engine processes still alive:\n{_describe(engine_like)}"
+    if "joblib" in sys.modules:  # loky's executor, if one was ever started here, is shut down
+        from joblib.externals.loky import reusable_executor
+
+        executor = getattr(reusable_executor, "_executor", None)
+        assert executor is None or executor._flags.shutdown, "loky's reusable executor is still running"
 
     # In-process clusters (cluster-threads) start no process, so look for their objects too.
     objects = gc.get_objects()
@@ -82,6 +90,6 @@ def test_no_processes_or_pool_threads_left_behind(registry):
     open_clients = [obj for obj in objects if isinstance(obj, Client) and obj.status == "running"]
     assert not open_clients, f"distributed Clients still running: {open_clients}"
 
-    # The threads engine shuts its pool down after every run.
+    # The thread pools (Dask's threads engine, concurrent.futures') are shut down after every run.
     pool_threads = [t.name for t in threading.enumerate() if t.name.startswith("gil-lab")]
     assert not pool_threads, pool_threads

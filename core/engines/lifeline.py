@@ -79,12 +79,6 @@ def ready_barrier(directory: str, workers: int, workload: str, timeout_s: float)
     return os.getpid()
 
 
-def run_call(call: Call) -> Any:
-    """``func(*args)`` for one ``(func, args)`` pair: what a pool's ``map`` applies to each task."""
-    func, args = call
-    return func(*args)
-
-
 def run_calls(calls: Sequence[Call]) -> list[Any]:
     """Several calls in one submission: what ``ProcessPoolExecutor.map(..., chunksize=n)`` sends a worker."""
     return [func(*args) for func, args in calls]

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls
-from core.engines.lifeline import init_plain_worker, run_call, run_calls
+from core.engines.lifeline import init_plain_worker, run_calls
 from core.engines.local import await_ready
 from core.measure.spec import ExperimentSpec
 
@@ -235,15 +235,17 @@ class MultiprocessingEngine(_ProcessPoolBase):
         return pool
 
     def _run(self, pool: Any, calls: list[Any]) -> list[Any]:
-        # imap, not map: its iterator can be waited on in slices (a task's exception is re-raised here).
-        # A worker that dies makes Pool start another and lose the task for ever: the slices and the
-        # deadline are what end such a compute.
+        # imap over chunks, not map: its iterator can be waited on in slices (a task's exception is re-raised
+        # here), and chunks of `chunksize` calls are what Pool.map(..., chunksize) sends (imap's own chunksize
+        # would hide the iterator behind a generator). A worker that dies makes Pool start another and lose
+        # the task for ever: the slices and the deadline are what end such a compute.
         workers = self._pids(pool)
-        results = pool.imap(run_call, calls, chunksize=self.spec.chunksize)
+        size = self.spec.chunksize
+        results = pool.imap(run_calls, [calls[i:i + size] for i in range(0, len(calls), size)])
         out: list[Any] = []
         while len(out) < len(calls):
             try:
-                out.append(results.next(timeout=_WAIT_SLICE_S))
+                out.extend(results.next(timeout=_WAIT_SLICE_S))
             except multiprocessing.TimeoutError:
                 if self._pids(pool) != workers:
                     raise EngineError(f"a worker process of the {self.what} died during the compute; its tasks"

@@ -42,8 +42,9 @@ def function_fields(args: argparse.Namespace) -> dict[str, Any] | None:
         if getattr(args, option, None) is not None:
             raise ValueError(f"--function replaces --workload and --size (its arguments say how big a task is):"
                              f" drop --{option}")
-    return {"workload": FUNCTION, "function": args.function, "function_args": args.function_args or "[]",
-            "function_kwargs": args.function_kwargs or "{}"}
+    return {"workload": FUNCTION, "function": args.function,
+            "function_args": "[]" if args.function_args is None else args.function_args,
+            "function_kwargs": "{}" if args.function_kwargs is None else args.function_kwargs}
 
 
 def function_deadline(ctx: RunContext, cost: Cost) -> float | None:
@@ -147,7 +148,7 @@ class RunKind:
 
     def spec_from_args(self, args: argparse.Namespace) -> ExperimentSpec:
         scheduler = args.scheduler or "threads"
-        if args.address:
+        if args.address is not None:  # an empty one is bad input (the spec says so), not "no address"
             if args.scheduler and args.scheduler not in CLUSTER_SCHEDULERS:
                 raise ValueError(f"--address runs on an external cluster; it cannot be combined with --scheduler"
                                  f" {args.scheduler}")
