@@ -304,10 +304,21 @@ NASTY_OTHER = ["", "2.7", "true", "3,5", ["1", "999"], "٣"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _app_state() -> Iterator[None]:
-    """Start from empty caches: a measurement cached by another test module would (rightly) show results."""
+    """Start from empty caches: a measurement cached by another test module would (rightly) show results.
+
+    The "Your function" page draws its widgets only where the server allows your own functions (local
+    mode): allowed here, so that its URL-bound widgets are fuzzed like every other page's.
+    """
+    before = os.environ.get("GIL_LAB_ALLOW_USER_FUNCTIONS")
+    os.environ["GIL_LAB_ALLOW_USER_FUNCTIONS"] = "true"
     streamlit.cache_data.clear()
     streamlit.cache_resource.clear()
     yield
+    if before is None:
+        os.environ.pop("GIL_LAB_ALLOW_USER_FUNCTIONS", None)
+    else:
+        os.environ["GIL_LAB_ALLOW_USER_FUNCTIONS"] = before
+    streamlit.cache_resource.clear()
     close_all_clusters()
 
 
