@@ -17,8 +17,7 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 from core.engines import close_all_clusters
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+from tests.test_app import open_page
 
 
 @pytest.fixture(autouse=True)
@@ -34,17 +33,6 @@ def _fresh_caches() -> Iterator[None]:
 def _close_app_clusters() -> Iterator[None]:
     yield
     close_all_clusters()
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def results_shown(at: AppTest) -> bool:

@@ -15,6 +15,8 @@ To add an engine family: a module with an :class:`Engine` class, its names in
 
 from __future__ import annotations
 
+from typing import Any
+
 # dask.compute imports distributed on its first call (to look for a default Client): ~0.25 s that
 # would otherwise land inside the first measured compute of a process. Importing it here moves that
 # one-time cost out of every measurement.
@@ -43,6 +45,12 @@ __all__ = [
 ]
 
 
+# Beyond Dask: each pool's engine takes the spec and the run's watch.
+_POOLS: dict[str, Any] = {"futures-threads": FuturesThreadsEngine, "futures-processes": FuturesProcessesEngine,
+                          "multiprocessing": MultiprocessingEngine, "joblib-loky": JoblibLokyEngine,
+                          "joblib-threads": JoblibThreadsEngine}
+
+
 def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, watch: Watch | None = None) -> Engine:
     """The engine for ``spec.scheduler``; cluster schedulers take their cluster from ``clusters``.
 
@@ -58,16 +66,8 @@ def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, 
         # A warm pool only from a registry the caller owns (and closes): a bare run_experiment() must
         # not leave processes behind.
         return ProcessesEngine(spec, clusters)
-    if spec.scheduler == "futures-threads":
-        return FuturesThreadsEngine(spec, watch)
-    if spec.scheduler == "futures-processes":
-        return FuturesProcessesEngine(spec, watch)
-    if spec.scheduler == "multiprocessing":
-        return MultiprocessingEngine(spec, watch)
-    if spec.scheduler == "joblib-loky":
-        return JoblibLokyEngine(spec, watch)
-    if spec.scheduler == "joblib-threads":
-        return JoblibThreadsEngine(spec, watch)
+    if spec.scheduler in _POOLS:
+        return _POOLS[spec.scheduler](spec, watch)
     if spec.scheduler in CLUSTER_SCHEDULERS:
         registry = clusters if clusters is not None else _DEFAULT_REGISTRY
         handle = registry.get(spec.scheduler == "cluster-processes", spec.workers, spec.threads_per_worker)

@@ -147,6 +147,12 @@ def as_calls(work: Work | Sequence[Delayed]) -> list[tuple[Callable[..., Any], t
     return work.calls()
 
 
+def pool_info(processes: int, threads_per_process: int) -> dict[str, Any]:
+    """What :meth:`Engine.info` says of a pool: its worker processes and the threads in each."""
+    return {"n_workers": processes, "threads_per_worker": threads_per_process,
+            "total_threads": processes * threads_per_process}
+
+
 Compute = Callable[[Any], list[Any]]
 """``compute(work)``: a :class:`Work` (or, for Dask engines, a plain list of Delayed) -> its task results."""
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from core.engines.base import Compute, EngineError, Watch, Work, as_calls
+from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
 from core.engines.lifeline import ready_barrier
 from core.measure.spec import ExperimentSpec
 
@@ -100,7 +100,7 @@ class _JoblibEngine:
         pass
 
     def info(self) -> dict[str, Any]:
-        return {"n_workers": 1, "threads_per_worker": self.spec.workers, "total_threads": self.spec.workers}
+        return pool_info(1, self.spec.workers)
 
     def close(self) -> None:
         parallel, self.parallel = self.parallel, None
@@ -179,7 +179,7 @@ class JoblibLokyEngine(_JoblibEngine):
             raise
 
     def info(self) -> dict[str, Any]:
-        return {"n_workers": self.spec.workers, "threads_per_worker": 1, "total_threads": self.spec.workers}
+        return pool_info(self.spec.workers, 1)
 
     def close(self) -> None:
         try:

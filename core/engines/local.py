@@ -18,7 +18,7 @@ from typing import Any
 
 import dask
 
-from core.engines.base import Compute, EngineError, Work, as_delayed
+from core.engines.base import Compute, EngineError, Work, as_delayed, pool_info
 from core.engines.lifeline import init_pool_worker
 from core.measure.spec import ExperimentSpec
 
@@ -71,7 +71,7 @@ class ThreadsEngine:
         pass
 
     def info(self) -> dict[str, Any]:
-        return {"n_workers": 1, "threads_per_worker": self.spec.workers, "total_threads": self.spec.workers}
+        return pool_info(1, self.spec.workers)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -214,7 +214,7 @@ class ProcessesEngine:
                               " run again (a fresh pool is started)")
 
     def info(self) -> dict[str, Any]:
-        return {"n_workers": self.spec.workers, "threads_per_worker": 1, "total_threads": self.spec.workers}
+        return pool_info(self.spec.workers, 1)
 
     def close(self) -> None:
         self._stack.close()

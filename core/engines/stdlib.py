@@ -24,13 +24,13 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
-from core.engines.base import Compute, EngineError, Watch, Work, as_calls
+from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
 from core.engines.lifeline import init_plain_worker, run_calls
-from core.engines.local import await_ready
+from core.engines.local import ThreadsEngine, await_ready
 from core.measure.spec import ExperimentSpec
 
 # The longest a stop request, a deadline or a dead worker goes unnoticed while a compute runs; waiting
@@ -67,25 +67,19 @@ def wait_futures(futures: list[Future], tasks_per_future: list[int], watch: Watc
     return [f.result() for f in futures]
 
 
-class FuturesThreadsEngine:
+class FuturesThreadsEngine(ThreadsEngine):
     """``concurrent.futures.ThreadPoolExecutor(workers)``: one pool for all repeats, one submit per task.
 
     Threads of one process share one GIL, exactly as Dask's ``threads`` scheduler's do (it runs on a
-    ThreadPoolExecutor too): the difference measured here is only Dask's own scheduling.
+    ThreadPoolExecutor too, started and closed the same way): only Dask's own scheduling differs.
     """
 
     def __init__(self, spec: ExperimentSpec, watch: Watch | None = None) -> None:
-        self.spec = spec
+        super().__init__(spec)
         self.watch = watch
-        self.pool: ThreadPoolExecutor | None = None
-
-    def setup(self) -> float:
-        t0 = time.perf_counter()
-        self.pool = ThreadPoolExecutor(self.spec.workers, thread_name_prefix="gil-lab-futures")
-        return time.perf_counter() - t0
 
     @contextmanager
-    def repeat(self) -> Iterator[Compute]:
+    def repeat(self) -> Iterator[Compute]:  # type: ignore[override]
         pool = self.pool
         assert pool is not None, "setup() first"
 
@@ -96,17 +90,6 @@ class FuturesThreadsEngine:
                                 abort=lambda: [f.cancel() for f in futures])
 
         yield compute
-
-    def verify(self) -> None:
-        pass
-
-    def info(self) -> dict[str, Any]:
-        return {"n_workers": 1, "threads_per_worker": self.spec.workers, "total_threads": self.spec.workers}
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
 
 
 class _ProcessPoolBase:
@@ -169,7 +152,7 @@ class _ProcessPoolBase:
             raise EngineError(f"a worker of the {self.spec.workers}-process {self.what} failed during the run")
 
     def info(self) -> dict[str, Any]:
-        return {"n_workers": self.spec.workers, "threads_per_worker": 1, "total_threads": self.spec.workers}
+        return pool_info(self.spec.workers, 1)
 
     def close(self) -> None:
         pool, self.pool = self.pool, None

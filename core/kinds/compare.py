@@ -48,7 +48,6 @@ from core.measure.spec import (
     UNCANCELLABLE_SCHEDULERS,
     ExperimentSpec,
     check_int,
-    describe_call,
     short_repr,
 )
 from core.measure.stats import (
@@ -69,7 +68,7 @@ from core.workloads import FUNCTION, WORKLOADS, workload_info
 Rounds = int | Literal["auto"]
 
 DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about this (app setting: compare_seconds)
-MAX_ARMS = 8
+MAX_ARMS = 12  # room for every engine side by side: Dask's five and the five beyond Dask, plus a shape or two
 FUNCTION_ENGINES = "sync,futures-threads:4,futures-processes:4"  # --function's default arms (warm pools)
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
 # Engines whose worker threads all live in one process, sharing its GIL.
@@ -176,7 +175,7 @@ class CompareSpec:
     workload, size, tasks : str, float, int
         As in :class:`~core.measure.spec.ExperimentSpec`; the same for every arm.
     arms : tuple of Arm
-        The engines, the baseline first (2 to 8 arms, distinct labels).
+        The engines, the baseline first (2 to 12 arms, distinct labels).
     rounds : int or "auto"
         Measured rounds after one warm-up round; ``"auto"`` adds rounds (at least 3) until every
         verdict is decided or ``budget_s`` is spent.
@@ -248,10 +247,8 @@ class CompareSpec:
 
     @property
     def what(self) -> str:
-        """What one task does: ``fib n = 27``, ``mymodule:crunch(30)``."""
-        if self.workload == FUNCTION:
-            return describe_call(str(self.function), self.function_args, self.function_kwargs)
-        return f"{self.workload} {WORKLOADS[self.workload].describe_size(self.size)}"
+        """What one task does: ``fib n = 27``, ``mymodule:crunch(30)`` (the same for every arm)."""
+        return self.experiment(self.baseline).what
 
     @property
     def label(self) -> str:
