@@ -336,6 +336,9 @@ def _parts(spec: CompareSpec, result: ComparisonResult | None) -> _Parts:
         raise ValueError(f"only a comparison exports (got {type(spec).__name__})")
     if result is not None and result.spec != spec:
         raise ValueError("the result is of another comparison than the spec: export result.spec with it")
+    if spec.workload not in WORKLOADS:  # your own function (core.userfunc): its module is yours, not the lab's
+        raise ValueError("a comparison of your own function is not exported (its module is yours to bring); run it"
+                         " where it lives with python -m core compare --function MODULE:NAME")
     engines = _engines(spec)
     functions, calls, example = _calls(spec)
     title = f"Task functions of the GIL Lab comparison: {spec.label}."

@@ -108,11 +108,23 @@ def test_without_reuse_every_compute_starts_its_own_pool_outside_its_stopwatch(r
     assert not pids[0] & pids[1], f"a new pool per compute means new processes, got {pids}"
 
 
-@pytest.mark.parametrize("scheduler", PROCESS_POOLS)
+@pytest.mark.parametrize("scheduler", ["futures-processes", "multiprocessing"])
 def test_chunksize_sends_every_task_to_one_process(run_cached, scheduler):
     result = run_cached(spec_for(scheduler, size=18, chunksize=TASKS))
     for repeat, rows in result.tasks.groupby("repeat"):
         assert rows["pid"].nunique() == 1, f"repeat {repeat}: chunksize {TASKS} is one submission"
+
+
+def test_joblib_gets_chunksize_as_its_batch_size():
+    """joblib's batch_size is the chunksize. (joblib itself splits a batch that would leave a worker idle, its
+    pre_dispatch taking 2 × n_jobs tasks at first: small comparisons see smaller batches than asked.)"""
+    for scheduler in ("joblib-loky", "joblib-threads"):
+        engine = make_engine(spec_for(scheduler, chunksize=3, reuse_pool=scheduler == "joblib-loky"))
+        engine.setup()
+        try:
+            assert engine.parallel.batch_size == 3 and engine.parallel.n_jobs == 2
+        finally:
+            engine.close()
 
 
 @pytest.mark.parametrize("scheduler", THREAD_POOLS)

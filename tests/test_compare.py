@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 
 from core.kinds.base import RunContext, check, measure
-from core.kinds.compare import KIND, Arm, CompareSpec, parse_arm, parse_arms
+from core.kinds.compare import KIND, MAX_ARMS, Arm, CompareSpec, parse_arm, parse_arms
 from core.measure.estimate import BudgetError
 from core.measure.machine import machine_info
 from core.presets import PRESETS, preset
@@ -139,7 +139,8 @@ def test_parse_arm_refuses_bad_arms_with_a_clear_message(text, words):
 
 
 @pytest.mark.parametrize("changes, words", [
-    ({"arms": (Arm("sync"),)}, "2 to 8"), ({"arms": (Arm("sync"), Arm("threads", 2), Arm("threads", 2))}, "same label"),
+    ({"arms": (Arm("sync"),)}, f"2 to {MAX_ARMS}"),
+    ({"arms": (Arm("sync"), Arm("threads", 2), Arm("threads", 2))}, "same label"),
     ({"rounds": 0}, "rounds"), ({"rounds": 41}, "rounds"), ({"budget_s": 0}, "budget_s"), ({"band": 2}, "band"),
     ({"size": 99}, "size"), ({"arms": (Arm("sync"), Arm("threads", 99))}, "workers"),
 ])

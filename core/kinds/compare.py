@@ -71,8 +71,6 @@ DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about thi
 MAX_ARMS = 12  # room for every engine side by side: Dask's five and the five beyond Dask, plus a shape or two
 FUNCTION_ENGINES = "sync,futures-threads:4,futures-processes:4"  # --function's default arms (warm pools)
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
-# Engines whose worker threads all live in one process, sharing its GIL.
-ONE_GIL_ENGINES = ("threads", "cluster-threads")
 
 _ARM = re.compile(r"^(?P<engine>[a-z-]+)(?::(?P<workers>\d{1,3})(?:x(?P<threads>\d{1,3}))?)?$", re.ASCII)
 
@@ -641,8 +639,8 @@ def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
     if math.isfinite(efficiency) and efficiency > EFFICIENCY_TOLERANCE:
         return (f"it ran at {efficiency:.2f}× the ideal this machine allows, which no engine can: the machine's speed"
                 " changed during the comparison; measure again")
-    wl = WORKLOADS[spec.workload]
-    one_gil = arm.engine in ONE_GIL_ENGINES
+    wl = workload_info(spec.workload)  # your own function's is "unknown": no rule applies to it
+    one_gil = arm.engine in ONE_GIL_SCHEDULERS
     if one_gil and wl.cpu_bound and wl.gil == "holds" and machine_info().gil_enabled:
         return ("its threads share one GIL, and this pure-Python work cannot run in parallel on them: the speed-up"
                 " came from the machine's load changing between rounds, not from the threads; measure again when"

@@ -185,8 +185,9 @@ class ExperimentSpec:
         Unrecorded repetitions run first (imports, first-touch memory, JIT-free but cache-warm).
     chunksize : int
         Tasks sent per submission, for the engines that batch them (``processes``, ``futures-processes``
-        and ``multiprocessing``: ``chunksize``; joblib: ``batch_size``). Dask's default is 6, which on a
-        small graph puts every task in one process; 1 (our default) spreads them.
+        and ``multiprocessing``: ``chunksize``; joblib: ``batch_size``, which joblib splits when a batch would
+        leave a worker idle). Dask's default is 6, which on a small graph puts every task in one process; 1
+        (our default) spreads them.
     reuse_pool : bool
         Local process pools (``processes``, ``futures-processes``, ``multiprocessing``, ``joblib-loky``):
         keep one pool for all repeats, started before them and reported apart, instead of a new pool
