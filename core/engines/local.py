@@ -98,22 +98,36 @@ def start_pool(workers: int, workload: str) -> ProcessPoolExecutor:
                                initargs=(ready, workload))
     for _ in range(workers):
         pool.submit(os.getpid)
-    await_ready(ready, workers, "process pool", abort=lambda: pool.shutdown(wait=False, cancel_futures=True))
+    await_ready(ready, workers, "process pool", abort=lambda: pool.shutdown(wait=False, cancel_futures=True),
+                failed=lambda: bool(getattr(pool, "_broken", False)))
     return pool
 
 
-def await_ready(ready: Any, workers: int, what: str, abort: Any) -> None:
+def await_ready(ready: Any, workers: int, what: str, abort: Any, failed: Any = None) -> None:
     """Wait until ``workers`` workers have put their pid on ``ready`` (their initializer's last step).
 
-    Calls ``abort()`` and raises :class:`EngineError` if they do not within the start-up timeout; the
-    queue is closed either way.
+    Calls ``abort()`` and raises :class:`EngineError` if they do not within the start-up timeout, or as
+    soon as ``failed()`` says a worker died starting (the usual cause: a script that starts a pool
+    without ``if __name__ == "__main__":``, whose spawned workers then fail to import it); the queue is
+    closed either way.
     """
+    deadline = time.monotonic() + _POOL_START_TIMEOUT_S
     try:
-        for _ in range(workers):
-            ready.get(timeout=_POOL_START_TIMEOUT_S)
-    except queue.Empty as exc:
-        abort()
-        raise EngineError(f"the {what} did not start {workers} workers within {_POOL_START_TIMEOUT_S} s") from exc
+        got = 0
+        while got < workers:
+            try:
+                ready.get(timeout=0.2)
+                got += 1
+                continue
+            except queue.Empty:
+                pass
+            if failed is not None and failed():
+                abort()
+                raise EngineError(f"a worker of the {what} died while starting; a script that starts process pools"
+                                  ' needs if __name__ == "__main__": around its work')
+            if time.monotonic() > deadline:
+                abort()
+                raise EngineError(f"the {what} did not start {workers} workers within {_POOL_START_TIMEOUT_S} s")
     finally:
         ready.close()
 

@@ -173,7 +173,8 @@ class FuturesProcessesEngine(_ProcessPoolBase):
         # The executor starts its workers as work arrives: one no-op each makes it start all of them now.
         for _ in range(self.spec.workers):
             pool.submit(int)
-        await_ready(ready, self.spec.workers, self.what, abort=lambda: self._kill(pool))
+        await_ready(ready, self.spec.workers, self.what, abort=lambda: self._kill(pool),
+                    failed=lambda: bool(getattr(pool, "_broken", False)))
         return pool
 
     def _run(self, pool: ProcessPoolExecutor, calls: list[Any]) -> list[Any]:
@@ -214,7 +215,9 @@ class MultiprocessingEngine(_ProcessPoolBase):
         ready = context.Queue()
         # Pool starts every worker at once; each reports ready from its initializer.
         pool = context.Pool(self.spec.workers, initializer=init_plain_worker, initargs=(ready, self.spec.workload))
-        await_ready(ready, self.spec.workers, self.what, abort=lambda: self._kill(pool))
+        started = self._pids(pool)  # Pool replaces a worker that dies: a new pid means one did
+        await_ready(ready, self.spec.workers, self.what, abort=lambda: self._kill(pool),
+                    failed=lambda: self._pids(pool) != started)
         return pool
 
     def _run(self, pool: Any, calls: list[Any]) -> list[Any]:

@@ -102,6 +102,9 @@ def advise(result: Any) -> Advice:
         text = f"{v.label} {v.verdict} {_x(v.speedup)}, {_ci(v)}; a task takes about {_seconds(task_s)}"
         if v.scheduler in PROCESS_POOL_SCHEDULERS and arm.spec.reuse_pool and arm.setup_s > 0:
             text += f", and starting the pool took {_seconds(arm.setup_s)} once"
+            saved = float(result.arms[0].wall_s) - float(arm.wall_s)
+            if saved > 0:  # the start-up is paid once; every compute like this one wins `saved` back
+                text += f" (won back after about {math.ceil(arm.setup_s / saved)} computes like these)"
         elif float(arm.runs["startup_s"].median()) > 0.01:
             text += f", and every compute paid {_seconds(float(arm.runs['startup_s'].median()))} for a new pool"
         return text
