@@ -17,9 +17,9 @@ numpy          numpy-matmul: sync, threads ×2, processes ×2            a kerne
 numpy-small    numpy-small: sync, threads ×2, processes ×2             tiny NumPy calls hold the GIL
 local-cluster  sync, LocalCluster processes=False 1×4, processes=True  one GIL per process, not per worker
                2×1
-beyond-dask    sync, futures-threads ×2, futures-processes ×2,         the GIL is Python's: every thread pool takes
-               multiprocessing ×2, joblib-loky ×2, joblib-threads ×2   turns, every process pool runs in parallel
-               (process pools warm)
+beyond-dask    fib 26 × 2: sync, futures-threads ×2, futures-processes the GIL is Python's: every thread pool takes
+               ×2, multiprocessing ×2, joblib-loky ×2, joblib-threads  turns, every process pool runs in parallel
+               ×2 (process pools warm)
 beyond-dask-io sleep: sync, Dask threads ×8, futures-threads ×8,       waiting releases the GIL in every thread
                joblib-threads ×8                                       pool, not only Dask's
 beyond-dask-   numpy-matmul: sync, futures-threads ×2,                 a kernel that releases the GIL scales on
@@ -83,9 +83,10 @@ def _cluster(cores: int) -> CompareSpec:
 
 
 def _beyond(cores: int) -> CompareSpec:
-    # Six arms: fib(25) tasks (~10 ms) keep a round near a third of a second, so the six verdicts are
-    # decided within the budget; three process pools start once, before the rounds, reported apart.
-    return CompareSpec(workload="fib", size=25, tasks=4,
+    # Six arms in a round: two fib(26) tasks (~20 ms each) keep it near 0.2 s, so about fifteen rounds fit the
+    # budget; shorter tasks would let joblib's per-call cost (2-10 ms: its dispatch threads) blur the loky
+    # verdict. The three process pools start once, before the rounds, and are reported apart.
+    return CompareSpec(workload="fib", size=26, tasks=2,
                        arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True),
                              Arm("multiprocessing", 2, reuse_pool=True), Arm("joblib-loky", 2, reuse_pool=True),
                              Arm("joblib-threads", 2)))

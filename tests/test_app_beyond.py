@@ -17,6 +17,7 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 from core.engines import close_all_clusters
+from core.presets import preset
 from tests.test_app import open_page
 
 
@@ -53,7 +54,8 @@ def test_beyond_dask_shows_every_arms_code_and_measures_nothing_on_load():
                    "get_context(\"spawn\").Pool(2)", "Parallel(n_jobs=2, batch_size=1)",
                    "Parallel(n_jobs=2, backend=\"threading\", batch_size=1)", "def fib(n):"):
         assert needle in joined, needle
-    assert sum("[25] * 4" in c for c in codes) == 6  # sync and the five
+    default = preset("beyond-dask")
+    assert sum(f"[{default.size!r}] * {default.tasks}" in c for c in codes) == 6  # sync and the five, mapped
 
 
 def test_beyond_dask_runs_its_engines_with_verdicts_beside_their_code():

@@ -132,16 +132,20 @@ class RunKind:
         run.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
         run.add_argument("--tasks", type=int, default=4, help="number of independent tasks (default 4)")
         run.add_argument("--scheduler", choices=[s for s in SCHEDULERS if s != "external"],
-                         help="sync, threads, processes, cluster-threads or cluster-processes (default threads;"
-                              " with --address: the external cluster)")
+                         help="Dask's sync, threads, processes, cluster-threads or cluster-processes, or beyond"
+                              " Dask futures-threads, futures-processes, multiprocessing, joblib-loky or"
+                              " joblib-threads (default threads; with --address: the external cluster)")
         run.add_argument("--workers", type=int, default=4, help="threads, processes or cluster workers (default 4)")
         run.add_argument("--threads-per-worker", type=int, default=1,
                          help="threads in each cluster worker (default 1)")
         run.add_argument("--repeats", type=int, default=3, help="measured repeats; the median is reported (default 3)")
         run.add_argument("--warmup", type=int, default=0, help="unrecorded repeats run first (default 0)")
         run.add_argument("--chunksize", type=int, default=1,
-                         help="processes scheduler: tasks per submission (default 1)")
-        run.add_argument("--reuse-pool", action="store_true", help="processes scheduler: one pool for all repeats")
+                         help="tasks per submission: processes, futures-processes, multiprocessing (chunksize),"
+                              " joblib-* (batch_size) (default 1)")
+        run.add_argument("--reuse-pool", action="store_true",
+                         help="local process pools (processes, futures-processes, multiprocessing, joblib-loky):"
+                              " one pool for all repeats, its start-up reported apart")
         run.add_argument("--blas-threads", type=int, default=1, help="BLAS threads in numpy-matmul tasks (default 1)")
         run.add_argument("--address", help="scheduler address of an existing cluster, e.g. tcp://127.0.0.1:8786")
         add_function_arguments(run)
