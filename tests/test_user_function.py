@@ -291,6 +291,15 @@ class Advised:
         return f"{self.advice.use}: {self.advice.text[:300]}"
 
 
+def test_no_advice_before_any_verdict_is_decided(fn):
+    """One round gives no interval: every verdict is undecided, and so is the advice (it claims nothing)."""
+    spec = CompareSpec(workload="function", function=fn("crunch"), function_args="[20000]", tasks=2, rounds=1,
+                       arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True)))
+    advice = advise(measure(KIND, spec, RunContext()))
+    assert advice.use == "undecided" and advice.text.startswith("No advice yet: futures-threads ×2, futures-processes")
+    assert "GIL" not in advice.text
+
+
 def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
     needs_two_cores()
     spec = CompareSpec(workload="function", function=fn("crunch"), function_args="[300000]", tasks=4, rounds=8,

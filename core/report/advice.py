@@ -6,9 +6,10 @@ function is assumed to do:
 
 * a thread engine (one GIL) was ``faster``: **threads help** — the function releases the GIL (it waits,
   or its work runs in C without the GIL), and threads need no pickling and no pool start-up;
-* else a process engine was ``faster``: **use processes** — the threads did not help, so it holds the
-  GIL, and a task is long enough to pay for sending it to another process (the pool's start-up, paid
-  once and reported apart, is said too);
+* else a process engine was ``faster``: **use processes** — and if the threads were decided not faster,
+  it holds the GIL, and a task is long enough to pay for sending it to another process (the pool's
+  start-up, paid once and reported apart, is said too, with after how many computes it is won back); an
+  undecided thread verdict claims nothing about the GIL;
 * every verdict decided and none ``faster``: **parallelism does not pay at this size**;
 * otherwise: no advice yet, with why (an undecided verdict, and what would decide it).
 
@@ -125,9 +126,12 @@ def advise(result: Any) -> Advice:
         if faster_t:
             text = (f"Use processes: threads help ({_x(best_t.speedup)}) but it holds the GIL part of the time, and a"
                     f" task is long enough to pay for start-up ({evidence_p(best_p)}).")
-        elif best_t is not None:
+        elif best_t is not None and best_t.verdict != "undecided":
             text = (f"Use processes: it holds the GIL and a task is long enough to pay for start-up"
                     f" ({evidence_t(best_t)}: the threads took turns; {evidence_p(best_p)}).")
+        elif best_t is not None:  # processes are decided; what threads do is not, so no claim about the GIL
+            text = (f"Use processes: they ran it faster ({evidence_p(best_p)}); whether threads help is not decided"
+                    f" yet ({evidence_t(best_t)}: {best_t.reason}).")
         else:
             text = (f"Use processes: they ran it faster ({evidence_p(best_p)}); add a thread engine to see what it"
                     " does to the GIL.")
