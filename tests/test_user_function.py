@@ -23,7 +23,7 @@ import pytest
 from core import ClusterRegistry, EngineError, ExperimentSpec, run_experiment
 from core.kinds.base import RunContext, measure
 from core.kinds.compare import KIND, Arm, CompareSpec
-from core.report.advice import advise
+from core.report.advice import _overlapped, advise
 from core.userfunc import FunctionFailed, FunctionInputError, FunctionTimeout, tried, try_function
 from tests.test_engines import needs_two_cores, physics
 
@@ -302,16 +302,20 @@ def test_no_advice_before_any_verdict_is_decided(fn):
 
 def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
     needs_two_cores()
-    spec = CompareSpec(workload="function", function=fn("crunch"), function_args="[300000]", tasks=4, rounds=8,
+    # Adaptive rounds: two threads on pure Python are often a little slower than one, near the band's edge,
+    # and the GIL sentence needs their verdict decided.
+    spec = CompareSpec(workload="function", function=fn("crunch"), function_args="[300000]", tasks=4,
+                       budget_s=6.0,
                        arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True)))
     with ClusterRegistry() as registry:
         advised = physics(lambda: Advised(measure(KIND, spec, RunContext(clusters=registry))),
-                          lambda a: a.advice.use == "processes", busy_cores=0.5,
-                          what="advice 'use processes' for a pure-Python function")
+                          lambda a: a.advice.text.startswith("Use processes: it holds the GIL"), busy_cores=0.5,
+                          what="advice 'use processes: it holds the GIL' for a pure-Python function")
     advice = advised.advice
     assert advice.text.startswith("Use processes: it holds the GIL and a task is long enough to pay for start-up")
     assert advice.thread_cpu_share < 0.75  # the threads took turns
-    assert advised.result.verdict("futures-threads ×2").verdict != "faster"
+    # ... and their tasks, one at a time, took no less than sync's tasks back to back.
+    assert not _overlapped(advised.result, "futures-threads ×2")
 
 
 def test_advice_for_a_function_too_small_to_share_is_to_keep_it_serial(fn):
@@ -320,7 +324,7 @@ def test_advice_for_a_function_too_small_to_share_is_to_keep_it_serial(fn):
                        arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True)))
     advised = physics(lambda: Advised(measure(KIND, spec, RunContext())), lambda a: a.advice.use == "none",
                       busy_cores=1.0, what="advice 'does not pay' for a function that takes less than sending it")
-    assert advised.advice.text.startswith("Parallelism does not pay at this size: no engine beat sync")
+    assert advised.advice.text.startswith("Parallelism does not pay at this size: no engine gained by running tasks")
     assert advised.result.verdict("futures-processes ×2").verdict == "slower"
 
 

@@ -4,8 +4,10 @@ The question a practitioner brings is about their own code: "will threads help *
 need processes?". :func:`advise` answers it from what the comparison measured, never from what the
 function is assumed to do:
 
-* a thread engine (one GIL) was ``faster``: **threads help** — the function releases the GIL (it waits,
-  or its work runs in C without the GIL), and threads need no pickling and no pool start-up;
+* a thread engine (one GIL) was ``faster``, its tasks really at the same time: **threads help** — the
+  function releases the GIL (it waits, or its work runs in C without the GIL), and threads need no
+  pickling and no pool start-up. (A pool faster than Dask's sync scheduler only for costing less per
+  compute, its tasks still one after the other, does not count: see ``_overlapped``);
 * else a process engine was ``faster``: **use processes** — and if the threads were decided not faster,
   it holds the GIL, and a task is long enough to pay for sending it to another process (the pool's
   start-up, paid once and reported apart, is said too, with after how many computes it is won back); an
@@ -78,6 +80,21 @@ def _best(verdicts: list[Any]) -> Any | None:
     return max(verdicts, key=lambda v: (v.verdict == "faster", v.speedup if math.isfinite(v.speedup) else 0.0))
 
 
+def _overlapped(result: Any, label: str) -> bool:
+    """Whether the arm's tasks really ran at the same time: its compute beat the baseline's tasks back to back.
+
+    A pool can be ``faster`` than Dask's sync scheduler for another reason: it costs less per compute (no
+    graph to build and walk). Then its tasks still ran one after the other, and the speed-up says nothing
+    about the GIL. Only with a ``sync`` baseline, whose tasks run back to back in one thread, is there a
+    reference; otherwise every speed-up counts.
+    """
+    if result.spec.arms[0].engine != "sync":
+        return True
+    back_to_back = float(result.arms[0].tasks.groupby("repeat")["wall_s"].sum().median())
+    arm = result.arms[result.labels.index(label)]
+    return float(arm.runs["compute_s"].median()) * (1 + result.spec.band) < back_to_back
+
+
 def advise(result: Any) -> Advice:
     """The advice of a :class:`core.kinds.compare.ComparisonResult` (see the module docstring)."""
     base_label = result.labels[0]
@@ -110,8 +127,12 @@ def advise(result: Any) -> Advice:
             text += f", and every compute paid {_seconds(float(arm.runs['startup_s'].median()))} for a new pool"
         return text
 
-    faster_t = best_t is not None and best_t.verdict == "faster"
-    faster_p = best_p is not None and best_p.verdict == "faster"
+    faster_t = best_t is not None and best_t.verdict == "faster" and _overlapped(result, best_t.label)
+    faster_p = best_p is not None and best_p.verdict == "faster" and _overlapped(result, best_p.label)
+    # Faster only for costing less per compute: the tasks did not overlap (see _overlapped).
+    cheaper_t = best_t is not None and best_t.verdict == "faster" and not faster_t
+    turns = (": its tasks still ran one after the other, it only cost less per compute than"
+             f" {base_label}") if cheaper_t else ": the threads took turns"
     clearly_p = faster_p and (not faster_t or best_p.speedup > best_t.speedup * (1 + band))
     if faster_t and not clearly_p:
         why = "this interpreter runs without the GIL" if gil_free else "it releases the GIL"
@@ -128,7 +149,7 @@ def advise(result: Any) -> Advice:
                     f" task is long enough to pay for start-up ({evidence_p(best_p)}).")
         elif best_t is not None and best_t.verdict != "undecided":
             text = (f"Use processes: it holds the GIL and a task is long enough to pay for start-up"
-                    f" ({evidence_t(best_t)}: the threads took turns; {evidence_p(best_p)}).")
+                    f" ({evidence_t(best_t)}{turns}; {evidence_p(best_p)}).")
         elif best_t is not None:  # processes are decided; what threads do is not, so no claim about the GIL
             text = (f"Use processes: they ran it faster ({evidence_p(best_p)}); whether threads help is not decided"
                     f" yet ({evidence_t(best_t)}: {best_t.reason}).")
@@ -137,10 +158,10 @@ def advise(result: Any) -> Advice:
                     " does to the GIL.")
     elif all(v.verdict != "undecided" for v in result.verdicts):
         use = "none"
-        said = [evidence_t(best_t)] if best_t is not None else []
+        said = [evidence_t(best_t) + (turns if cheaper_t else "")] if best_t is not None else []
         said += [evidence_p(best_p)] if best_p is not None else []
-        text = (f"Parallelism does not pay at this size: no engine beat {base_label} ({'; '.join(said)}); give each"
-                " task more work, or keep it serial.")
+        text = (f"Parallelism does not pay at this size: no engine gained by running tasks at once"
+                f" ({'; '.join(said)}); give each task more work, or keep it serial.")
     else:
         use = "undecided"
         open_ = [v for v in result.verdicts if v.verdict == "undecided"]
