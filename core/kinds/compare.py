@@ -836,7 +836,8 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                        " times above.")
         if not cpu_bound and arm.spec.concurrency < spec.tasks and arm_spec.engine != "sync":
             waves = math.ceil(spec.tasks / arm.spec.concurrency)
-            out.append(f"**{v.label}** had {arm.spec.concurrency} threads for {spec.tasks} tasks, so the waits ran in"
+            lanes = "processes" if arm_spec.engine in PROCESS_SCHEDULERS else "threads"
+            out.append(f"**{v.label}** had {arm.spec.concurrency} {lanes} for {spec.tasks} tasks, so the waits ran in"
                        f" {waves} waves.")
     best = max(result.verdicts, key=lambda v: v.efficiency if math.isfinite(v.efficiency) else -1, default=None)
     if best is not None and math.isfinite(best.efficiency):
