@@ -18,6 +18,7 @@ from dask.delayed import Delayed, delayed
 
 from core.engines import ClusterSource, Progress, Watch, make_engine
 from core.engines.base import _quiet
+from core.engines.shipping import TaskCall, task_call
 from core.measure.estimate import estimate
 from core.measure.machine import machine_info
 from core.measure.results import ExperimentResult, build_result
@@ -28,17 +29,19 @@ from core.workloads import make_payload, measured_call
 # --- the one run path ------------------------------------------------------------------------------
 
 
-def build_graph(spec: ExperimentSpec, token: str, payload: Any = None) -> list[Delayed]:
+def build_graph(spec: ExperimentSpec, token: str, payload: Any = None, call: TaskCall | None = None
+                ) -> list[Delayed]:
     """``spec.tasks`` independent delayed tasks, each with its own key.
 
     ``delayed`` is impure by default and every key is named explicitly, so T tasks really are T
-    tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one.
+    tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one. ``call`` says
+    how a task references its code: ``delayed(measured_call)`` (by name, the default) or a
+    cluster's by-value builder (:func:`core.engines.shipping.task_call`).
     """
     shared = delayed(payload, name=f"payload-{token}") if payload is not None else None
+    task = call or delayed(measured_call)
     return [
-        delayed(measured_call)(
-            spec.workload, spec.size, i, shared, spec.blas_threads, dask_key_name=f"{spec.workload}-{i}-{token}"
-        )
+        task(spec.workload, spec.size, i, shared, spec.blas_threads, dask_key_name=f"{spec.workload}-{i}-{token}")
         for i in range(spec.tasks)
     ]
 
@@ -165,6 +168,7 @@ class ArmSession:
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.payload = make_payload(int(spec.size)) if spec.workload == "transfer" else None
         self.engine = make_engine(spec, clusters, watch=watch)
+        self.call = task_call(spec)  # by value for distributed engines (nothing of the lab on the cluster)
         self.setup_s = 0.0
         self.repeats: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
@@ -192,7 +196,7 @@ class ArmSession:
         With ``record=False`` (a warm-up) nothing is kept. The engine is verified outside the
         stopwatch: a dead worker means some tasks ran twice, and the repeat raises instead.
         """
-        graph = build_graph(self.spec, f"{self.run_id}-{self._computes}", self.payload)
+        graph = build_graph(self.spec, f"{self.run_id}-{self._computes}", self.payload, self.call)
         self._computes += 1
         t_enter = time.perf_counter()
         with self.engine.repeat() as compute:

@@ -18,6 +18,7 @@ Scheduler = Literal["sync", "threads", "processes", "cluster-threads", "cluster-
 SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 CLUSTER_SCHEDULERS = ("cluster-threads", "cluster-processes")
+DISTRIBUTED_SCHEDULERS = (*CLUSTER_SCHEDULERS, "external")
 
 SCHEDULER_LABELS: dict[str, str] = {
     "sync": "sync (one thread)",
@@ -100,6 +101,10 @@ class ExperimentSpec:
         BLAS threads inside ``numpy-matmul`` tasks; ``None`` leaves the library default.
     address : str or None
         Scheduler address of an existing cluster (``tcp://host:8786``); only with ``external``.
+    ship_code : bool
+        Distributed engines: send the task code by value inside every graph (the default), so the
+        cluster needs nothing of the lab (:mod:`core.engines.shipping`). ``False``: tasks reference
+        ``core.workloads`` by name, and the scheduler and workers must import it themselves.
     """
 
     workload: WorkloadName = "fib"
@@ -114,6 +119,7 @@ class ExperimentSpec:
     reuse_pool: bool = False
     blas_threads: int | None = 1
     address: str | None = None
+    ship_code: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.workload, str) or self.workload not in WORKLOADS:
@@ -155,6 +161,11 @@ class ExperimentSpec:
                 f"workers × threads_per_worker must be at most {MAX_CLUSTER_THREADS}"
                 f" (got {self.workers} × {self.threads_per_worker})"
             )
+        if not isinstance(self.ship_code, bool):
+            raise ValueError(f"ship_code must be True or False (got {short_repr(self.ship_code)})")
+        if not self.ship_code and self.scheduler not in DISTRIBUTED_SCHEDULERS:
+            raise ValueError(f"ship_code=False only applies to {', '.join(DISTRIBUTED_SCHEDULERS)}: other engines run"
+                             f" the lab's own code in this process or its children (got {self.scheduler})")
         if self.scheduler != "processes" and (self.chunksize != 1 or self.reuse_pool):
             raise ValueError(f"chunksize and reuse_pool only apply to the processes scheduler (got {self.scheduler})")
         if self.scheduler == "external":
