@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from typing import Any, NoReturn
@@ -145,11 +146,16 @@ def _measure(name: str, args: argparse.Namespace) -> int:
     from core.kinds.base import RunContext, check, measure
 
     k = kind(name)
+    # The terminal gets ONE line per failure, from main(): distributed's own log records (a client that lost its
+    # scheduler logs it, with a traceback, before the run reports it) would come on top.
+    logging.disable(logging.ERROR)
     spec = k.spec_from_args(args)
     if not args.force:
         check(k.cost(spec), args.max_seconds)
     with ClusterRegistry() as clusters:
         result = measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
+    for warning in result.warnings() if hasattr(result, "warnings") else []:  # also in the JSON
+        print(f"{PROG}: warning: {one_line(warning)}", file=sys.stderr)
     print(result.to_json() if args.json else result.text())
     return 0
 

@@ -333,6 +333,8 @@ def show(result: Any, *, key: str) -> None:
         f" {m.python_version} (GIL {m.gil_label}), dask {m.dask_version}"
         + (f" · {noise.describe()}" if noise is not None else "")
     )
+    for warning in result.warnings() if hasattr(result, "warnings") else []:
+        st.warning(warning, icon=":material/warning:")
     if noise is not None and noise.busy:
         st.warning(f"Measured on a busy machine: {noise.describe()}. Verdicts a busy machine could have produced"
                    " are shown as undecided; press **Measure again** when it is quieter.",

@@ -75,9 +75,10 @@ class Result(Protocol):
     """What every kind's result offers (frozen dataclasses carrying their machine and start time).
 
     Optional: ``metrics()`` (``(label, value, note, help)`` tuples for the page's metric row), ``noise``
-    (a :class:`core.measure.noise.Noise`), and, for kinds measured in rounds whose partial results reach
-    ``RunContext.on_partial``, ``live_table()`` / ``live_chart()`` (what a page redraws each round) and
-    ``progress_line()`` (what the terminal prints each round).
+    (a :class:`core.measure.noise.Noise`), ``warnings()`` (one line each: the CLI prints them on stderr,
+    a page shows them with ``st.warning``; they are in the JSON too), and, for kinds measured in rounds
+    whose partial results reach ``RunContext.on_partial``, ``live_table()`` / ``live_chart()`` (what a page
+    redraws each round) and ``progress_line()`` (what the terminal prints each round).
     """
 
     def to_dict(self) -> dict[str, Any]: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from core.measure.machine import MachineInfo
 from core.measure.results import ExperimentResult
@@ -154,6 +155,34 @@ def explain(results: Sequence[ExperimentResult], labels: Sequence[str] | None = 
             " compute more at once, they only take turns."
         )
     return out
+
+
+def cluster_line(engine: dict[str, Any]) -> str | None:
+    """``2 workers on 2 hosts (10.0.0.2, 10.0.0.3) · 2 threads · 25 GB · Python 3.11.7 · dask …``.
+
+    From a distributed engine's info (:func:`core.engines.environment.describe`); None for an engine
+    that has no cluster. A version the workers do not share is shown as every value they have.
+    """
+    workers = engine.get("workers")
+    if not isinstance(workers, list) or not workers:
+        return None
+    hosts = sorted({str(w["host"]) for w in workers})
+    shown = ", ".join(hosts[:4]) + (f" and {len(hosts) - 4} more" if len(hosts) > 4 else "")
+    n, h = len(workers), len(hosts)
+    parts = [f"{n} worker{'s' if n != 1 else ''} on {h} host{'s' if h != 1 else ''} ({shown})",
+             f"{sum(int(w['threads']) for w in workers)} threads"]
+    memory = [w["memory_limit_bytes"] for w in workers if w.get("memory_limit_bytes")]
+    if memory:
+        parts.append(f"{sum(memory) / 1e9:.1f} GB memory limit")
+
+    def values(get: Any) -> str:
+        return "/".join(sorted({str(get(w) or "none") for w in workers}))
+
+    parts.append(f"Python {values(lambda w: w.get('python'))}")
+    for package in ("dask", "distributed", "cloudpickle", "numpy"):
+        parts.append(f"{package} {values(lambda w, p=package: (w.get('packages') or {}).get(p))}")
+    parts.append("task code shipped by value" if engine.get("ship_code", True) else "task code imported there")
+    return " · ".join(parts)
 
 
 def interpreter_note(machine: MachineInfo) -> str | None:
