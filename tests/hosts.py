@@ -25,15 +25,19 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
-_PREFIX = "gil"  # namespace gil<pid>h<k>, bridge gil<pid>br, veths gil<pid>v<k> (at most 15 characters)
+_PREFIX = "gil"  # gil<pid><n>br (bridge), gil<pid><n>h<k> (namespace), gil<pid><n>v<k> (veth): ≤ 15 characters
+_NETWORKS = iter("abcdefghijklmnopqrstuvwxyz")  # <n>: one letter per Network of this process
 
 
 # --- environments where the lab is not importable -------------------------------------------------------
@@ -138,7 +142,7 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def _remove_stale() -> None:
     """Namespaces and bridges of earlier test runs that were killed before they could clean up."""
-    pattern = re.compile(rf"^{_PREFIX}(\d+)(h\d+|br|probe)$")
+    pattern = re.compile(rf"^{_PREFIX}(\d+)([a-z](h\d+|v\d+|br)|probe)$")
     names = [line.split()[0] for line in _ip("netns", "list", check=False).stdout.splitlines() if line.strip()]
     links = re.findall(r"^\d+: ([^:@]+)", _ip("-o", "link", "show", check=False).stdout, re.MULTILINE)
     for name in [*names, *links]:
@@ -157,7 +161,7 @@ class Network:
 
     def __init__(self) -> None:
         _remove_stale()
-        self.tag = f"{_PREFIX}{os.getpid()}"
+        self.tag = f"{_PREFIX}{os.getpid()}{next(_NETWORKS)}"
         self.bridge = f"{self.tag}br"
         self.hosts: list[Host] = []
         routes = _ip("-4", "route", "show", "table", "all", check=False).stdout
@@ -293,16 +297,27 @@ def start_worker(host: Host, address: str, workdir: Path, env: dict[str, str], *
     return start(host, args, workdir, name, env, python)
 
 
+@contextlib.contextmanager
+def client(address: str, timeout: float = START_TIMEOUT_S) -> Iterator[Any]:
+    """A test's own ``distributed.Client``, without distributed's multi-line version-mismatch warning."""
+    from distributed import Client
+    from distributed.versions import VersionMismatchWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VersionMismatchWarning)
+        made = Client(address, set_as_default=False, timeout=timeout)
+    with made:
+        yield made
+
+
 def wait_for_workers(address: str, n: int, processes: list[Process]) -> dict[str, dict]:
     """Wait until the scheduler at ``address`` has ``n`` workers; return their identities."""
-    from distributed import Client
-
     from core.engines.cluster import current_workers
 
     try:
-        with Client(address, set_as_default=False, timeout=START_TIMEOUT_S) as client:
-            client.wait_for_workers(n, timeout=START_TIMEOUT_S)
-            return current_workers(client)
+        with client(address) as c:
+            c.wait_for_workers(n, timeout=START_TIMEOUT_S)
+            return current_workers(c)
     except Exception as exc:
         logs = "\n".join(f"--- {p.log.name}\n{p.tail()}" for p in processes)
         raise RuntimeError(f"{n} worker(s) did not join {address}: {exc}\n{logs}") from exc

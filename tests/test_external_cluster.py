@@ -262,9 +262,7 @@ def test_a_worker_that_joins_after_connect_runs_tasks_and_counts_in_the_ideal(cl
 
 
 def test_a_worker_dying_mid_run_is_one_line(cli, cluster):
-    from distributed import Client
-
-    with Client(cluster.address, set_as_default=False, timeout=30) as client:
+    with hosts.client(cluster.address, 30) as client:
         pids = client.run(os.getpid)
         proc = cli.start("run", "--address", cluster.address, "--workload", "sleep", "--size", "2", "--tasks", "4",
                          "--repeats", "1")
