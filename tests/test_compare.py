@@ -186,6 +186,7 @@ def test_cli_compare_explicit_engines_table(cli):
     (["--rounds", "many"], "--rounds"), (["--rounds", "0"], "rounds"), (["--preset", "start", "--engines", "sync"],
                                                                          "--preset"),
     (["--workload", "fib", "--size", "99"], "size"),
+    (["--preset", "start", "--no-ship"], "--no-ship"),
 ])
 def test_cli_compare_bad_input_is_one_line_and_exit_2(cli, args, words):
     run = cli("compare", *args)

@@ -132,6 +132,8 @@ INVALID = {
     "cluster threads over cap": ({"scheduler": "cluster-threads", "workers": 5, "threads_per_worker": 13},
                                  ("workers", "threads_per_worker", str(MAX_CLUSTER_THREADS))),
     "blas_threads=0": ({"blas_threads": 0}, ("blas_threads", "1", "64")),
+    "ship_code off on threads": ({"scheduler": "threads", "ship_code": False}, ("ship_code", "external")),
+    "ship_code not a bool": ({"scheduler": "cluster-threads", "ship_code": "no"}, ("ship_code", "True or False")),
 }
 
 
