@@ -222,6 +222,38 @@ def test_the_labs_own_listeners_stay_on_loopback(cluster):
         assert cluster.scheduler.host.ip in remote, remote
 
 
+def test_the_app_runs_your_cluster_beside_the_local_ones_and_describes_it(cluster, monkeypatch):
+    """Local mode: the LocalCluster page's "your own cluster" field, on this plain cluster."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from core.engines import close_all_clusters
+
+    monkeypatch.setenv("GIL_LAB_MODE", "local")
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(hosts.REPO / "streamlit_app.py"), default_timeout=180)
+        at.run()
+        at.switch_page("pages/local_cluster.py")
+        for key, value in {"n": "15", "tasks": "2", "rounds": "6", "p-workers": "1", "t-threads": "1"}.items():
+            at.query_params[key] = value
+        at.run()
+        [field] = [t for t in at.text_input if t.key == "external-address"]
+        field.set_value(cluster.address).run()
+        [button] = [b for b in at.button if b.label == "Run experiment"]
+        button.click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        words = "\n".join(m.value for m in at.markdown)
+        hosts_word = "hosts" if len(cluster.worker_hosts) > 1 else "host"
+        assert f"ran its tasks on 2 workers on {len(cluster.worker_hosts)} {hosts_word}" in words, words
+        assert all(h in words for h in cluster.worker_hosts) and "task code shipped by value" in words
+        assert "your cluster" in set(at.dataframe[0].value["engine"])
+    finally:
+        st.cache_resource.clear()  # the app's LocalClusters (on_release) ...
+        close_all_clusters()  # ... and any it still held
+
+
 # --- a cluster that changes under a run -------------------------------------------------------------------------------
 
 

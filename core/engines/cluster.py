@@ -477,7 +477,8 @@ class DistributedEngine:
             why = ("with --no-ship the scheduler and every worker must import this lab's core package: start them"
                    " with PYTHONPATH set to this repository, or run without --no-ship" if not self.spec.ship_code
                    else "it lacks a package the graph's data needs (see its log)")
-            return EngineError(f"the scheduler of {self.where} could not load the task graph: {why} ({text})")
+            return EngineError(f"the scheduler of {self.where} could not load the task graph: {why}"
+                               f" ({text.split('.')[0]})")
         if self._scheduler_gone() or "scheduler-connection-lost" in str(exc):
             return self._lost_scheduler()
         hint = ""

@@ -5,7 +5,8 @@ A cluster someone else started can differ from this client in ways that matter. 
 the scheduler and every worker):
 
 * **errors** (the run cannot work, so it does not start): the task code travels as Python bytecode
-  (:mod:`core.engines.shipping`), which only the same Python minor version loads; a package the
+  (:mod:`core.engines.shipping`), which only the same Python minor version runs (Python 3.12 loads
+  3.11's and then dies of a segmentation fault on it: seen); a package the
   workload's tasks import (NumPy, threadpoolctl) missing on a worker; NumPy missing on the scheduler
   for the ``transfer`` workload, whose graph carries a NumPy array the scheduler must unpickle.
 * **warnings** (the run works, but say so, in ONE line): any other difference of Python, dask,
@@ -80,9 +81,10 @@ def check(versions: dict[str, Any], *, workload: str, ship: bool) -> tuple[list[
         for version, addresses in sorted(other.items(), key=lambda kv: str(kv[0])):
             if version is not None and _minor(version) != _minor(here):
                 errors.append(
-                    f"{_workers_text(addresses, total)} run Python {version} and this client Python {here}: the lab"
-                    f" sends its task code as Python {_minor(here)} bytecode, which only Python {_minor(here)} loads"
-                    " — run the cluster on that Python (or install the lab there and use --no-ship)"
+                    f"{_workers_text(addresses, total)} {'run' if len(addresses) > 1 else 'runs'} Python {version}"
+                    f" and this client Python {here}: the lab sends its task code as Python {_minor(here)} bytecode,"
+                    f" which only Python {_minor(here)} can run (another version loads it, then crashes on it) —"
+                    " run the cluster on that Python (or install the lab there and use --no-ship)"
                 )
     for package in needs:
         missing = [address for address, info in workers.items() if not _package(info, package)]
