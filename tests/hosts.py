@@ -329,3 +329,12 @@ def stop_all(processes: list[Process]) -> list[psutil.Process]:
     for proc in reversed(processes):
         stragglers += proc.stop()
     return stragglers
+
+
+def one_line_error(run: Any) -> str:
+    """The one stderr line of a failed CLI run: exit status 1, ``python -m core: error: …``, no traceback."""
+    assert run.returncode == 1, (run.returncode, run.stdout[-500:], run.stderr[-2000:])
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m core: error: "), run.stderr
+    assert "Traceback" not in run.stderr
+    return lines[0]

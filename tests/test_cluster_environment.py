@@ -33,14 +33,6 @@ NETNS_REASON = hosts.netns_unavailable()
 PATCHED_CLOUDPICKLE = f"{cloudpickle.__version__}+gil.lab.test"
 
 
-def one_line_error(run) -> str:
-    """The one stderr line of a failed CLI run (exit 1, no traceback)."""
-    assert run.returncode == 1, (run.returncode, run.stdout[-500:], run.stderr[-2000:])
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("python -m core: error: "), run.stderr
-    return lines[0]
-
-
 @dataclass
 class Started:
     address: str
@@ -120,7 +112,7 @@ def test_a_version_difference_is_one_warning_line_and_the_run_works(cli, parse_j
 def test_a_package_missing_on_a_worker_is_named_with_the_worker(cli, odd_cluster):
     run = cli("run", "--address", odd_cluster.address, "--workload", "numpy-sort", "--size", "1", "--tasks", "2",
               "--repeats", "1")
-    line = one_line_error(run)
+    line = hosts.one_line_error(run)
     missing = worker_address(odd_cluster.address, "no-numpy")
     assert f"numpy is not installed on worker {missing}" in line and "pip install numpy" in line, line
 
@@ -144,7 +136,7 @@ def test_a_cluster_without_workers_is_one_line(cli, network, tmp_path):
         run = cli("run", "--address", address, "--workload", "fib", "--size", "20")
     finally:
         assert not scheduler.stop()
-    line = one_line_error(run)
+    line = hosts.one_line_error(run)
     assert f"the cluster at {address} has no workers" in line and "dask worker" in line
 
 
@@ -167,7 +159,7 @@ def test_the_scheduler_going_away_mid_run_is_one_line_and_ends_the_run_at_once(c
     finally:
         stragglers = hosts.stop_all([scheduler, worker])
     assert not stragglers
-    line = one_line_error(run)
+    line = hosts.one_line_error(run)
     assert f"lost the connection to the scheduler of the cluster at {address}" in line, line
     # Not after distributed's reconnect timeout, nor after the tasks' own 3 s: within a few wait slices.
     assert ended_after < 10, ended_after
@@ -178,7 +170,7 @@ def test_a_tls_address_without_credentials_is_one_line(cli):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     run = cli("run", "--address", f"tls://127.0.0.1:{port}", "--workload", "fib", "--size", "20")
-    line = one_line_error(run)
+    line = hosts.one_line_error(run)
     assert "TLS credentials" in line and "distributed.comm.tls.ca-file" in line, line
 
 

@@ -20,6 +20,8 @@ import platform
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,15 +86,6 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         network.close()
     assert not stragglers, f"processes outlived the cluster they belonged to: {stragglers}"
     assert not network.leftovers(), f"namespaces or links left behind: {network.leftovers()}"
-
-
-def one_line_error(run) -> str:
-    """The one stderr line of a failed CLI run (exit 1, no traceback)."""
-    assert run.returncode == 1, (run.returncode, run.stdout[-500:], run.stderr[-2000:])
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("python -m core: error: "), run.stderr
-    assert "Traceback" not in run.stderr
-    return lines[0]
 
 
 def fib_spec(address: str, **changes) -> ExperimentSpec:
@@ -191,10 +184,8 @@ def test_changed_task_code_is_used_by_the_next_run(cli, parse_json, cluster, tmp
     assert again.values == (46368,) * 4  # fib(24): not the changed code from the run before
 
 
-def _start_cli_in(cwd: Path, *args: str):
-    import subprocess
-    import sys
-
+def _start_cli_in(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """``python -m core ARGS`` from ``cwd`` (a copy of the lab there), with no Python path of its own."""
     return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=cwd, env=hosts.lab_free_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -202,7 +193,7 @@ def _start_cli_in(cwd: Path, *args: str):
 def test_without_shipping_the_scheduler_cannot_load_the_graph_and_says_why(cli, cluster):
     run = cli("run", "--address", cluster.address, "--workload", "fib", "--size", "20", "--tasks", "2",
               "--repeats", "1", "--no-ship")
-    line = one_line_error(run)
+    line = hosts.one_line_error(run)
     assert "could not load the task graph" in line and "PYTHONPATH" in line and cluster.address in line
 
 
@@ -305,7 +296,7 @@ def test_a_worker_dying_mid_run_is_one_line(cli, cluster):
         victim = min(pids)
         os.kill(pids[victim], signal.SIGKILL)
         run = cli.finish(proc)
-    line = one_line_error(run)
+    line = hosts.one_line_error(run)
     assert "died during the run" in line and victim in line, line
     # The nanny starts a new worker process; the next tests need the cluster whole.
     hosts.wait_for_workers(cluster.address, N_WORKERS, cluster.workers)
