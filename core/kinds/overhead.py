@@ -1,6 +1,9 @@
-"""Overhead anatomy: what parallelism costs on this machine before any useful work is done.
+"""``overhead``: what parallelism costs on this machine before any useful work is done.
 
-Four measurements, each a frozen spec → a frozen result with tidy frames and the machine's metadata:
+One kind of measurement in four parts, each a frozen spec → a frozen result with tidy frames, its own
+sentences and charts, and the machine's metadata. A page measures one part at a time (each section
+passes its part's spec to the one run panel); ``python -m core overhead`` measures the per-task and
+start-up parts, and the break-even sweep with ``--break-even`` (:class:`OverheadSpec`):
 
 * **per-task overhead** (:func:`measure_per_task`): each engine computes a graph of N no-op tasks and a
   graph of one. The one-task compute is the engine's fixed cost per ``compute`` (a round trip to the
@@ -15,15 +18,17 @@ Four measurements, each a frozen spec → a frozen result with tidy frames and t
 * **break-even task size** (:func:`measure_break_even`): the smallest fib ``n`` from which a process
   engine beats ``sync`` on this machine.
 
-Every engine comes from :mod:`core.engines` (``make_engine`` for custom no-op graphs,
-``run_experiment`` for fib runs), so the numbers describe the same engines the other pages use. Every
-measurement holds :data:`core.serve.slot.RUN_SLOT` (two measurements at once on 2 cores would skew both),
-and every pool and cluster started here is closed before the function returns.
+The chunksize and break-even parts are comparisons (over chunksizes; over fib n, every engine next to
+sync): their points are measured in interleaved rounds (:mod:`core.kinds.points`), so a burst of load
+on the shared machine hits every point alike. Every engine comes from :mod:`core.engines`, so the
+numbers describe the same engines the other pages use; every pool and cluster started here is closed
+before the function returns (clusters passed in by the caller stay the caller's). The caller holds the
+run slot (:func:`core.kinds.base.measure` does).
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import math
 import statistics
 import time
@@ -32,28 +37,26 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import pandas as pd
-from dask.delayed import Delayed, delayed
-from dask.highlevelgraph import HighLevelGraph
 
-from core.engines import ClusterRegistry, ClusterSource, EngineError, make_engine
+from core.kinds.base import RunContext, machine_line, records, strict_json
+from core.kinds.points import Points, measure_points, points_cost, table
 from core.measure.estimate import (
     CLUSTER_START_PER_WORKER_S,
     CLUSTER_START_S,
     POOL_START_PER_WORKER_S,
     POOL_START_S,
     POOL_STOP_S,
-    BudgetError,
+    PROCESS_WORKER_BYTES,
+    Cost,
 )
-from core.measure.estimate import estimate as estimate_run
 from core.measure.machine import MachineInfo, machine_info
+from core.measure.noise import Noise
 from core.measure.results import ExperimentResult, combine
-from core.measure.run import run_experiment
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
+from core.measure.spec import SCHEDULER_LABELS, SCHEDULERS, ExperimentSpec, check_int, short_repr
 from core.report.explain import fmt_duration
-from core.serve.slot import RUN_SLOT, SlotStatus
 from core.workloads import WORKLOADS, _fib_calls, noop
 
 OverheadEngine = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes"]
@@ -89,6 +92,7 @@ LIMITS: dict[str, tuple[int, int]] = {
 }
 DASK_DEFAULT_CHUNKSIZE = 6
 _WARMUP_TASKS = 100  # first computes pay for imports and first-touch memory; never timed
+_ADVICE = "lower the tasks, workers, repeats or sizes (the CLI's --force runs it anyway)"
 
 Progress = Callable[[str, float], None]
 
@@ -162,31 +166,22 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Frame rows as JSON-ready dicts; pandas writes NaN as null, so the JSON stays strict."""
-    return json.loads(frame.to_json(orient="records"))
-
-
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
-
-
-@dataclass(frozen=True)
-class _Waiter:
-    notify: Progress
-
-    def __call__(self, status: SlotStatus) -> None:
-        self.notify(f"Waiting for another experiment to finish: {status.describe()}", 0.0)
 
 
 def _quiet(message: str, fraction: float) -> None:
     pass
 
 
+def _worker_bytes(scheduler: str, workers: int) -> int:
+    return PROCESS_WORKER_BYTES.get(scheduler, 0) * workers
+
+
 # --- graphs of no-ops --------------------------------------------------------------------------------
 
 
-def noop_graph(tasks: int, form: GraphForm = "single", token: str | None = None) -> list[Delayed]:
+def noop_graph(tasks: int, form: GraphForm = "single", token: str | None = None) -> list[Any]:
     """``tasks`` independent no-op tasks, as the engines' ``compute`` takes them (a list of Delayed).
 
     ``single`` is ONE collection: a graph of ``tasks`` no-ops plus one small task counting their
@@ -195,6 +190,9 @@ def noop_graph(tasks: int, form: GraphForm = "single", token: str | None = None)
     ``tasks`` one-task graphs, which on a local scheduler costs more than running them.
     Every key carries ``token``, so no engine can reuse a result from an earlier compute.
     """
+    from dask.delayed import Delayed, delayed
+    from dask.highlevelgraph import HighLevelGraph
+
     token = token or uuid.uuid4().hex[:12]
     if form == "list":
         return [delayed(noop)(i, dask_key_name=f"noop-{i}-{token}") for i in range(tasks)]
@@ -219,7 +217,17 @@ def _engine_spec(scheduler: str, workers: int, **processes_options: Any) -> Expe
                           scheduler=scheduler, workers=1 if scheduler == "sync" else workers, repeats=1, **opts)
 
 
-# --- per-task overhead -------------------------------------------------------------------------------
+def _start_prior_s(scheduler: str, workers: int) -> float:
+    """Rough seconds to start and stop ``scheduler``'s pool or cluster (from :mod:`core.measure.estimate`)."""
+    if scheduler == "processes":
+        return POOL_START_S + POOL_START_PER_WORKER_S * workers + POOL_STOP_S
+    if scheduler in CLUSTER_START_S:
+        stop = 0.3 * workers if scheduler == "cluster-processes" else 0.05
+        return CLUSTER_START_S[scheduler] + CLUSTER_START_PER_WORKER_S[scheduler] * workers + stop
+    return 0.01
+
+
+# --- 1 · per-task overhead ---------------------------------------------------------------------------
 
 # Rough per-task and per-compute costs for the estimate shown before a run (a 2-core machine, loaded).
 _PER_TASK_PRIOR_S = {"sync": 4e-5, "threads": 1e-4, "processes": 3e-4, "cluster-threads": 2.5e-3,
@@ -264,20 +272,30 @@ class PerTaskSpec:
         if self.graph not in GRAPH_FORMS:
             raise ValueError(f"graph must be one of {', '.join(GRAPH_FORMS)} (got {short_repr(self.graph)})")
 
+    @property
+    def label(self) -> str:
+        return f"overhead: {self.tasks} no-op tasks on {len(self.engines)} engine(s)"
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "engines": list(self.engines)}
 
 
-def estimate_per_task_seconds(spec: PerTaskSpec) -> float:
-    """Rough seconds :func:`measure_per_task` takes (clusters counted as not yet running)."""
+def _per_task_prior_s(spec: PerTaskSpec, engine: str) -> float:
+    per_task = _PER_TASK_PRIOR_S[engine] * (2 if engine == "processes" and spec.chunksize == 1 else 1)
+    return per_task + (_LIST_EXTRA_S if spec.graph == "list" else 0.0)
+
+
+def per_task_cost(spec: PerTaskSpec) -> Cost:
+    """Rough cost of :func:`measure_per_task` (clusters counted as not yet running)."""
     total = 0.0
     computes = 2 + 2 * spec.repeats
     for e in spec.engines:
-        per_task = _PER_TASK_PRIOR_S[e] * (2 if e == "processes" and spec.chunksize == 1 else 1)
-        per_task += _LIST_EXTRA_S if spec.graph == "list" else 0.0
         tasks = _WARMUP_TASKS + 1 + spec.repeats * (spec.tasks + 1)
-        total += tasks * per_task + computes * _FIXED_PRIOR_S[e] + _start_prior_s(e, spec.workers)
-    return total
+        total += tasks * _per_task_prior_s(spec, e) + computes * _FIXED_PRIOR_S[e] + _start_prior_s(e, spec.workers)
+    longest = max((spec.tasks * _per_task_prior_s(spec, e) for e in spec.engines if not e.startswith("cluster")),
+                  default=0.0)
+    return Cost(seconds=total, memory_bytes=max(_worker_bytes(e, spec.workers) for e in spec.engines),
+                longest_uncancellable_s=longest, what="this per-task measurement", advice=_ADVICE)
 
 
 @dataclass(frozen=True)
@@ -316,15 +334,76 @@ class PerTaskResult:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "per_task", "run_id": self.run_id, "started_at": self.started_at,
                 "spec": self.spec.to_dict(), "machine": self.machine.to_dict(),
-                "summary": _records(self.summary), "runs": _records(self.runs),
-                "references": _records(self.references)}
+                "summary": records(self.summary), "runs": records(self.runs),
+                "references": records(self.references)}
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return strict_json(self.to_dict(), indent)
+
+    def quoted(self, scheduler: str) -> list[float]:
+        """Dask's quoted per-task figures for ``scheduler`` (µs)."""
+        refs = self.references
+        return [float(v) for v in refs.loc[refs["scheduler"] == scheduler, "per_task_us"].dropna()]
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        out = []
+        for row in self.summary.itertuples():
+            quoted = self.quoted(row.scheduler)
+            docs = ("Dask's docs: " + " / ".join(fmt_duration(q / 1e6) for q in quoted)) if quoted \
+                else "no figure in Dask's docs"
+            out.append((row.scheduler, fmt_duration(row.per_task_us / 1e6),
+                        f"per task · {docs} · fixed {fmt_duration(row.fixed_s)} per compute",
+                        f"{row.engine}: median overhead per task over {row.repeats} repeat(s); fastest"
+                        f" {fmt_duration(row.per_task_min_us / 1e6)}, slowest"
+                        f" {fmt_duration(row.per_task_max_us / 1e6)}. {row.detail}."))
+        return out
+
+    def explain(self) -> list[str]:
+        s = self.summary
+        fastest, slowest = s.loc[s["per_task_us"].idxmin()], s.loc[s["per_task_us"].idxmax()]
+        out = [
+            f"One more task costs **{fmt_duration(fastest.per_task_us / 1e6)}** on {fastest.engine} and"
+            f" **{fmt_duration(slowest.per_task_us / 1e6)}** on {slowest.engine}"
+            f" ({slowest.per_task_us / max(fastest.per_task_us, 1e-9):.0f}× more).",
+            "To keep overhead under 1 %, a task should run at least 100× its overhead: here ≥ "
+            + ", ".join(f"{fmt_duration(r.per_task_us / 1e4)} on {r.engine}" for r in s.itertuples()) + ".",
+        ]
+        dist = s[s["scheduler"].str.startswith("cluster")]
+        if not dist.empty:
+            out.append(
+                "A LocalCluster pays for what makes it scale beyond one machine: every task is a message to a"
+                " scheduler, a decision, a message to a worker and a result sent back — "
+                f"{fmt_duration(float(dist['per_task_us'].median()) / 1e6)} per task here, against Dask's quoted ~1 ms."
+            )
+        if self.spec.graph == "list":
+            out.append("With a *list of delayed*, `dask.compute` first merges and optimises N one-task graphs — on the"
+                       " local schedulers that costs more than running the tasks. Switch to *one graph* to compare.")
+        shown = self.references[self.references["scheduler"].isin(s["scheduler"])].drop_duplicates("claim")
+        if not shown.empty:
+            out.append("Dask's figures: " + "; ".join(f"[{r.claim}]({r.url}) ({r.source})" for r in shown.itertuples())
+                       + ".")
+        return out
+
+    def charts(self) -> list[tuple[str, Any]]:
+        return [("Per-task overhead", per_task_overhead_chart(self.summary, self.runs, self.references))]
+
+    def captions(self) -> dict[str, str]:
+        return {"Per-task overhead": "Bars: median overhead per task (log scale: each gridline is 10×); whiskers:"
+                                     " fastest and slowest repeat; dots: each repeat. Black diamonds: the figures"
+                                     " Dask's documentation quotes."}
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"summary": self.summary, "runs": self.runs, "references": self.references}
+
+    def text(self) -> str:
+        head = _head(self.spec.tasks, self.spec.graph, self.spec.workers, self.spec.repeats, self.machine.to_dict())
+        return "\n".join([*head, "", *_per_task_lines(records(self.summary), records(self.references))])
 
 
-def _timed_compute(engine: Any, graph: list[Delayed], tasks: int, form: GraphForm) -> float:
+def _timed_compute(engine: Any, graph: list[Any], tasks: int, form: GraphForm) -> float:
     """Seconds of one ``compute`` of ``graph`` on ``engine`` (its per-compute start-up excluded)."""
+    from core.engines import EngineError
+
     with engine.repeat() as compute:
         t0 = time.perf_counter()
         out = compute(graph)
@@ -347,7 +426,7 @@ def _detail(scheduler: str, spec: PerTaskSpec) -> str:
 def measure_per_task(
     spec: PerTaskSpec,
     *,
-    clusters: ClusterSource | None = None,
+    clusters: Any = None,
     progress: Progress | None = None,
 ) -> PerTaskResult:
     """Measure each engine's overhead per task with graphs of no-op tasks.
@@ -375,52 +454,42 @@ def measure_per_task(
     EngineError
         If an engine cannot start, or a graph did not run every task.
     """
+    from core.engines import make_engine
+
     notify = progress or _quiet
     started_at, run_id = _now(), uuid.uuid4().hex[:8]
     runs: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
-    label = f"overhead: {spec.tasks} no-op tasks on {len(spec.engines)} engine(s)"
-    with RUN_SLOT.hold(label, estimate_per_task_seconds(spec), on_wait=_Waiter(notify)):
-        for k, scheduler in enumerate(spec.engines):
-            notify(f"{SCHEDULER_LABELS[scheduler]}: {spec.repeats} × ({spec.tasks} no-ops + 1)", k / len(spec.engines))
-            engine = make_engine(_engine_spec(scheduler, spec.workers, chunksize=spec.chunksize, reuse_pool=True),
-                                 clusters)
-            fixed: list[float] = []
-            full: list[float] = []
-            with ExitStack() as stack:
-                stack.callback(engine.close)
-                setup_s = engine.setup()
-                warm = min(spec.tasks, _WARMUP_TASKS)
-                _timed_compute(engine, noop_graph(warm, spec.graph), warm, spec.graph)
-                _timed_compute(engine, noop_graph(1, spec.graph), 1, spec.graph)
-                for _ in range(spec.repeats):
-                    fixed.append(_timed_compute(engine, noop_graph(1, spec.graph), 1, spec.graph))
-                    full.append(_timed_compute(engine, noop_graph(spec.tasks, spec.graph), spec.tasks, spec.graph))
-            fixed_s = statistics.median(fixed)
-            per_task = [(t - fixed_s) / (spec.tasks - 1) * 1e6 for t in full]
-            common = {"engine": SCHEDULER_LABELS[scheduler], "scheduler": scheduler, "tasks": spec.tasks}
-            runs.extend({**common, "repeat": r, "fixed_s": fixed[r], "compute_s": full[r], "per_task_us": per_task[r]}
-                        for r in range(spec.repeats))
-            summary.append({**common, "per_task_us": statistics.median(per_task), "per_task_min_us": min(per_task),
-                            "per_task_max_us": max(per_task), "fixed_s": fixed_s,
-                            "compute_s": statistics.median(full), "setup_s": setup_s,
-                            "detail": _detail(scheduler, spec), "repeats": spec.repeats})
+    for k, scheduler in enumerate(spec.engines):
+        notify(f"{SCHEDULER_LABELS[scheduler]}: {spec.repeats} × ({spec.tasks} no-ops + 1)", k / len(spec.engines))
+        engine = make_engine(_engine_spec(scheduler, spec.workers, chunksize=spec.chunksize, reuse_pool=True),
+                             clusters)
+        fixed: list[float] = []
+        full: list[float] = []
+        with ExitStack() as stack:
+            stack.callback(engine.close)
+            setup_s = engine.setup()
+            warm = min(spec.tasks, _WARMUP_TASKS)
+            _timed_compute(engine, noop_graph(warm, spec.graph), warm, spec.graph)
+            _timed_compute(engine, noop_graph(1, spec.graph), 1, spec.graph)
+            for _ in range(spec.repeats):
+                fixed.append(_timed_compute(engine, noop_graph(1, spec.graph), 1, spec.graph))
+                full.append(_timed_compute(engine, noop_graph(spec.tasks, spec.graph), spec.tasks, spec.graph))
+        fixed_s = statistics.median(fixed)
+        per_task = [(t - fixed_s) / (spec.tasks - 1) * 1e6 for t in full]
+        common = {"engine": SCHEDULER_LABELS[scheduler], "scheduler": scheduler, "tasks": spec.tasks}
+        runs.extend({**common, "repeat": r, "fixed_s": fixed[r], "compute_s": full[r], "per_task_us": per_task[r]}
+                    for r in range(spec.repeats))
+        summary.append({**common, "per_task_us": statistics.median(per_task), "per_task_min_us": min(per_task),
+                        "per_task_max_us": max(per_task), "fixed_s": fixed_s,
+                        "compute_s": statistics.median(full), "setup_s": setup_s,
+                        "detail": _detail(scheduler, spec), "repeats": spec.repeats})
     notify("Done", 1.0)
     return PerTaskResult(spec=spec, machine=machine_info(), run_id=run_id, started_at=started_at,
                          runs=pd.DataFrame(runs), summary=pd.DataFrame(summary), references=references_frame())
 
 
-# --- start-up ------------------------------------------------------------------------------------------
-
-
-def _start_prior_s(scheduler: str, workers: int) -> float:
-    """Rough seconds to start and stop ``scheduler``'s pool or cluster (from :mod:`core.measure.estimate`)."""
-    if scheduler == "processes":
-        return POOL_START_S + POOL_START_PER_WORKER_S * workers + POOL_STOP_S
-    if scheduler in CLUSTER_START_S:
-        stop = 0.3 * workers if scheduler == "cluster-processes" else 0.05
-        return CLUSTER_START_S[scheduler] + CLUSTER_START_PER_WORKER_S[scheduler] * workers + stop
-    return 0.01
+# --- 2 · start-up --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -447,13 +516,20 @@ class StartupSpec:
         _check_int("workers", self.workers)
         _check_int("repeats", self.repeats)
 
+    @property
+    def label(self) -> str:
+        return f"overhead: start-up of {len(self.cases)} engine(s)"
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "cases": list(self.cases)}
 
 
-def estimate_startup_seconds(spec: StartupSpec) -> float:
-    """Rough seconds :func:`measure_startup` takes."""
-    return spec.repeats * sum(_start_prior_s(STARTUP_SCHEDULER[c], spec.workers) + 0.01 for c in spec.cases)
+def startup_cost(spec: StartupSpec) -> Cost:
+    """Rough cost of :func:`measure_startup`: every case started from nothing ``repeats`` times."""
+    priors = [_start_prior_s(STARTUP_SCHEDULER[c], spec.workers) + 0.01 for c in spec.cases]
+    return Cost(seconds=spec.repeats * sum(priors),
+                memory_bytes=max(_worker_bytes(STARTUP_SCHEDULER[c], spec.workers) for c in spec.cases),
+                longest_uncancellable_s=max(priors), what="this start-up measurement", advice=_ADVICE)
 
 
 @dataclass(frozen=True)
@@ -489,15 +565,64 @@ class StartupResult:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "startup", "run_id": self.run_id, "started_at": self.started_at,
                 "spec": self.spec.to_dict(), "machine": self.machine.to_dict(),
-                "summary": _records(self.summary), "runs": _records(self.runs),
-                "references": _records(references_frame().dropna(subset=["startup_s"]))}
+                "summary": records(self.summary), "runs": records(self.runs),
+                "references": records(references_frame().dropna(subset=["startup_s"]))}
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return strict_json(self.to_dict(), indent)
+
+    def explain(self) -> list[str]:
+        cases = set(self.summary["case"])
+        cores = self.machine.usable_cores
+        out = []
+        if "processes" in cases:
+            fresh = self.row("processes")
+            out.append(
+                f"**A new process pool took {fmt_duration(fresh.startup_s)}** to start ({fresh.workers} workers;"
+                f" fastest {fmt_duration(fresh.startup_min_s)}, slowest {fmt_duration(fresh.startup_max_s)}) and"
+                f" {fmt_duration(fresh.teardown_s)} to shut down. *Spawn* starts each worker as a brand-new Python:"
+                " exec the interpreter, import the standard library, Dask's worker set-up and the task module — and on"
+                f" {cores} shared cores those imports queue behind each other. Dask's `processes` scheduler does this"
+                " on **every** `compute`, so a 50 ms computation can take a second."
+            )
+        if "processes-reused" in cases:
+            reused = self.row("processes-reused")
+            out.append(
+                f"A reused pool pays its start ({fmt_duration(reused.startup_s)}) once; every later compute then pays"
+                f" {fmt_duration(reused.per_compute_s)}. Pass your own pool (`dask.compute(..., pool=my_pool)`) or"
+                " keep a LocalCluster running to get this."
+            )
+        if "threads" in cases:
+            out.append(f"A thread pool took {fmt_duration(self.row('threads').startup_s)} (Dask's docs: about 10 µs):"
+                       " threads share the interpreter that is already running.")
+        for case in ("cluster-threads", "cluster-processes"):
+            if case in cases:
+                row = self.row(case)
+                out.append(f"{STARTUP_LABELS[case]}: {fmt_duration(row.startup_s)} until the Client saw all"
+                           f" {row.workers} worker(s), {fmt_duration(row.teardown_s)} to close.")
+        return out
+
+    def charts(self) -> list[tuple[str, Any]]:
+        return [("Start-up", startup_chart(self.summary))]
+
+    def captions(self) -> dict[str, str]:
+        return {"Start-up": "Solid: from nothing until ready. Pale: what every later compute pays again. Labels give"
+                            " the medians (microseconds are too thin to draw); hover for the fastest and slowest"
+                            " start."}
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"summary": self.summary, "starts": self.runs}
+
+    def text(self) -> str:
+        return "\n".join([f"start-up: {len(self.spec.cases)} engine(s), {self.spec.workers} workers,"
+                          f" {self.spec.repeats} start(s) each", machine_line(self.machine), "",
+                          *_startup_lines(records(self.summary))])
 
 
 def _start_once(case: str, workers: int) -> dict[str, float]:
     """Start ``case``'s engine from nothing, run one no-op, time a second compute's start, close it all."""
+    from core.engines import ClusterRegistry, EngineError, make_engine
+
     scheduler = STARTUP_SCHEDULER[case]
     spec = _engine_spec(scheduler, workers, chunksize=1, reuse_pool=case == "processes-reused")
     with ExitStack() as stack:
@@ -536,16 +661,7 @@ def measure_startup(spec: StartupSpec, *, progress: Progress | None = None) -> S
 
     Every repeat of every case starts its own pool or cluster and closes it (clusters through a
     private :class:`core.engines.ClusterRegistry`), so nothing already running is reused or stopped.
-
-    Parameters
-    ----------
-    spec : StartupSpec
-    progress : callable, optional
-        ``progress(message, fraction)`` before each start and at the end.
-
-    Returns
-    -------
-    StartupResult
+    The cases take turns (round-robin), so a burst of load hits every case, not one.
 
     Raises
     ------
@@ -556,14 +672,12 @@ def measure_startup(spec: StartupSpec, *, progress: Progress | None = None) -> S
     started_at, run_id = _now(), uuid.uuid4().hex[:8]
     runs: list[dict[str, Any]] = []
     total = len(spec.cases) * spec.repeats
-    with RUN_SLOT.hold(f"overhead: start-up of {len(spec.cases)} engine(s)", estimate_startup_seconds(spec),
-                       on_wait=_Waiter(notify)):
-        for r in range(spec.repeats):  # round-robin: a burst of load hits every case, not one
-            for k, case in enumerate(spec.cases):
-                notify(f"{STARTUP_LABELS[case]}: start {r + 1} of {spec.repeats}", (r * len(spec.cases) + k) / total)
-                scheduler = STARTUP_SCHEDULER[case]
-                runs.append({"case": case, "label": STARTUP_LABELS[case], "engine": SCHEDULER_LABELS[scheduler],
-                             "scheduler": scheduler, "repeat": r, **_start_once(case, spec.workers)})
+    for r in range(spec.repeats):
+        for k, case in enumerate(spec.cases):
+            notify(f"{STARTUP_LABELS[case]}: start {r + 1} of {spec.repeats}", (r * len(spec.cases) + k) / total)
+            scheduler = STARTUP_SCHEDULER[case]
+            runs.append({"case": case, "label": STARTUP_LABELS[case], "engine": SCHEDULER_LABELS[scheduler],
+                         "scheduler": scheduler, "repeat": r, **_start_once(case, spec.workers)})
     frame = pd.DataFrame(runs)
     summary = []
     for case in spec.cases:
@@ -582,7 +696,7 @@ def measure_startup(spec: StartupSpec, *, progress: Progress | None = None) -> S
                          runs=frame, summary=pd.DataFrame(summary))
 
 
-# --- the chunksize effect ------------------------------------------------------------------------------
+# --- 3 · the chunksize effect ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -611,15 +725,20 @@ class ChunksizeSpec:
     def experiment(self, chunksize: int) -> ExperimentSpec:
         """The processes run of this spec with ``chunksize``."""
         return ExperimentSpec(workload="fib", size=self.n, tasks=self.tasks, scheduler="processes",
-                              workers=self.workers, repeats=self.repeats, chunksize=chunksize)
+                              workers=self.workers, repeats=self.repeats, warmup=1, chunksize=chunksize)
+
+    @property
+    def label(self) -> str:
+        return f"overhead: chunksize {'/'.join(map(str, self.chunksizes))}"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "chunksizes": list(self.chunksizes)}
 
 
-def estimate_chunksize_seconds(spec: ChunksizeSpec) -> float:
-    """Rough seconds :func:`measure_chunksize` takes (one processes run per chunksize)."""
-    return sum(estimate_run(spec.experiment(c)).seconds for c in spec.chunksizes)
+def chunksize_cost(spec: ChunksizeSpec) -> Cost:
+    """Rough cost of :func:`measure_chunksize`: its chunksizes as points of interleaved rounds."""
+    return points_cost([spec.experiment(c) for c in spec.chunksizes], spec.repeats,
+                       what="this chunksize comparison", advice=_ADVICE)
 
 
 @dataclass(frozen=True)
@@ -634,6 +753,10 @@ class ChunksizeResult:
     summary : DataFrame
         One row per chunksize: ``engine``, ``chunksize``, median ``wall_s`` (min/max), median
         ``startup_s`` / ``compute_s``, ``distinct_pids`` (median over repeats) and ``workers``.
+    rounds : DataFrame
+        When each chunksize ran in each round (:class:`core.kinds.points.Points`).
+    noise : Noise
+        Other programs' CPU while it measured.
     """
 
     spec: ChunksizeSpec
@@ -644,6 +767,8 @@ class ChunksizeResult:
     runs: pd.DataFrame = field(repr=False)
     tasks: pd.DataFrame = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
+    rounds: pd.DataFrame = field(repr=False)
+    noise: Noise
 
     def distinct_pids(self, chunksize: int) -> int:
         """Distinct processes that ran the tasks with ``chunksize`` (median over repeats)."""
@@ -652,10 +777,49 @@ class ChunksizeResult:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "chunksize", "run_id": self.run_id, "started_at": self.started_at,
                 "spec": self.spec.to_dict(), "machine": self.machine.to_dict(),
-                "summary": _records(self.summary), "runs": _records(self.runs), "tasks": _records(self.tasks)}
+                "summary": records(self.summary), "runs": records(self.runs), "tasks": records(self.tasks)}
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return strict_json(self.to_dict(), indent)
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        return [(row.engine, f"{row.distinct_pids} process{'es' if row.distinct_pids != 1 else ''}",
+                 f"wall {fmt_duration(row.wall_s)} (compute {fmt_duration(row.compute_s)},"
+                 f" pool start {fmt_duration(row.startup_s)})",
+                 "Distinct process ids that ran the tasks (median over repeats).")
+                for row in self.summary.itertuples()]
+
+    def explain(self) -> list[str]:
+        ran = "; ".join(f"chunksize {row.chunksize}: the {self.spec.tasks} tasks ran in **{row.distinct_pids}**"
+                        f" process{'es' if row.distinct_pids != 1 else ''}, compute {fmt_duration(row.compute_s)}"
+                        for row in self.summary.itertuples())
+        return [ran[0].upper() + ran[1:] + ".",
+                f"A batch of up to `chunksize` ready tasks goes to one process, which runs them one after another:"
+                f" with {self.spec.tasks} ready tasks and chunksize {max(self.spec.chunksizes)}, one batch holds"
+                f" {min(self.spec.tasks, max(self.spec.chunksizes))} of them.",
+                "Batching pays off for many small tasks (section 1: fewer round trips); for a few big ones it"
+                " serialises them. `dask.compute(..., scheduler='processes', chunksize=1)` spreads them."]
+
+    def charts(self) -> list[tuple[str, Any]]:
+        from core.report import charts
+
+        return [("Timeline", charts.timeline_chart(self.tasks, runs=self.runs)),
+                ("Runtime", charts.runtime_chart(self.runs))]
+
+    def captions(self) -> dict[str, str]:
+        return {"Timeline": "One row per process that ran a task (median round). With the default batching every"
+                            " task sits in one row: they ran one after another in a single process.",
+                "Runtime": "Wall time per compute, pool start-up and shutdown included (Dask starts a pool per"
+                           " compute); dots: every round, whiskers: fastest to slowest."}
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"summary": self.summary, "runs": self.runs, "tasks": self.tasks, "rounds": self.rounds}
+
+    def text(self) -> str:
+        return "\n".join([f"chunksize: fib({self.spec.n}) × {self.spec.tasks} on {self.spec.workers} processes,"
+                          f" {self.spec.repeats} interleaved round(s)", machine_line(self.machine), "",
+                          table(self.summary, ["engine", "distinct_pids", "wall_s", "startup_s", "compute_s"]), "",
+                          *[s.replace("**", "") for s in self.explain()]])
 
 
 def chunksize_label(chunksize: int) -> str:
@@ -663,8 +827,9 @@ def chunksize_label(chunksize: int) -> str:
     return f"chunksize {chunksize}" + (" (Dask's default)" if chunksize == DASK_DEFAULT_CHUNKSIZE else "")
 
 
-def measure_chunksize(spec: ChunksizeSpec, *, progress: Progress | None = None) -> ChunksizeResult:
-    """Run the same fib graph on the processes scheduler with each chunksize, through ``run_experiment``.
+def measure_chunksize(spec: ChunksizeSpec, *, progress: Progress | None = None,
+                      ctx: RunContext | None = None) -> ChunksizeResult:
+    """Run the same fib graph on the processes scheduler with each chunksize, in interleaved rounds.
 
     Returns
     -------
@@ -672,15 +837,11 @@ def measure_chunksize(spec: ChunksizeSpec, *, progress: Progress | None = None) 
         With, per chunksize, how many distinct processes ran the tasks: with ``tasks`` ≤ chunksize,
         Dask sends every ready task in ONE batch, to one process.
     """
-    notify = progress or _quiet
+    ctx = ctx or RunContext(**({"progress": progress} if progress else {}))
     started_at, run_id = _now(), uuid.uuid4().hex[:8]
-    results = []
-    with RUN_SLOT.hold(f"overhead: chunksize {'/'.join(map(str, spec.chunksizes))}",
-                       estimate_chunksize_seconds(spec), on_wait=_Waiter(notify)):
-        for k, c in enumerate(spec.chunksizes):
-            notify(f"processes, chunksize {c}", k / len(spec.chunksizes))
-            results.append(run_experiment(spec.experiment(c)))
     labels = [chunksize_label(c) for c in spec.chunksizes]
+    points = measure_points([spec.experiment(c) for c in spec.chunksizes], spec.repeats, ctx, labels=labels)
+    results = list(points.results)
     runs, tasks = combine(results, labels)
     runs["chunksize"] = runs["engine"].map(dict(zip(labels, spec.chunksizes, strict=True)))
     tasks["chunksize"] = tasks["engine"].map(dict(zip(labels, spec.chunksizes, strict=True)))
@@ -693,12 +854,12 @@ def measure_chunksize(spec: ChunksizeSpec, *, progress: Progress | None = None) 
          "workers": spec.workers, "tasks": spec.tasks, "repeats": spec.repeats}
         for lab, c, r in zip(labels, spec.chunksizes, results, strict=True)
     ])
-    notify("Done", 1.0)
     return ChunksizeResult(spec=spec, machine=machine_info(), run_id=run_id, started_at=started_at,
-                           results=tuple(results), runs=runs, tasks=tasks, summary=summary)
+                           results=tuple(results), runs=runs, tasks=tasks, summary=summary, rounds=points.rounds,
+                           noise=points.noise)
 
 
-# --- break-even task size ------------------------------------------------------------------------------
+# --- 4 · break-even task size ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -734,12 +895,16 @@ class BreakEvenSpec:
 
     def experiment(self, scheduler: str, n: int) -> ExperimentSpec:
         """The run of ``scheduler`` at fib ``n`` (sync with one worker, processes with a new pool)."""
-        return ExperimentSpec(workload="fib", size=n, tasks=self.tasks, scheduler=scheduler,
-                              workers=1 if scheduler == "sync" else self.workers, repeats=self.repeats)
+        return ExperimentSpec(workload="fib", size=n, tasks=self.tasks, scheduler=scheduler,  # type: ignore[arg-type]
+                              workers=1 if scheduler == "sync" else self.workers, repeats=self.repeats, warmup=1)
 
     def experiments(self) -> list[ExperimentSpec]:
-        """Every run of the sweep, in the order it runs: all engines at one n before the next n."""
+        """Every point of the sweep: sync and every engine at every n."""
         return [self.experiment(s, n) for n in self.sizes for s in ("sync", *self.engines)]
+
+    @property
+    def label(self) -> str:
+        return f"overhead: break-even sweep fib {self.sizes[0]}..{self.sizes[-1]}"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "sizes": list(self.sizes), "engines": list(self.engines)}
@@ -755,10 +920,9 @@ def sweep_sizes(start: int, stop: int, step: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def estimate_break_even_seconds(spec: BreakEvenSpec) -> float:
-    """Rough seconds of the sweep (each cluster's start counted once)."""
-    total = sum(estimate_run(s, cluster_running=True).seconds for s in spec.experiments())
-    return total + sum(_start_prior_s(e, spec.workers) for e in spec.engines if e.startswith("cluster"))
+def break_even_cost(spec: BreakEvenSpec) -> Cost:
+    """Rough cost of the sweep: every (n, engine) a point of interleaved rounds, each cluster started once."""
+    return points_cost(spec.experiments(), spec.repeats, what="this break-even sweep", advice=_ADVICE)
 
 
 @dataclass(frozen=True)
@@ -778,6 +942,10 @@ class BreakEvenResult:
         below sync's for the rest of the sweep, or null: "not within range"), ``first_faster_n``,
         ``extrapolated_n`` (when not within range: where the measured overhead and fib's growth say it
         would cross; an extrapolation, not a measurement), ``overhead_s`` and ``setup_s``.
+    rounds : DataFrame
+        When each (n, engine) point ran in each round (:class:`core.kinds.points.Points`).
+    noise : Noise
+        Other programs' CPU while it measured.
     """
 
     spec: BreakEvenSpec
@@ -787,6 +955,8 @@ class BreakEvenResult:
     runs: pd.DataFrame = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
     crossings: pd.DataFrame = field(repr=False)
+    rounds: pd.DataFrame = field(repr=False)
+    noise: Noise
 
     def break_even_n(self, scheduler: str) -> int | None:
         """The measured break-even n of ``scheduler``, or None: not within the sweep's range."""
@@ -799,11 +969,62 @@ class BreakEvenResult:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "break_even", "run_id": self.run_id, "started_at": self.started_at,
                 "spec": self.spec.to_dict(), "machine": self.machine.to_dict(),
-                "crossings": _records(self.crossings), "summary": _records(self.summary),
-                "runs": _records(self.runs)}
+                "crossings": records(self.crossings), "summary": records(self.summary),
+                "runs": records(self.runs)}
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return strict_json(self.to_dict(), indent)
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        out = []
+        for row in self.crossings.itertuples():
+            notes = []
+            if pd.notna(row.extrapolated_n):
+                notes.append(f"extrapolated: about n = {int(row.extrapolated_n)} (a model, not a measurement)")
+            if pd.notna(row.overhead_s):
+                notes.append(f"overhead at n = {self.spec.sizes[-1]}: {fmt_duration(row.overhead_s)} more than a"
+                             f" perfect split over {row.lanes} lane(s)")
+            value = f"wins from n = {int(row.break_even_n)}" if pd.notna(row.break_even_n) else "not within range"
+            out.append((row.engine, value, " · ".join(notes), f"Slower than sync at every n in {row.sizes}."
+                        if pd.isna(row.break_even_n) else "The first n from which it stays faster than sync."))
+        return out
+
+    def explain(self) -> list[str]:
+        sync_rows = self.summary[self.summary["scheduler"] == "sync"].set_index("n")["wall_s"]
+        last = self.spec.sizes[-1]
+        task_s = float(sync_rows[last]) / self.spec.tasks
+        out = [f"At n = {last} one fib task takes about {fmt_duration(task_s)} here (sync ÷ {self.spec.tasks} tasks)."]
+        for row in self.crossings.itertuples():
+            if pd.notna(row.break_even_n):
+                out.append(f"{row.engine} beats sync from n = {int(row.break_even_n)}: from there on, splitting the"
+                           f" work over {row.lanes} core(s) saves more than its overhead costs.")
+            elif row.lanes <= 1:
+                out.append(f"{row.engine} has one lane for pure-Python fib (one GIL, or one core): it cannot win.")
+            else:
+                guess = f" — about n = {int(row.extrapolated_n)} by extrapolation" if pd.notna(row.extrapolated_n) \
+                    else ""
+                out.append(f"{row.engine} did not beat sync up to n = {last}{guess}. At n = {last} it took"
+                           f" {fmt_duration(row.overhead_s)} more than sync's time split perfectly over {row.lanes}"
+                           " cores: that overhead has to be earned back by the split before it wins.")
+        if "processes" in self.spec.engines:
+            out.append("Rule of thumb: a fresh process pool pays off only when one compute holds more parallel work"
+                       " than the pool's start-up (section 2). Keep a pool or a LocalCluster running and only the"
+                       " per-compute and per-task costs (section 1) remain to be earned back.")
+        return out
+
+    def charts(self) -> list[tuple[str, Any]]:
+        return [("Break-even", break_even_chart(self.summary, self.crossings))]
+
+    def captions(self) -> dict[str, str]:
+        return {"Break-even": "Median wall time per compute (log scale: equal steps are equal ratios); vertical bars:"
+                              " fastest to slowest round. Dashed lines: the measured break-even n. Every n and engine"
+                              " ran once in every round."}
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"crossings": self.crossings, "summary": self.summary, "runs": self.runs, "rounds": self.rounds}
+
+    def text(self) -> str:
+        return "\n".join([machine_line(self.machine), *_break_even_lines(self.to_dict())])
 
 
 def _lanes(spec: BreakEvenSpec, scheduler: str) -> int:
@@ -839,38 +1060,35 @@ def extrapolate_break_even(
 def measure_break_even(
     spec: BreakEvenSpec,
     *,
-    clusters: ClusterSource | None = None,
+    clusters: Any = None,
     progress: Progress | None = None,
+    ctx: RunContext | None = None,
 ) -> BreakEvenResult:
     """Sweep fib n on sync and each parallel engine; find where each starts to beat sync.
 
-    Sizes run in increasing order, all engines at one n before the next n, so a burst of load on the
-    shared machine hits every engine alike.
+    Every (n, engine) is a point of the same interleaved rounds (:mod:`core.kinds.points`): each round
+    runs all of them once, in a rotated order, so a burst of load on the shared machine hits every
+    engine and every n alike, and a crossing cannot come from the machine changing half-way.
 
     Parameters
     ----------
     spec : BreakEvenSpec
     clusters : ClusterSource, optional
-        Where cluster engines find their running LocalCluster (see :func:`core.engines.run_experiment`).
+        Where cluster engines find their running LocalCluster (see :func:`core.measure.run.run_experiment`).
     progress : callable, optional
-        ``progress(message, fraction)`` before each run and at the end.
-
-    Returns
-    -------
-    BreakEvenResult
+        ``progress(message, fraction)`` during the rounds.
+    ctx : RunContext, optional
+        The run's context (overrides ``clusters`` and ``progress``).
     """
-    notify = progress or _quiet
+    ctx = ctx or RunContext(clusters=clusters, **({"progress": progress} if progress else {}))
     started_at, run_id = _now(), uuid.uuid4().hex[:8]
     experiments = spec.experiments()
-    results: list[ExperimentResult] = []
-    with RUN_SLOT.hold(f"overhead: break-even sweep fib {spec.sizes[0]}..{spec.sizes[-1]}",
-                       estimate_break_even_seconds(spec), on_wait=_Waiter(notify)):
-        for k, exp in enumerate(experiments):
-            notify(f"fib n = {exp.size} on {SCHEDULER_LABELS[exp.scheduler]}", k / len(experiments))
-            results.append(run_experiment(exp, clusters=clusters))
+    points: Points = measure_points(experiments, spec.repeats, ctx,
+                                    labels=[f"{SCHEDULER_LABELS[e.scheduler]} · n = {int(e.size)}"
+                                            for e in experiments])
     rows = []
     setup: dict[str, float] = {}
-    for r in results:
+    for r in points.results:
         setup[r.spec.scheduler] = setup.get(r.spec.scheduler, 0.0) + r.setup_s
         frame = r.runs[["repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]].assign(
             engine=SCHEDULER_LABELS[r.spec.scheduler], scheduler=r.spec.scheduler, n=int(r.spec.size))
@@ -904,46 +1122,82 @@ def measure_break_even(
                           "sizes": f"{spec.sizes[0]}..{spec.sizes[-1]}"})
     crossings_frame = pd.DataFrame(crossings).astype({"break_even_n": "Int64", "first_faster_n": "Int64",
                                                       "extrapolated_n": "Int64"})
-    notify("Done", 1.0)
     return BreakEvenResult(spec=spec, machine=machine_info(), run_id=run_id, started_at=started_at,
-                           runs=runs, summary=summary, crossings=crossings_frame)
+                           runs=runs, summary=summary, crossings=crossings_frame, rounds=points.rounds,
+                           noise=points.noise)
 
 
-# --- budgets and the CLI's report ----------------------------------------------------------------------
-
-AnySpec = PerTaskSpec | StartupSpec | ChunksizeSpec | BreakEvenSpec
+# --- the CLI's set: per-task and start-up, with the break-even sweep on request ----------------------------
 
 
-def estimate_seconds(spec: AnySpec) -> float:
-    """Rough seconds any of the four measurements takes on this machine (a guide, not a measurement)."""
-    if isinstance(spec, PerTaskSpec):
-        return estimate_per_task_seconds(spec)
-    if isinstance(spec, StartupSpec):
-        return estimate_startup_seconds(spec)
-    if isinstance(spec, ChunksizeSpec):
-        return estimate_chunksize_seconds(spec)
-    if isinstance(spec, BreakEvenSpec):
-        return estimate_break_even_seconds(spec)
-    raise TypeError(f"not an overhead spec: {type(spec).__name__}")
+@dataclass(frozen=True)
+class OverheadSpec:
+    """What ``python -m core overhead`` measures: the per-task and start-up parts, and optionally break-even."""
+
+    per_task: PerTaskSpec = field(default_factory=PerTaskSpec)
+    startup: StartupSpec = field(default_factory=StartupSpec)
+    break_even: BreakEvenSpec | None = None
+
+    @property
+    def label(self) -> str:
+        return f"overhead anatomy ({self.per_task.tasks} no-op tasks{', break-even' if self.break_even else ''})"
+
+    def parts(self) -> list[Any]:
+        return [self.per_task, self.startup] + ([self.break_even] if self.break_even is not None else [])
 
 
-def check_overhead_budget(specs: AnySpec | Iterable[AnySpec], max_seconds: float) -> float:
-    """The estimated seconds of ``specs`` together, or :class:`core.measure.estimate.BudgetError` if over budget."""
-    specs = [specs] if isinstance(specs, (PerTaskSpec, StartupSpec, ChunksizeSpec, BreakEvenSpec)) else list(specs)
-    total = sum(estimate_seconds(s) for s in specs)
-    if total > max_seconds:
-        raise BudgetError(
-            f"this measurement is estimated at {total:.0f} s, over the {max_seconds:g} s budget:"
-            " lower the tasks, workers, repeats or sizes (the CLI's --force runs it anyway)"
-        )
-    return total
+@dataclass(frozen=True)
+class OverheadResult:
+    """The per-task and start-up results (and the break-even sweep's) of one ``overhead`` measurement."""
 
+    spec: OverheadSpec
+    per_task: PerTaskResult
+    startup: StartupResult
+    break_even: BreakEvenResult | None = None
 
-def startup_cases_for(scheduler: str) -> tuple[str, ...]:
-    """The start-up cases of one engine (``processes`` has two: a pool per compute, and one reused)."""
-    if scheduler == "all":
-        return STARTUP_CASES
-    return ("processes", "processes-reused") if scheduler == "processes" else (scheduler,)
+    @property
+    def machine(self) -> MachineInfo:
+        return self.per_task.machine
+
+    @property
+    def run_id(self) -> str:
+        return self.per_task.run_id
+
+    @property
+    def started_at(self) -> str:
+        return self.per_task.started_at
+
+    def parts(self) -> list[Any]:
+        return [self.per_task, self.startup] + ([self.break_even] if self.break_even is not None else [])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``overhead --json`` object (:func:`report`)."""
+        return report(self.per_task, self.startup, self.break_even)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return strict_json(self.to_dict(), indent)
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        return self.per_task.metrics()
+
+    def explain(self) -> list[str]:
+        return [s for part in self.parts() for s in part.explain()]
+
+    def charts(self) -> list[tuple[str, Any]]:
+        return [c for part in self.parts() for c in part.charts()]
+
+    def captions(self) -> dict[str, str]:
+        return {k: v for part in self.parts() for k, v in part.captions().items()}
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        out = {f"per-task {k}": v for k, v in self.per_task.frames().items()}
+        out.update({f"start-up {k}": v for k, v in self.startup.frames().items()})
+        if self.break_even is not None:
+            out.update({f"break-even {k}": v for k, v in self.break_even.frames().items()})
+        return out
+
+    def text(self) -> str:
+        return report_table(self.to_dict())
 
 
 def report(per_task: PerTaskResult, startup: StartupResult, break_even: BreakEvenResult | None = None) -> dict:
@@ -952,8 +1206,8 @@ def report(per_task: PerTaskResult, startup: StartupResult, break_even: BreakEve
     ``per_task_us`` and ``startup_s`` map an engine (a start-up case for ``startup_s``) to its median;
     ``engines`` and ``startup`` hold the spread and every figure; ``docs`` Dask's quoted figures.
     """
-    engines = _records(per_task.summary)
-    starts = _records(startup.summary)
+    engines = records(per_task.summary)
+    starts = records(startup.summary)
     out: dict[str, Any] = {
         "per_task_us": {row["scheduler"]: row["per_task_us"] for row in engines},
         "startup_s": {row["case"]: row["startup_s"] for row in starts},
@@ -965,7 +1219,7 @@ def report(per_task: PerTaskResult, startup: StartupResult, break_even: BreakEve
         "chunksize": per_task.spec.chunksize,
         "engines": engines,
         "startup": starts,
-        "docs": _records(references_frame()),
+        "docs": records(references_frame()),
         "machine": per_task.machine.to_dict(),
         "run_ids": {"per_task": per_task.run_id, "startup": startup.run_id},
     }
@@ -975,7 +1229,59 @@ def report(per_task: PerTaskResult, startup: StartupResult, break_even: BreakEve
     return out
 
 
-# --- the CLI verb (``python -m core overhead``) -----------------------------------------------------------
+def _head(tasks: int, graph: str, workers: int, repeats: int, m: dict[str, Any]) -> list[str]:
+    return [
+        f"Overhead anatomy: {tasks} no-op tasks ({GRAPH_FORM_LABELS[graph]}), {workers} workers, {repeats} repeat(s)",
+        f"machine: {m['usable_cores']} usable of {m['logical_cores']} logical cores · Python {m['python_version']}"
+        f" · dask {m['dask_version']} · distributed {m['distributed_version']}",
+    ]
+
+
+def _per_task_lines(engines: list[dict[str, Any]], docs_rows: list[dict[str, Any]]) -> list[str]:
+    docs: dict[str, list[str]] = {}
+    for ref in docs_rows:
+        if ref.get("per_task_us") is not None:
+            docs.setdefault(ref["scheduler"], []).append(_fmt_us(ref["per_task_us"]))
+    lines = ["per-task overhead = (compute of N no-ops − compute of 1) ÷ (N − 1):"]
+    width = max(len(row["engine"]) for row in engines)
+    for row in engines:
+        quoted = " / ".join(docs.get(row["scheduler"], [])) or "-"
+        lines.append(f"  {row['engine']:<{width}}  {_fmt_us(row['per_task_us']):>9} per task"
+                     f"  (min {_fmt_us(row['per_task_min_us'])}, max {_fmt_us(row['per_task_max_us'])})"
+                     f"  fixed {fmt_duration(row['fixed_s'])} per compute  · Dask's docs: {quoted}")
+    return lines
+
+
+def _startup_lines(starts: list[dict[str, Any]]) -> list[str]:
+    lines = ["start-up, from nothing until ready to run tasks (median):"]
+    width = max(len(row["label"]) for row in starts)
+    for row in starts:
+        lines.append(f"  {row['label']:<{width}}  {fmt_duration(row['startup_s']):>9}"
+                     f"  (min {fmt_duration(row['startup_min_s'])}, max {fmt_duration(row['startup_max_s'])})"
+                     f"  · every later compute: {fmt_duration(row['per_compute_s'])}"
+                     f"  · shutdown {fmt_duration(row['teardown_s'])}")
+    return lines
+
+
+def _break_even_lines(be: dict[str, Any]) -> list[str]:
+    lines = [f"break-even: {be['spec']['tasks']} × fib(n), n = {', '.join(map(str, be['spec']['sizes']))}:"]
+    for row in be["crossings"]:
+        if row["break_even_n"] is not None:
+            where = f"beats sync from n = {row['break_even_n']}"
+        else:
+            guess = row["extrapolated_n"]
+            where = "not within range" + (f" (extrapolated: about n = {guess})" if guess is not None else "")
+        lines.append(f"  {row['engine']}: {where}")
+    return lines
+
+
+def report_table(out: dict[str, Any]) -> str:
+    """The CLI's plain-text view of :func:`report`."""
+    lines = [*_head(out["tasks"], out["graph"], out["workers"], out["repeats"], out["machine"]), "",
+             *_per_task_lines(out["engines"], out["docs"]), "", *_startup_lines(out["startup"])]
+    if "break_even" in out:
+        lines += ["", *_break_even_lines(out["break_even"])]
+    return "\n".join(lines)
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -991,8 +1297,15 @@ def parse_sizes(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def specs_from_args(args: Any) -> tuple[PerTaskSpec, StartupSpec, BreakEvenSpec | None]:
-    """The specs of ``python -m core overhead``'s arguments; ``ValueError`` names the bad one."""
+def startup_cases_for(scheduler: str) -> tuple[str, ...]:
+    """The start-up cases of one engine (``processes`` has two: a pool per compute, and one reused)."""
+    if scheduler == "all":
+        return STARTUP_CASES
+    return ("processes", "processes-reused") if scheduler == "processes" else (scheduler,)
+
+
+def specs_from_args(args: Any) -> OverheadSpec:
+    """The spec of ``python -m core overhead``'s arguments; ``ValueError`` names the bad one."""
     scheduler = args.scheduler
     engines = OVERHEAD_ENGINES if scheduler == "all" else (scheduler,)
     per_task = PerTaskSpec(engines=engines, tasks=args.tasks, workers=args.workers, repeats=args.repeats,
@@ -1009,63 +1322,346 @@ def specs_from_args(args: Any) -> tuple[PerTaskSpec, StartupSpec, BreakEvenSpec 
         break_even = BreakEvenSpec(sizes=parse_sizes(args.sizes or "18:30:3"),
                                    tasks=4 if args.fib_tasks is None else args.fib_tasks, workers=args.workers,
                                    repeats=args.repeats, engines=sweep)
-    return per_task, startup, break_even
+    return OverheadSpec(per_task=per_task, startup=startup, break_even=break_even)
 
 
-def report_table(out: dict[str, Any]) -> str:
-    """The CLI's plain-text view of :func:`report`."""
-    m = out["machine"]
-    docs: dict[str, list[str]] = {}
-    for ref in out["docs"]:
-        docs.setdefault(ref["scheduler"], []).append(_fmt_us(ref["per_task_us"]))
-    lines = [
-        f"Overhead anatomy: {out['tasks']} no-op tasks ({GRAPH_FORM_LABELS[out['graph']]}), {out['workers']} workers,"
-        f" {out['repeats']} repeat(s)",
-        f"machine: {m['usable_cores']} usable of {m['logical_cores']} logical cores · Python {m['python_version']}"
-        f" · dask {m['dask_version']} · distributed {m['distributed_version']}",
-        "",
-        "per-task overhead = (compute of N no-ops − compute of 1) ÷ (N − 1):",
-    ]
-    width = max(len(row["engine"]) for row in out["engines"])
-    for row in out["engines"]:
-        quoted = " / ".join(docs.get(row["scheduler"], [])) or "-"
-        lines.append(f"  {row['engine']:<{width}}  {_fmt_us(row['per_task_us']):>9} per task"
-                     f"  (min {_fmt_us(row['per_task_min_us'])}, max {_fmt_us(row['per_task_max_us'])})"
-                     f"  fixed {fmt_duration(row['fixed_s'])} per compute  · Dask's docs: {quoted}")
-    lines += ["", "start-up, from nothing until ready to run tasks (median):"]
-    width = max(len(row["label"]) for row in out["startup"])
-    for row in out["startup"]:
-        lines.append(f"  {row['label']:<{width}}  {fmt_duration(row['startup_s']):>9}"
-                     f"  (min {fmt_duration(row['startup_min_s'])}, max {fmt_duration(row['startup_max_s'])})"
-                     f"  · every later compute: {fmt_duration(row['per_compute_s'])}"
-                     f"  · shutdown {fmt_duration(row['teardown_s'])}")
-    if "break_even" in out:
-        be = out["break_even"]
-        lines += ["", f"break-even: {be['spec']['tasks']} × fib(n), n = {', '.join(map(str, be['spec']['sizes']))}:"]
-        for row in be["crossings"]:
-            if row["break_even_n"] is not None:
-                where = f"beats sync from n = {row['break_even_n']}"
-            else:
-                guess = row["extrapolated_n"]
-                where = "not within range" + (f" (extrapolated: about n = {guess})" if guess is not None else "")
-            lines.append(f"  {row['engine']}: {where}")
-    return "\n".join(lines)
+# --- the kind ----------------------------------------------------------------------------------------------
+
+_COSTS: dict[type, Callable[[Any], Cost]] = {PerTaskSpec: per_task_cost, StartupSpec: startup_cost,
+                                            ChunksizeSpec: chunksize_cost, BreakEvenSpec: break_even_cost}
 
 
-def cli_output(args: Any, clusters: ClusterSource | None = None) -> str:
-    """Run ``python -m core overhead`` and return what it prints.
+class OverheadKind:
+    """``python -m core overhead``; on the page, each of its four parts on its own (one spec type per part)."""
 
-    Raises ``ValueError`` (bad arguments), :class:`core.measure.estimate.BudgetError` or
-    :class:`core.engines.EngineError`; the CLI turns each into one line on stderr and status 2.
+    name: ClassVar[str] = "overhead"
+    title: ClassVar[str] = "overhead measurement"
+    spec_type: ClassVar[tuple[type, ...]] = (OverheadSpec, PerTaskSpec, StartupSpec, ChunksizeSpec, BreakEvenSpec)
+    help: ClassVar[str] = "what parallelism costs here: per-task overhead and start-up by engine"
+
+    def cost(self, spec: Any) -> Cost:
+        if isinstance(spec, OverheadSpec):
+            parts = [self.cost(p) for p in spec.parts()]
+            return Cost(seconds=sum(p.seconds for p in parts), memory_bytes=max(p.memory_bytes for p in parts),
+                        longest_uncancellable_s=max(p.longest_uncancellable_s for p in parts),
+                        what="this measurement", advice=_ADVICE)
+        return _COSTS[type(spec)](spec)
+
+    def run(self, spec: Any, ctx: RunContext) -> Any:
+        if isinstance(spec, OverheadSpec):
+            break_even = self.run(spec.break_even, ctx) if spec.break_even is not None else None
+            return OverheadResult(spec, self.run(spec.per_task, ctx), self.run(spec.startup, ctx), break_even)
+        if isinstance(spec, PerTaskSpec):
+            return measure_per_task(spec, clusters=ctx.clusters, progress=ctx.progress)
+        if isinstance(spec, StartupSpec):
+            return measure_startup(spec, progress=ctx.progress)
+        if isinstance(spec, ChunksizeSpec):
+            return measure_chunksize(spec, ctx=ctx)
+        return measure_break_even(spec, ctx=ctx)
+
+    def add_arguments(self, over: argparse.ArgumentParser) -> None:
+        over.add_argument("--scheduler", default="all", choices=[*(s for s in SCHEDULERS if s != "external"), "all"],
+                          help="the engine to measure, or all of them (default all)")
+        over.add_argument("--workers", type=int, default=2, help="threads, processes or cluster workers (default 2)")
+        over.add_argument("--tasks", type=int, default=1000, help="no-op tasks per graph, 10 to 20000 (default 1000)")
+        over.add_argument("--repeats", type=int, default=3,
+                          help="measured repeats; the median is reported (default 3)")
+        over.add_argument("--chunksize", type=int, default=6,
+                          help="processes: tasks per submission (default 6, Dask's)")
+        over.add_argument("--graph", default="single", choices=["single", "list"],
+                          help="single: one graph of N tasks; list: dask.compute(*N delayed) (default single)")
+        over.add_argument("--break-even", action="store_true",
+                          help="also sweep fib n to find where processes beat sync")
+        over.add_argument("--sizes", help="with --break-even: fib n as START:STOP:STEP or a list (default 18:30:3)")
+        over.add_argument("--fib-tasks", type=int, help="with --break-even: fib tasks per run (default 4)")
+
+    def spec_from_args(self, args: argparse.Namespace) -> OverheadSpec:
+        return specs_from_args(args)
+
+
+KIND = OverheadKind()
+
+
+# --- charts ------------------------------------------------------------------------------------------------
+
+_PER_TASK_COLUMNS = ["engine", "per_task_us", "per_task_min_us", "per_task_max_us"]
+_STARTUP_COLUMNS = ["case", "label", "engine", "startup_s", "startup_min_s", "startup_max_s", "per_compute_s"]
+_BREAK_EVEN_COLUMNS = ["engine", "n", "wall_s", "wall_min_s", "wall_max_s"]
+_STARTUP_MEASURES = ["to start, from nothing", "again on every later compute"]
+
+
+def _log_ticks(domain: list[float]) -> list[float]:
+    """The powers of ten within a log axis' ``domain``: one gridline per decade, not nine."""
+    low, high = (round(math.log10(v)) for v in domain)
+    return [10.0**k for k in range(low, high + 1)]
+
+
+def _log_domain(values: Iterable[float]) -> list[float]:
+    """Whole powers of ten around the positive ``values``, so log-scale bars have a floor to start from."""
+    positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    if not positive:
+        return [1.0, 10.0]
+    low = 10 ** math.floor(math.log10(min(positive) / 1.5))
+    high = 10 ** math.ceil(math.log10(max(positive) * 1.5))
+    return [low, high if high > low else low * 10]
+
+
+def per_task_overhead_chart(
+    summary: pd.DataFrame,
+    runs: pd.DataFrame | None = None,
+    references: pd.DataFrame | None = None,
+    title: str | None = None,
+) -> Any:
+    """Overhead per task by engine on a log scale, next to the figures Dask's documentation quotes.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per engine (:attr:`PerTaskResult.summary`): ``engine``, ``per_task_us`` (median),
+        ``per_task_min_us``, ``per_task_max_us``; ``fixed_s``, ``detail`` and ``repeats`` join the
+        tooltip when present.
+    runs : pandas.DataFrame, optional
+        One row per engine per repeat with ``engine``, ``repeat`` and ``per_task_us``: drawn as dots.
+    references : pandas.DataFrame, optional
+        Quoted figures with ``engine``, ``per_task_us``, ``label`` (e.g. "docs: 50 µs") and, optionally,
+        ``claim`` and ``source`` (:func:`references_frame`). Rows for engines not in ``summary``, or
+        without a figure, are skipped.
+    title : str, optional
+        Chart title; none by default.
+
+    Returns
+    -------
+    altair.LayerChart
+        Layers: ``bar`` (median µs per task, from the log axis' floor, coloured by engine), ``text``
+        (the median, e.g. "39 µs", in white at the foot of the bar), ``errorbar`` (min..max over repeats), ``circle``
+        (each repeat, with ``runs``), and with ``references`` a black diamond ``point`` per quoted figure and
+        its ``text`` label. The y axis is logarithmic, labelled in µs and ms. Width follows the container.
+
+    Raises
+    ------
+    ValueError
+        If ``summary`` is empty or lacks a column, or a frame given lacks its columns.
     """
-    per_task_spec, startup_spec, break_even_spec = specs_from_args(args)
-    specs: list[AnySpec] = [per_task_spec, startup_spec] + ([break_even_spec] if break_even_spec else [])
-    if not args.force:
-        check_overhead_budget(specs, args.max_seconds)
-    with ExitStack() as stack:
-        registry = clusters or stack.enter_context(ClusterRegistry())
-        per_task = measure_per_task(per_task_spec, clusters=registry)
-        startup = measure_startup(startup_spec)
-        break_even = measure_break_even(break_even_spec, clusters=registry) if break_even_spec else None
-    out = report(per_task, startup, break_even)
-    return json.dumps(out, indent=2, allow_nan=False) if args.json else report_table(out)
+    import altair as alt
+
+    from core.report.charts import _INK, _SECONDS, _engine_order, _engine_scale, _engine_x, _require
+
+    _require(summary, _PER_TASK_COLUMNS, "per-task summary")
+    order = _engine_order(summary)
+    data = summary.copy()
+    data["engine"] = data["engine"].astype(str)
+    data["label"] = (data["per_task_us"] / 1e6).map(fmt_duration)
+    refs = pd.DataFrame(columns=["engine", "per_task_us", "label"])
+    if references is not None:
+        _require(references, ["engine", "per_task_us", "label"], "references")
+        refs = references[references["engine"].astype(str).isin(order) & references["per_task_us"].notna()].copy()
+        refs["engine"] = refs["engine"].astype(str)
+        for column in ("claim", "source"):
+            if column not in refs:
+                refs[column] = ""
+    values = [*data["per_task_us"], *data["per_task_min_us"], *refs["per_task_us"]]
+    domain = _log_domain(values)
+    data["floor_us"] = domain[0]
+    y_title = "Overhead per task (log scale)"
+    y_scale = alt.Scale(type="log", domain=domain, nice=False)
+    y_axis = alt.Axis(values=_log_ticks(domain), labelExpr=(
+        "datum.value >= 1000 ? format(datum.value / 1000, '~g') + ' ms' : format(datum.value, '~g') + ' µs'"))
+    x = _engine_x(order)
+    tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("label:N", title="Per task (median)"),
+               alt.Tooltip("per_task_min_us:Q", title="Fastest repeat (µs)", format=".3~r"),
+               alt.Tooltip("per_task_max_us:Q", title="Slowest repeat (µs)", format=".3~r")]
+    for column, label, fmt in (("fixed_s", "Fixed cost per compute (s)", _SECONDS), ("detail", "Engine", None),
+                               ("repeats", "Repeats", None)):
+        if column in data:
+            tooltip.append(alt.Tooltip(f"{column}:{'Q' if fmt or column == 'repeats' else 'N'}", title=label,
+                                       **({"format": fmt} if fmt else {})))
+    base = alt.Chart(data)
+    bars = base.mark_bar().encode(
+        x=x,
+        y=alt.Y("per_task_us:Q", title=y_title, scale=y_scale, axis=y_axis),
+        y2="floor_us:Q",
+        color=alt.Color("engine:N", scale=_engine_scale(order), legend=None),
+        tooltip=tooltip,
+    )
+    # The median is written inside the bar, at its foot: the top is where whiskers and Dask's figures sit.
+    labels = base.mark_text(baseline="bottom", dy=-6, fontWeight="bold", color="white").encode(
+        x=x, y=alt.Y("floor_us:Q", title=y_title, scale=y_scale), text="label:N", tooltip=tooltip)
+    spread = base.mark_errorbar(ticks=True, color=_INK, thickness=1.5).encode(
+        x=x, y=alt.Y("per_task_min_us:Q", title=y_title, scale=y_scale), y2="per_task_max_us:Q", tooltip=tooltip)
+    layers: list[Any] = [bars, spread, labels]
+    if runs is not None:
+        _require(runs, ["engine", "repeat", "per_task_us"], "per-task runs")
+        dots = runs[["engine", "repeat", "per_task_us"]].assign(engine=runs["engine"].astype(str))
+        layers.append(alt.Chart(dots).mark_circle(size=28, color=_INK, opacity=0.7).encode(
+            x=x, y=alt.Y("per_task_us:Q", title=y_title, scale=y_scale),
+            tooltip=[alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("repeat:Q", title="Repeat"),
+                     alt.Tooltip("per_task_us:Q", title="Per task (µs)", format=".3~r")]))
+    if not refs.empty:
+        ref_tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("label:N", title="Dask's docs"),
+                       alt.Tooltip("claim:N", title="They say"), alt.Tooltip("source:N", title="Where")]
+        ref = alt.Chart(refs)
+        y_ref = alt.Y("per_task_us:Q", title=y_title, scale=y_scale)
+        text = {"align": "left", "baseline": "middle", "dx": 9, "fontStyle": "italic"}
+        layers += [
+            ref.mark_point(shape="diamond", filled=True, size=110, color=_INK, stroke="white", strokeWidth=1,
+                           opacity=1).encode(x=x, y=y_ref, tooltip=ref_tooltip),
+            ref.mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round", opacity=0.85).encode(
+                x=x, y=y_ref, text="label:N", tooltip=ref_tooltip),
+            ref.mark_text(**text, color=_INK).encode(x=x, y=y_ref, text="label:N", tooltip=ref_tooltip),
+        ]
+    chart = alt.layer(*layers).properties(width="container", height=340)
+    return chart.properties(title=title) if title else chart
+
+
+def startup_chart(summary: pd.DataFrame, title: str | None = None) -> Any:
+    """Start-up by engine: what it takes to start from nothing, and what every later compute pays again.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per case (:attr:`StartupResult.summary`): ``case``, ``label`` (the row name shown),
+        ``engine`` (colour), ``startup_s`` (median) with ``startup_min_s`` / ``startup_max_s``, and
+        ``per_compute_s``; ``paid`` and ``teardown_s`` join the tooltip.
+    title : str, optional
+        Chart title; none by default.
+
+    Returns
+    -------
+    altair.LayerChart
+        Horizontal ``bar`` pairs per case (``yOffset`` by measure: solid "to start, from nothing",
+        pale "again on every later compute"), coloured by engine, and a ``text`` label with the median
+        in µs, ms or s at each bar's end (a microsecond bar is too thin to see); the fastest and slowest
+        start are in the tooltip. Linear seconds on x. Width follows the container.
+
+    Raises
+    ------
+    ValueError
+        If ``summary`` is empty or lacks a column.
+    """
+    import altair as alt
+
+    from core.report.charts import _INK, _engine_order, _engine_scale, _require
+
+    _require(summary, _STARTUP_COLUMNS, "start-up summary")
+    data = summary.copy()
+    data["label"] = data["label"].astype(str)
+    data["engine"] = data["engine"].astype(str)
+    cases = list(dict.fromkeys(data["label"]))
+    engines = _engine_order(data)
+    extra = [c for c in ("paid", "teardown_s") if c in data]
+    long = pd.concat([
+        data[["case", "label", "engine", *extra]].assign(
+            measure=_STARTUP_MEASURES[0], seconds=data["startup_s"], low_s=data["startup_min_s"],
+            high_s=data["startup_max_s"]),
+        data[["case", "label", "engine", *extra]].assign(
+            measure=_STARTUP_MEASURES[1], seconds=data["per_compute_s"], low_s=data["per_compute_s"],
+            high_s=data["per_compute_s"]),
+    ], ignore_index=True)
+    long["text"] = long["seconds"].map(fmt_duration)
+    y = alt.Y("label:N", sort=cases, title=None, axis=alt.Axis(labelLimit=260))
+    y_offset = alt.YOffset("measure:N", sort=_STARTUP_MEASURES, scale=alt.Scale(paddingInner=0.1))
+    x = alt.X("seconds:Q", title="Seconds", scale=alt.Scale(domainMin=0))
+    tooltip = [alt.Tooltip("label:N", title="Engine"), alt.Tooltip("measure:N", title="Measure"),
+               alt.Tooltip("text:N", title="Median"),
+               alt.Tooltip("low_s:Q", title="Fastest (s)", format=".3~g"),
+               alt.Tooltip("high_s:Q", title="Slowest (s)", format=".3~g")]
+    if "paid" in data:
+        tooltip.append(alt.Tooltip("paid:N", title="Start-up is paid"))
+    if "teardown_s" in data:
+        tooltip.append(alt.Tooltip("teardown_s:Q", title="Shutdown (s)", format=".3~g"))
+    base = alt.Chart(long)
+    bars = base.mark_bar().encode(
+        y=y, yOffset=y_offset, x=x,
+        color=alt.Color("engine:N", scale=_engine_scale(engines), legend=None),
+        opacity=alt.Opacity("measure:N", sort=_STARTUP_MEASURES, scale=alt.Scale(range=[1.0, 0.4]),
+                            legend=alt.Legend(title=None, orient="bottom", labelLimit=320)),
+        tooltip=tooltip,
+    )
+    # The spread is in the tooltip, not drawn: a whisker past the bar's label made the label look like the max.
+    labels = base.mark_text(align="left", baseline="middle", dx=5, color=_INK, fontSize=11).encode(
+        y=y, yOffset=y_offset, x=x, text="text:N", tooltip=tooltip)
+    chart = alt.layer(bars, labels).properties(width="container", height=alt.Step(15))
+    return chart.properties(title=title) if title else chart
+
+
+def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = None, title: str | None = None) -> Any:
+    """Wall time against task size (fib n) for sync and the parallel engines, with where each starts to win.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per engine and n (:attr:`BreakEvenResult.summary`): ``engine``, ``n``, ``wall_s``
+        (median), ``wall_min_s``, ``wall_max_s``; ``speedup`` joins the tooltip.
+    crossings : pandas.DataFrame, optional
+        ``engine`` and ``break_even_n`` (null: not within range): a dashed vertical ``rule`` in the
+        engine's colour marks each measured crossing, labelled "<engine> wins from n = N".
+    title : str, optional
+        Chart title; none by default.
+
+    Returns
+    -------
+    altair.LayerChart
+        ``line`` + ``point`` per engine (median wall, log y), a ``rule`` from min to max per point, and
+        the crossing rules and their ``text``. Width follows the container.
+
+    Raises
+    ------
+    ValueError
+        If ``summary`` is empty or lacks a column.
+    """
+    import altair as alt
+
+    from core.report.charts import _engine_order, _engine_scale, _require
+
+    _require(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
+    data = summary.copy()
+    data["engine"] = data["engine"].astype(str)
+    order = _engine_order(data)
+    data["text"] = data["wall_s"].map(fmt_duration)
+    domain = _log_domain([*data["wall_min_s"], *data["wall_max_s"]])
+    y_title = "Median wall time (log scale)"
+    y_scale = alt.Scale(type="log", domain=domain, nice=False)
+    y_axis = alt.Axis(values=_log_ticks(domain), labelExpr=(
+        "datum.value >= 1 ? format(datum.value, '~g') + ' s' : format(datum.value * 1000, '~g') + ' ms'"))
+    n_values = sorted(int(n) for n in data["n"].unique())
+    x = alt.X("n:Q", title="fib n of each task (work grows ~1.6× per step)",
+              scale=alt.Scale(domain=[n_values[0] - 0.5, n_values[-1] + 0.5], nice=False, zero=False),
+              axis=alt.Axis(values=n_values, format="d"))
+    color = alt.Color("engine:N", scale=_engine_scale(order),
+                      legend=alt.Legend(title=None, orient="bottom", labelLimit=320))
+    tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("n:Q", title="fib n"),
+               alt.Tooltip("text:N", title="Median wall"),
+               alt.Tooltip("wall_min_s:Q", title="Fastest (s)", format=".3~g"),
+               alt.Tooltip("wall_max_s:Q", title="Slowest (s)", format=".3~g")]
+    if "speedup" in data:
+        tooltip.append(alt.Tooltip("speedup:Q", title="Speed-up over sync (×)", format=".2~f"))
+    base = alt.Chart(data)
+    y = alt.Y("wall_s:Q", title=y_title, scale=y_scale, axis=y_axis)
+    layers: list[Any] = [
+        base.mark_line(strokeWidth=2).encode(x=x, y=y, color=color, detail="engine:N"),
+        base.mark_rule(strokeWidth=1.5).encode(x=x, y=alt.Y("wall_min_s:Q", title=y_title, scale=y_scale),
+                                               y2="wall_max_s:Q", color=color, tooltip=tooltip),
+        base.mark_point(filled=True, size=60).encode(x=x, y=y, color=color, tooltip=tooltip),
+    ]
+    if crossings is not None:
+        _require(crossings, ["engine", "break_even_n"], "crossings")
+        marks = crossings.dropna(subset=["break_even_n"])[["engine", "break_even_n"]].copy()
+        marks["engine"] = marks["engine"].astype(str)
+        marks = marks[marks["engine"].isin(order)]
+        if not marks.empty:
+            marks["n"] = marks["break_even_n"].astype(float)
+            marks["label"] = marks["engine"] + " wins from n = " + marks["break_even_n"].astype(int).astype(str)
+            # Labels stack down from the top of the plot, one line each, so crossings at one n stay readable.
+            marks["label_y"] = [domain[1] / 1.9 ** row for row in range(len(marks))]
+            mark_tooltip = [alt.Tooltip("label:N", title="Break-even")]
+            ref = alt.Chart(marks)
+            text = {"align": "right", "baseline": "top", "dx": -4, "dy": 2, "fontWeight": "bold"}
+            y_text = alt.Y("label_y:Q", title=y_title, scale=y_scale)
+            layers += [
+                ref.mark_rule(strokeDash=[6, 4], strokeWidth=2).encode(x=x, color=color, tooltip=mark_tooltip),
+                ref.mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round").encode(
+                    x=x, y=y_text, text="label:N", tooltip=mark_tooltip),
+                ref.mark_text(**text).encode(x=x, y=y_text, text="label:N", color=color, tooltip=mark_tooltip),
+            ]
+    chart = alt.layer(*layers).properties(width="container", height=340)
+    return chart.properties(title=title) if title else chart
