@@ -133,6 +133,13 @@ def _strict(value: Any) -> Any:
     return value
 
 
+class StrictJson:
+    """``to_json`` for a result whose ``to_dict`` is JSON-ready: strict JSON, no NaN or Infinity tokens."""
+
+    def to_json(self, indent: int | None = None) -> str:
+        return strict_json(self.to_dict(), indent)  # type: ignore[attr-defined]
+
+
 def records(frame: Any) -> list[dict[str, Any]]:
     """A DataFrame's rows as strict-JSON-ready dicts (NaN and missing values become ``None``)."""
     return _strict(frame.to_dict(orient="records"))

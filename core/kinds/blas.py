@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from core.kinds.base import RunContext, machine_line, measure, strict_json
+from core.kinds.base import RunContext, StrictJson, machine_line, measure
 from core.kinds.interpreter import blas_default_threads
 from core.kinds.points import MAX_REPEATS, measure_points, points_cost, table
 from core.measure.estimate import Cost
@@ -83,7 +83,7 @@ def blas_experiment_specs(side: int = 600, tasks: int = 4, workers: int = 2, rep
 
 
 @dataclass(frozen=True)
-class BlasResult:
+class BlasResult(StrictJson):
     """Both arms of the oversubscription experiment and the BLAS threads each one ran with.
 
     ``blas_threads`` is the limit every task of that arm set before multiplying (``numpy_matmul`` sets it
@@ -132,8 +132,6 @@ class BlasResult:
                 "machine": self.machine.to_dict(), "noise": self.noise.to_dict(), "summary": self.summary(),
                 "arms": [{"label": label, **r.to_dict()} for label, r in zip(self.labels, self.results, strict=True)]}
 
-    def to_json(self, indent: int | None = None) -> str:
-        return strict_json(self.to_dict(), indent)
 
     def metrics(self) -> list[tuple[str, str, str, str]]:
         cores = self.machine.usable_cores
@@ -151,10 +149,17 @@ class BlasResult:
         pinned, default = self.results
         faster = "pinned" if pinned.wall_s < default.wall_s else "default"
         ratio = max(pinned.wall_s, default.wall_s) / max(min(pinned.wall_s, default.wall_s), 1e-9)
+        first = (f"Here the **{faster}** arm was faster by ×{ratio:.2f} (median {pinned.wall_s:.2f} s pinned,"
+                 f" {default.wall_s:.2f} s default)")
+        if pinned.wall_min_s <= default.wall_max_s and default.wall_min_s <= pinned.wall_max_s:
+            first += (", but the rounds of the two arms overlap (from fastest to slowest): that difference is"
+                      " within this machine's noise, not one this measurement can claim. More repeats, or a"
+                      " bigger matrix, would tell.")
+        else:
+            first += "."
         return [
-            f"Here the **{faster}** arm was faster by ×{ratio:.2f} (median {pinned.wall_s:.2f} s pinned,"
-            f" {default.wall_s:.2f} s default). With as many Dask threads as cores, extra BLAS threads add no cores,"
-            " only contention; with one Dask thread, BLAS's own threads are what uses the other cores.",
+            first + " With as many Dask threads as cores, extra BLAS threads add no cores, only contention; with one"
+            " Dask thread, BLAS's own threads are what uses the other cores.",
             "*CPU share* and *CPU used* count each task's own thread only: BLAS's helper threads are not in them,"
             " so the default arm's figures understate the CPU it really used.",
         ]

@@ -44,14 +44,15 @@ import time
 import uuid
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from core.kinds.base import RunContext, machine_line, records, strict_json
+from core.kinds.base import RunContext, StrictJson, machine_line, records
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, gil_enabled, machine_info
+from core.measure.noise import Noise, NoiseMeter
 from core.measure.spec import short_repr
 
 if TYPE_CHECKING:
@@ -302,7 +303,7 @@ def _child_main(argv: list[str]) -> int:
 
 
 @dataclass(frozen=True)
-class GilTrace:
+class GilTrace(StrictJson):
     """What one :func:`run_gil_trace` measured.
 
     Attributes
@@ -342,6 +343,8 @@ class GilTrace:
         The machine (the child runs the same interpreter).
     started_at, run_id : str
         ISO timestamp (UTC), and the trace's id.
+    noise : Noise, optional
+        Other programs' CPU while the child ran (not in the JSON).
     """
 
     spec: GilTraceSpec
@@ -360,6 +363,7 @@ class GilTrace:
     machine: MachineInfo
     started_at: str
     run_id: str = ""
+    noise: Noise | None = field(default=None, repr=False)
 
     @property
     def workload(self) -> str:
@@ -403,9 +407,6 @@ class GilTrace:
             "slices": records(self.slices),
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        """Strict JSON (no NaN: missing figures are ``null``)."""
-        return strict_json(self.to_dict(), indent)
 
     # -- words, charts, terminal ---------------------------------------------------------------------
 
@@ -595,25 +596,26 @@ def run_gil_trace(spec: GilTraceSpec, ctx: RunContext | None = None) -> GilTrace
     if ctx.deadline_s is not None:
         limit = min(limit, ctx.deadline_s)
     ctx.progress(f"Tracing {spec.label} in a fresh Python process", 0.0)
-    proc = subprocess.Popen(cmd, cwd=_REPO, env=_child_env(spec.workload), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    t0 = time.monotonic()
-    try:
-        while True:
-            try:
-                out, err = proc.communicate(timeout=_POLL_S)
-                break
-            except subprocess.TimeoutExpired:
-                if ctx.should_stop is not None and ctx.should_stop():
-                    from core.engines import RunCancelled
+    with NoiseMeter(machine_info().usable_cores) as meter:  # other programs' CPU while the child runs
+        proc = subprocess.Popen(cmd, cwd=_REPO, env=_child_env(spec.workload), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        t0 = time.monotonic()
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if ctx.should_stop is not None and ctx.should_stop():
+                        from core.engines import RunCancelled
 
-                    raise RunCancelled("the trace was stopped on request") from None
-                if time.monotonic() - t0 > limit:
-                    raise TraceError(f"the trace process did not finish within {limit:.0f} s") from None
-    finally:
-        if proc.poll() is None:  # stopped, or a limit passed: the child goes with it
-            proc.kill()
-            proc.communicate()
+                        raise RunCancelled("the trace was stopped on request") from None
+                    if time.monotonic() - t0 > limit:
+                        raise TraceError(f"the trace process did not finish within {limit:.0f} s") from None
+        finally:
+            if proc.poll() is None:  # stopped, or a limit passed: the child goes with it
+                proc.kill()
+                proc.communicate()
     if proc.returncode != 0:
         last = (err.strip().splitlines() or ["no output"])[-1]
         raise TraceError(f"the trace process failed (exit {proc.returncode}): {last}")
@@ -622,7 +624,7 @@ def run_gil_trace(spec: GilTraceSpec, ctx: RunContext | None = None) -> GilTrace
     except json.JSONDecodeError as exc:
         raise TraceError(f"the trace process printed no result: {out[:200]!r}") from exc
     ctx.progress("Done", 1.0)
-    return build_trace(spec, raw, machine_info(), started_at)
+    return replace(build_trace(spec, raw, machine_info(), started_at), noise=meter.noise)
 
 
 def explain_trace(trace: GilTrace) -> list[str]:

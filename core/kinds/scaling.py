@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from core.kinds.base import RunContext, check, machine_line, measure, records, strict_json
+from core.kinds.base import RunContext, StrictJson, check, machine_line, measure, records
 from core.kinds.points import MAX_REPEATS, Points, measure_points, parse_counts, points_cost, table
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
@@ -224,7 +224,7 @@ def scaling_specs(workload: str = "fib", size: float = 27, scheduler: str = "pro
 
 
 @dataclass(frozen=True)
-class ScalingResult:
+class ScalingResult(StrictJson):
     """A strong-scaling sweep: one engine, one workload, a fixed number of tasks, several worker counts.
 
     Attributes
@@ -315,9 +315,6 @@ class ScalingResult:
             "runs": records(self.runs),
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        """Strict JSON (no NaN or Infinity tokens)."""
-        return strict_json(self.to_dict(), indent)
 
     # -- words, charts, terminal ---------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from core.kinds.base import RunContext, check, machine_line, measure, records, strict_json
+from core.kinds.base import RunContext, StrictJson, check, machine_line, measure, records
 from core.kinds.points import MAX_REPEATS, measure_points, parse_counts, parse_names, points_cost, table
 from core.measure.estimate import MEMORY_FRACTION, BudgetError, Cost
 from core.measure.machine import MachineInfo, available_memory_bytes, machine_info
@@ -112,7 +112,7 @@ def default_transfer_sizes(
 
 
 @dataclass(frozen=True)
-class TransferResult:
+class TransferResult(StrictJson):
     """A data-transfer sweep: the ``transfer`` workload over payload sizes and engines.
 
     Attributes
@@ -173,9 +173,6 @@ class TransferResult:
             "runs": records(self.runs),
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        """Strict JSON (no NaN or Infinity tokens)."""
-        return strict_json(self.to_dict(), indent)
 
     # -- words, charts, terminal ---------------------------------------------------------------------
 
@@ -252,9 +249,15 @@ def run_transfer(spec: TransferSpec, ctx: RunContext) -> TransferResult:
 
 
 def _overall(parts: list[Noise]) -> Noise:
-    """One noise summary for engines measured one after the other: the busiest engine's reading."""
-    return max(parts, key=lambda n: n.other_cores if math.isfinite(n.other_cores) else -1.0) if parts \
-        else summarize([], machine_info().usable_cores)
+    """One noise reading for engines measured one after the other: their wall-time-weighted average."""
+    cores = machine_info().usable_cores
+    known = [n for n in parts if n.wall_s > 0 and math.isfinite(n.other_cores)]
+    wall = sum(n.wall_s for n in known)
+    if wall <= 0:
+        return summarize([], cores)
+    return Noise(other_cores=sum(n.other_cores * n.wall_s for n in known) / wall,
+                 own_cores=sum(n.own_cores * n.wall_s for n in known) / wall, cores=cores, wall_s=wall,
+                 peak_other_cores=max(n.peak_other_cores for n in known))
 
 
 def transfer_sweep(
