@@ -29,9 +29,9 @@ RENDERED_JS = """() => {
     return !!h1 && h1.offsetParent !== null && h1.textContent.trim().length > 0;
 }"""
 
-# Results are on screen: a caption starting "Run ids:" (pages/common.show_results).
+# Results are on screen: the caption "Run <id> — measured …" (pages/common.show).
 RESULTS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
-    .some(el => el.innerText.trim().startsWith('Run ids:'))"""
+    .some(el => /^Run \\S+ — measured/.test(el.innerText.trim()))"""
 
 # Texts of error boxes on the page (an exception, st.error), empty when clean.
 ERRORS_JS = """() => Array.from(document.querySelectorAll(
@@ -55,7 +55,7 @@ SEEN_BUSY_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return window.__benchBusy === true && !!app && app.getAttribute('data-test-script-state') === 'notRunning'
         && Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
-            .some(el => el.innerText.trim().startsWith('Run ids:'));
+            .some(el => /^Run \\S+ — measured/.test(el.innerText.trim()));
 }"""
 
 
@@ -120,13 +120,13 @@ NEW_RESULTS_JS = """(before) => {
         return false;
     }
     const el = Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
-        .find(e => e.innerText.trim().startsWith('Run ids:'));
+        .find(e => /^Run \\S+ — measured/.test(e.innerText.trim()));
     return !!el && el.innerText.trim().split(' — ')[0] !== before;
 }"""
 
-# The "Run ids: …" part of the results caption (before the " — measured …" tail), or null.
+# The "Run <id>" part of the results caption (before the " — measured …" tail), or null.
 RUN_IDS_JS = """() => {
     const el = Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
-        .find(e => e.innerText.trim().startsWith('Run ids:'));
+        .find(e => /^Run \\S+ — measured/.test(e.innerText.trim()));
     return el ? el.innerText.trim().split(' — ')[0] : null;
 }"""

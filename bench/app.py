@@ -174,7 +174,7 @@ def apptest_reruns(repeats: int) -> dict[str, list[float]]:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
 
     def has_results(at) -> bool:
-        return any(c.value.startswith("Run ids:") for c in at.caption)
+        return any(c.value.startswith("Run `") for c in at.caption)
 
     def run_button(at):
         return next(b for b in at.button if b.label == "Run experiment")

@@ -1,6 +1,15 @@
-"""Concurrent visitors: four sessions press Run at the same moment; all must get their results.
+"""Concurrent visitors: a class of 30 presses Run at once; four browsers do the same on a real server.
 
-    python -m bench.load [--repeats 2] [--quick] [--port 8621]
+    python -m bench.load [--visitors 30] [--browsers] [--repeats 2] [--quick] [--port 8621]
+
+Default: a class. ``--visitors`` (30) sessions of the real app through ``streamlit.testing.v1.AppTest``,
+in one process as a server's sessions are, each on the CPU-bound page with DISTINCT settings (fib n,
+tasks, workers: nothing is cached for anyone), all pressing "Run experiment" at the same moment (a
+barrier). The server runs one comparison at a time, so they queue; each one's wait (its "Waited … s"
+caption), its time from click to results, and whether it got them within ``max_wait_seconds`` (the
+setting: 180 s on a shared server) are printed. Goal: every visitor served within max_wait_seconds.
+
+``--browsers``: the original benchmark below, with headless Chromium on a real ``streamlit run``.
 
 What it measures: one fresh server per round (``streamlit run streamlit_app.py`` in headless mode),
 one headless Chromium, four browser contexts (four independent sessions, driven concurrently with
@@ -20,7 +29,7 @@ Design, so that the four runs are real and comparable:
     measurement of the same settings instead of the cached one session 1 is producing. Same work in
     every session, so their times are directly comparable.
   * --quick: the CPU-bound page with distinct small settings per session
-    (``/cpu_bound?n=24+i&tasks=4&workers=2&repeats=1``), each pressing "Run experiment": distinct
+    (``/cpu_bound?n=24+i&tasks=4&workers=2&rounds=6``), each pressing "Run experiment": distinct
     cache keys, so four real (short) runs.
 The server runs one experiment at a time (they would share the cores), so the runs queue: with four
 equal runs expect the last session to finish after about 4 × one run, and the first after about 1 ×.
@@ -66,7 +75,7 @@ class Session:
 
 def plan(quick: bool) -> list[Session]:
     if quick:
-        return [Session(i + 1, f"cpu_bound?n={24 + i}&tasks=4&workers=2&repeats=1", "Run experiment")
+        return [Session(i + 1, f"cpu_bound?n={24 + i}&tasks=4&workers=2&rounds=6", "Run experiment")
                 for i in range(SESSIONS)]
     return [Session(i + 1, "", "Run experiment" if i == 0 else "Measure again") for i in range(SESSIONS)]
 
@@ -98,7 +107,7 @@ async def drive(browser, base: str, s: Session, ready: asyncio.Queue, go: asynci
         text = await page.evaluate("() => document.body.innerText")
         m = WAITED.search(text)
         s.waited = m.group(1) if m else "n/a"
-        s.run_ids = (await page.evaluate(RUN_IDS_JS) or "").removeprefix("Run ids: ")
+        s.run_ids = (await page.evaluate(RUN_IDS_JS) or "").removeprefix("Run ")
     except Exception as exc:
         s.error = s.error or f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     finally:
@@ -157,11 +166,116 @@ async def run(rounds: int, quick: bool, port: int) -> tuple[list[list[Session]],
     return all_rounds, totals, survivors
 
 
+@dataclass
+class Visitor:
+    index: int
+    query: dict[str, str]
+    click_s: float = float("nan")
+    done_s: float = float("nan")
+    waited_s: float = 0.0
+    error: str = ""
+
+    @property
+    def took_s(self) -> float:
+        return self.done_s - self.click_s
+
+
+def visitor_settings(n: int) -> list[dict[str, str]]:
+    """``n`` distinct CPU-bound page settings (small fib n × tasks × workers), so nothing is cached for anyone."""
+    combos = [(fib, tasks, workers) for workers in (2, 3, 4) for tasks in (2, 3, 4, 5) for fib in (20, 21, 22, 23)]
+    return [{"n": str(f), "tasks": str(t), "workers": str(w)} for f, t, w in combos[:n]]
+
+
+def a_class(n: int) -> tuple[list[Visitor], float]:
+    """``n`` AppTest sessions press Run at once (see the module docstring); returns them and the max wait setting."""
+    import threading
+
+    from streamlit.testing.v1 import AppTest
+
+    from core.serve.settings import load_settings
+
+    max_wait = load_settings().max_wait_seconds
+    app = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+    visitors = [Visitor(i + 1, q) for i, q in enumerate(visitor_settings(n))]
+    barrier = threading.Barrier(n)
+    t0 = time.perf_counter()
+
+    def visit(v: Visitor) -> None:
+        try:
+            at = AppTest.from_file(app, default_timeout=max_wait + 180)
+            at.run()
+            at.switch_page("pages/cpu_bound.py")
+            for key, value in v.query.items():
+                at.query_params[key] = value
+            at.run()
+        except Exception as exc:
+            v.error = f"page did not open: {type(exc).__name__}: {exc}"[:200]
+            barrier.abort()
+            return
+        try:
+            barrier.wait(timeout=300)
+        except threading.BrokenBarrierError:
+            v.error = v.error or "another visitor's page did not open"
+            return
+        v.click_s = time.perf_counter() - t0
+        try:
+            at.button(key="cpu-run").click().run()
+            v.done_s = time.perf_counter() - t0
+            texts = [c.value for c in at.caption] + [w.value for w in at.warning]
+            if not any(t.startswith("Run `") for t in texts):
+                v.error = "no results: " + next((t for t in texts if "busy" in t), "nothing shown")[:150]
+            if at.exception or at.error:
+                v.error = "error on page: " + " | ".join(str(e.value)[:100] for e in [*at.exception, *at.error])
+            m = next((WAITED.search(t) for t in texts if WAITED.search(t)), None)
+            v.waited_s = float(m.group(1)) if m else 0.0
+        except Exception as exc:
+            v.error = f"{type(exc).__name__}: {str(exc)[:150]}"
+
+    threads = [threading.Thread(target=visit, args=(v,), name=f"visitor-{v.index}") for v in visitors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return visitors, max_wait
+
+
+def report_class(visitors: list[Visitor], max_wait: float) -> bool:
+    rows = []
+    served = 0
+    for v in visitors:
+        ok = not v.error and v.waited_s <= max_wait
+        served += ok
+        rows.append([f"visitor {v.index}", f"n={v.query['n']} tasks={v.query['tasks']} workers={v.query['workers']}",
+                     f"{v.waited_s:.1f}", f"{v.took_s:.1f}" if not v.error else "—",
+                     "ok" if ok else f"FAILED: {v.error or 'waited too long'}"])
+    print(table(["visitor", "settings", "waited s", "click → results s", "status"], rows))
+    done = [v.took_s for v in visitors if not v.error]
+    if done:
+        print(f"\nlast results {max(done):.1f} s after the common click; median {median(done):.1f} s; longest wait"
+              f" {max(v.waited_s for v in visitors):.1f} s of the {max_wait:g} s allowed")
+    print(f"visitors served within max_wait_seconds: {served} of {len(visitors)};"
+          f" goal: all: {'met' if served == len(visitors) else 'MISSED'}")
+    return served == len(visitors)
+
+
 def main() -> None:
     p = parser(__doc__, repeats=2, quick_repeats=1,
                quick_help="CPU-bound page, fib(24..27) × 4, 1 repeat, distinct settings per session")
     p.add_argument("--port", type=int, default=8621, help="port for the app's server (default 8621)")
+    p.add_argument("--visitors", type=int, default=30, help="AppTest visitors of the class (default 30)")
+    p.add_argument("--browsers", action="store_true", help="4 headless browsers on a real server instead")
     args = p.parse_args()
+    if not args.browsers:
+        print(machine_line())
+        with BusyMeter() as busy:
+            visitors, max_wait = a_class(args.visitors)
+        print(f"\n{args.visitors} visitors of the CPU-bound page, distinct settings, pressing Run at once")
+        report_class(visitors, max_wait)
+        print(busy.line())
+        from core.engines import close_all_clusters
+
+        close_all_clusters()
+        return
     rounds = resolve_repeats(args)
     print(machine_line())
     with BusyMeter() as busy:

@@ -59,12 +59,30 @@ def budget_seconds(text: str) -> float:
     return value
 
 
-def _measuring_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+def _measuring_options(p: argparse.ArgumentParser, json_option: bool = True) -> None:
+    if json_option:
+        p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--max-seconds", type=budget_seconds, default=60.0,
                    help="refuse measurements estimated longer (default 60)")
     p.add_argument("--force", action="store_true", help="run even if over --max-seconds or the memory guard")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _export_parser(sub: Any) -> None:
+    """``export``: a comparison as a notebook or script, with compare's own options (not a measurement kind)."""
+    from core.export import FORMATS
+
+    verb = sub.add_parser("export", help="write a comparison as a Jupyter notebook or a script that runs without"
+                          " the lab")
+    kind("compare").add_arguments(verb)
+    verb.add_argument("--format", choices=FORMATS, help="ipynb (a notebook) or py (a script); default: from"
+                      " --output's name")
+    verb.add_argument("--output", "-o", metavar="FILE", help="the file to write (default: print it)")
+    verb.add_argument("--measure", action="store_true", help="measure the comparison here first and quote its"
+                      " figures (machine, date, verdicts) in the export")
+    verb.add_argument("--result", metavar="FILE.json", help="quote the figures of a `compare --json` output; its"
+                      " settings are exported")
+    _measuring_options(verb, json_option=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         verb = sub.add_parser(name, help=k.help)
         k.add_arguments(verb)
         _measuring_options(verb)
+    _export_parser(sub)
     for name, (help_text, has_json) in INFO.items():
         info = sub.add_parser(name, help=help_text)
         if has_json:
@@ -95,21 +114,94 @@ def _progress_printer(quiet: bool) -> Any:
     return show
 
 
-def _measure(name: str, args: argparse.Namespace) -> int:
+def _measured(k: Any, spec: Any, args: argparse.Namespace) -> Any:
+    """Measure ``spec`` of kind ``k`` within the budget options of ``args`` (the run slot held, clusters closed)."""
     from core.engines import ClusterRegistry
     from core.kinds.base import RunContext, check, measure
 
-    k = kind(name)
-    spec = k.spec_from_args(args)
     if not args.force:
         check(k.cost(spec), args.max_seconds)
     with ClusterRegistry() as clusters:
-        result = measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
+        return measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
+
+
+def _measure(name: str, args: argparse.Namespace) -> int:
+    k = kind(name)
+    result = _measured(k, k.spec_from_args(args), args)
     print(result.to_json() if args.json else result.text())
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """``export``: the comparison of ``args`` (or of ``--result``) as a notebook or script, to a file or stdout."""
+    from core.export import export, format_of, load_result
+
+    k = kind("compare")
+    result = None
+    if args.result is not None:  # the settings first: a bad one is named before anything else is looked at
+        given = _given(args, k.add_arguments)
+        if given:
+            raise ValueError(f"--result brings its own settings: drop {given[0]} or --result")
+        if args.measure:
+            raise ValueError("--result quotes a measurement already made: drop --measure or --result")
+        try:
+            result = load_result(args.result)
+        except ValueError as exc:
+            raise ValueError(f"--result: {exc}") from None
+        spec = result.spec
+    else:
+        spec = k.spec_from_args(args)
+    output = None if args.output in (None, "-") else args.output
+    fmt = args.format or (format_of(output) if output else None)
+    if fmt is None:
+        raise ValueError("give --format ipynb or py (or an --output file named .ipynb or .py)")
+    target = _writable(output, fmt) if output else None  # before measuring: fail fast
+    if args.measure:
+        result = _measured(k, spec, args)
+        spec = result.spec
+    text = export(spec, result, fmt)
+    if target is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot write --output {output}: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print(f"wrote {output} ({fmt}, {len(text.splitlines())} lines)", file=sys.stderr)
+    return 0
+
+
+def _given(args: argparse.Namespace, add_arguments: Any) -> list[str]:
+    """The options ``add_arguments`` defines that ``args`` sets to something other than their default."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_arguments(probe)
+    return [a.option_strings[0] for a in probe._actions if getattr(args, a.dest, a.default) != a.default]
+
+
+def _writable(output: str, fmt: str) -> Any:
+    """The ``Path`` of ``output`` if an export can be written there (``ValueError`` saying why not)."""
+    import os
+    from pathlib import Path
+
+    from core.export import check_file_name
+
+    path = Path(output)
+    try:
+        check_file_name(path.name, fmt)
+        if path.is_dir():
+            raise ValueError("it is a directory")
+        if not path.parent.is_dir():
+            raise ValueError(f"no directory {str(path.parent)!r}")
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise ValueError("permission denied")
+    except (ValueError, OSError) as exc:  # OSError: a name too long, a NUL byte
+        raise ValueError(f"cannot write --output {output}: {exc}") from None
+    return path
+
+
 def _info(args: argparse.Namespace) -> int:
+    """The reports of :data:`INFO`."""
     if args.command == "workloads":
         for w in WORKLOADS.values():
             print(f"{w.name:13} size = {w.size_name} {w.size_unit}".rstrip()
@@ -137,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in KINDS:
             return _measure(args.command, args)
+        if args.command == "export":
+            return _export(args)
         return _info(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -339,24 +339,14 @@ def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[l
 
 
 def live_view(partial: Any, *, chart: bool = True) -> None:
-    """What a round-by-round measurement shows while it runs: its verdicts so far (and their chart)."""
-    table = getattr(partial, "verdict_table", None)
+    """What a measurement in rounds shows while it runs: its ``live_table()`` and ``live_chart()`` (if it has them)."""
     st.markdown(f"**Round {getattr(partial, 'rounds', '?')}** — verdicts so far (they settle as rounds add up):")
+    table = getattr(partial, "live_table", None)
     if table is not None:
         st.dataframe(table(), hide_index=True)
-    if chart:
-        charts = partial.charts(live=True) if _takes_live(partial) else []
-        for _, c in charts[:1]:
-            st.altair_chart(c, width="stretch")
-
-
-def _takes_live(result: Any) -> bool:
-    import inspect
-
-    try:
-        return "live" in inspect.signature(result.charts).parameters
-    except (TypeError, ValueError):
-        return False
+    drawing = getattr(partial, "live_chart", None)
+    if chart and drawing is not None:
+        st.altair_chart(drawing(), width="stretch")
 
 
 # --- showing any result ------------------------------------------------------------------------------
@@ -386,6 +376,9 @@ def show(result: Any, *, key: str, charts: list[tuple[str, Any]] | None = None) 
             col.metric(label, value, help=help_text)
             if note:
                 col.caption(note)
+    if metrics and any("CPU used" in note for _, _, note, _ in metrics):
+        with st.expander("What “CPU used” means, and what it does not"):
+            st.markdown(CPU_USED)
     sentences = result.explain()
     if sentences:
         st.markdown("\n".join(f"- {s}" for s in sentences))
@@ -404,6 +397,16 @@ def show(result: Any, *, key: str, charts: list[tuple[str, Any]] | None = None) 
     with tabs[-1]:
         downloads(result, frames, key=key)
 
+
+CPU_USED = (
+    "*CPU used* = the CPU time all tasks' threads got ÷ (compute time × lanes), where a lane is one worker thread"
+    " or process. 100 %: every lane computed the whole time. Under threads, fib's lanes were busy on paper but"
+    " mostly **waiting for the GIL**; under processes each lane has its own interpreter and gets close to a full"
+    " core (up to cores ÷ lanes when there are more lanes than cores); sleeping tasks show ~0 %: they wait, they"
+    " don't compute.\n\nIt cannot say *why* a lane waited — the GIL, a sleep, I/O or another program on the same"
+    " cores all look the same. The **GIL trace** page shows the GIL itself handing the interpreter from thread to"
+    " thread."
+)
 
 CHART_CAPTIONS = {
     "Speed-up": "Dots: each engine's speed-up over the baseline (the median of the per-round ratios); bars: its 95 %"
@@ -429,6 +432,19 @@ def downloads(result: Any, frames: dict[str, pd.DataFrame], *, key: str) -> None
                             file_name=f"gil-lab-{key}-{name}.csv", mime="text/csv", key=f"{key}-dl-{name}")
     cols[-1].download_button("everything (JSON)", result.to_json(indent=1), file_name=f"gil-lab-{key}.json",
                              mime="application/json", key=f"{key}-dl-json")
+    if getattr(result, "kind", None) == "compare":  # the experiment itself, to run at home without the lab
+        from core.export import take_home
+
+        try:
+            files = take_home(result, f"gil-lab-{key}")
+        except ValueError as exc:  # an engine with no example code
+            st.caption(f"This comparison cannot be exported: {exc}.")
+            return
+        for col, f in zip(st.columns(len(files)), files, strict=True):
+            col.download_button(f.label, f.data, file_name=f.file_name, mime=f.mime, key=f"{key}-dl-{f.file_name}",
+                                icon=":material/download:")
+        st.caption("The notebook and the script run this comparison on your own machine with plain Dask, nothing of"
+                   " GIL Lab needed, and quote what this server measured for you to compare.")
 
 
 def fmt_ratio(value: float) -> str:

@@ -36,7 +36,7 @@ for key, name, title, text in LESSONS:
         if mine is not None:
             st.caption("From your run on the experiment page:")
             st.markdown("\n".join(f"- {s}" for s in mine.explain()[: len(mine.verdicts)]))
-            st.altair_chart(mine.charts(live=True)[0][1], width="stretch")
+            st.altair_chart(mine.live_chart(), width="stretch")
         else:
             st.caption(f"The page's default comparison (preset `{name}`: {PRESETS[name].lesson}).")
             with st.container():

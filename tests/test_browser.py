@@ -56,9 +56,9 @@ PAGES = {
     "takeaways": "Takeaways",
 }
 # How many "Run experiment" buttons each page shows before any run.
-RUN_BUTTONS = {"": 1, "cpu_bound": 1, "io_bound": 1, "numpy_gil": 2, "local_cluster": 1, "takeaways": 0}
+RUN_BUTTONS = {"": 1, "cpu_bound": 1, "io_bound": 1, "numpy_gil": 2, "local_cluster": 1, "takeaways": 4}
 
-RUN_IDS = re.compile(r"^Run ids:")
+RUN_IDS = re.compile(r"^Run \w+ — measured")
 
 SCRIPT_BUSY_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -248,28 +248,48 @@ def test_page_renders(app, path):
 
 
 def test_cpu_bound_run(app):
-    app.open("cpu_bound?n=20&tasks=2&workers=2&repeats=1")
+    app.open("cpu_bound?n=20&tasks=2&workers=2&rounds=6")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
+def test_rounds_arrive_live_and_the_verdicts_are_shown(app):
+    """Each round shows up as it is measured (numbers on screen long before the end), then the verdicts."""
+    app.open("cpu_bound?n=21&tasks=2&workers=2&rounds=20")
+    app.page.get_by_role("button", name="Run experiment", exact=True).click()
+    live = app.page.get_by_text(re.compile(r"^Round \d+ — verdicts so far"))
+    seen: set[str] = set()
+    done = app.page.get_by_text(RUN_IDS)
+    while not done.count():
+        with contextlib.suppress(PlaywrightTimeoutError):
+            live.first.wait_for(timeout=1_000)
+            seen.add(live.first.inner_text(timeout=1_000).split(" —")[0])
+    assert len(seen) >= 2, f"the page showed no live rounds before the results (saw {seen})"
+    app.wait_script_done()
+    body = app.page.locator("body").inner_text()
+    assert re.search(r"\b(faster|same|slower|undecided)\b", body) and "95 % CI" in body
+    assert "other programs used" in body  # the noise line beside the comparison
+    app.assert_chart_drawn()
+    app.assert_clean()
+
+
 def test_io_bound_run(app):
-    app.open("io_bound?sleep=0.1&tasks=2&workers=2&repeats=1")
+    app.open("io_bound?sleep=0.1&tasks=2&workers=2&rounds=6")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_local_cluster_run(app):
-    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1")
+    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=6")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_local_cluster_map_pitfall(app):
-    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1")
+    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=6")
     app.page.get_by_role("button", name="Count the tasks client.map really runs").click()
     app.page.get_by_text("1 task run", exact=True).wait_for(timeout=RUN_MS)
     app.wait_script_done()
@@ -277,7 +297,7 @@ def test_local_cluster_map_pitfall(app):
 
 
 def test_numpy_kernel_run(app):
-    app.open("numpy_gil?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&np-repeats=1")
+    app.open("numpy_gil?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&rounds=6")
     app.run_experiment(nth=0)  # the kernel's button; the second one is the data-transfer section's
     app.assert_chart_drawn()
     app.assert_clean()

@@ -330,3 +330,37 @@ def test_the_scheduler_still_connects(clusters):
     spec = ExperimentSpec(workload="fib", size=18, tasks=2, scheduler="external", address=address, repeats=1)
     assert list(run_experiment(spec).values) == [2584, 2584]
 
+
+
+# --- the false "workers died" (issue 9) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_reading_the_workers_never_sees_them_gone_while_the_client_refreshes(registry, processes):
+    """No worker dies here, so every read must see all of them, however the client's periodic update lands.
+
+    ``Client.scheduler_info(n_workers=-1)`` fetches the workers into ``client._scheduler_identity`` and
+    then returns that attribute, which the client's periodic ``_update_scheduler_info()`` (``n_workers=0``:
+    totals only) overwrites from its own event loop. On a busy machine the overwrite lands between the
+    fetch and the read, and a run saw "workers … died" with every worker alive. This test makes it land
+    there on purpose: a thread runs that same update back to back while the lab reads the workers.
+    It fails with the old read (``client.scheduler_info(n_workers=-1)["workers"]``).
+    """
+    from core.engines.cluster import current_workers
+
+    handle = registry.get(processes, 2, 1)
+    with handle.use() as (client, _):
+        stop = threading.Event()
+
+        def refresh() -> None:
+            while not stop.is_set():
+                client.sync(client._update_scheduler_info)  # exactly what the periodic callback runs
+
+        hammer = threading.Thread(target=refresh, daemon=True)
+        hammer.start()
+        try:
+            seen = [len(current_workers(client)) for _ in range(300)]
+        finally:
+            stop.set()
+            hammer.join(10)
+    assert min(seen) == 2, f"{seen.count(0)} of {len(seen)} reads saw no workers"

@@ -374,7 +374,7 @@ def page_problems(at: AppTest, title: str, query: dict) -> str:
         found.append(f"exception {[e.value[:200] for e in at.exception]}")
     if title not in [t.value for t in at.title]:
         found.append(f"title {title!r} missing")
-    if [c for c in at.caption if c.value.startswith("Run ids:")]:
+    if [c for c in at.caption if c.value.startswith("Run `")]:
         found.append("a results panel: the URL started a run")
     found += out_of_bounds(at)
     return "; ".join(found) and f"{shown}: " + "; ".join(found)

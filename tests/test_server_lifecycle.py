@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -41,9 +42,9 @@ PAGE_MS = 60_000
 RUN_MS = 120_000
 EXIT_GRACE_S = 15
 # Small settings: a 2-worker processes=True cluster (plus a 1×2 processes=False one, in-process).
-CLUSTER_PAGE = "local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=1"
+CLUSTER_PAGE = "local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=6"
 # Same clusters, several seconds of fib per engine: SIGTERM lands while the processes=True workers compute.
-LONG_RUN_PAGE = "local_cluster?n=27&tasks=16&t-workers=1&t-threads=2&p-workers=2&p-threads=1&repeats=5"
+LONG_RUN_PAGE = "local_cluster?n=27&tasks=16&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=10"
 
 SCRIPT_DONE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -143,7 +144,7 @@ class Tab:
 
     def run(self, name: str = "Run experiment") -> None:
         self.press(name)
-        self.page.get_by_text("Run ids:").first.wait_for(timeout=RUN_MS)
+        self.page.get_by_text(re.compile(r"^Run \w+ — measured")).first.wait_for(timeout=RUN_MS)
         self.wait_done()
 
     def close(self) -> None:

@@ -72,7 +72,13 @@ class RunContext:
 
 @runtime_checkable
 class Result(Protocol):
-    """What every kind's result offers (frozen dataclasses carrying their machine and start time)."""
+    """What every kind's result offers (frozen dataclasses carrying their machine and start time).
+
+    Optional: ``metrics()`` (``(label, value, note, help)`` tuples for the page's metric row), ``noise``
+    (a :class:`core.measure.noise.Noise`), and, for kinds measured in rounds whose partial results reach
+    ``RunContext.on_partial``, ``live_table()`` / ``live_chart()`` (what a page redraws each round) and
+    ``progress_line()`` (what the terminal prints each round).
+    """
 
     def to_dict(self) -> dict[str, Any]: ...
 
