@@ -7,7 +7,6 @@ Reuses ``tests/test_browser.py``'s fixtures: importing them here gives this modu
 from __future__ import annotations
 
 import contextlib
-import re
 
 import pytest
 
@@ -55,11 +54,6 @@ def test_interpreter_page_renders_and_runs(app):  # noqa: F811
     assert "Interpreter" in title.inner_text()
     expect(app.page.get_by_text("BLAS and OpenMP thread pools")).to_have_count(1)
     app.assert_clean()
-    app.page.get_by_role("button", name="Run experiment", exact=True).click()
-    with contextlib.suppress(PlaywrightTimeoutError):  # a fast run may be over before the first poll
-        app.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)
-    # The run panel's result caption: "Run <id> — measured … on N usable cores".
-    app.page.get_by_text(re.compile(r"^Run \S+ — measured")).first.wait_for(timeout=RUN_MS)
-    app.wait_script_done()
+    app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()

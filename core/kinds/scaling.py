@@ -571,13 +571,10 @@ def scaling_chart(frame: pd.DataFrame, title: str | None = None, width: int = 33
     """
     import altair as alt
 
-    from core.report.charts import _INK, _PERCENT, _SECONDS, _engine_order, _engine_scale, _require
+    from core.report.charts import _INK, _PERCENT, _SECONDS, _by_engine, _engine_scale
 
-    _require(frame, _CHART_COLUMNS, "scaling")
-    data = frame.copy()
-    data["engine"] = data["engine"].astype(str)
+    data, order = _by_engine(frame, _CHART_COLUMNS, "scaling")
     data["series"] = "measured"
-    order = _engine_order(data)
     cores = int(data["cores"].iloc[0])
     counts = sorted({int(w) for w in data["workers"]})
     top = max(counts)

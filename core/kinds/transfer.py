@@ -352,15 +352,12 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
     """
     import altair as alt
 
-    from core.report.charts import _SECONDS, _engine_order, _engine_scale, _require
+    from core.report.charts import _SECONDS, _by_engine, _engine_scale
 
-    _require(frame, _CHART_COLUMNS, "transfer")
-    data = frame.copy()
-    data["engine"] = data["engine"].astype(str)
+    data, order = _by_engine(frame, _CHART_COLUMNS, "transfer")
     # A log scale cannot show 0: a run too fast for the clock is drawn at a microsecond, not dropped.
     for col in ("wall_s", "wall_min_s", "wall_max_s", "compute_s"):
         data[col] = data[col].clip(lower=1e-6)
-    order = _engine_order(data)
     sizes = sorted({int(v) for v in data["mb"]})
     x = alt.X("mb:Q", title="Payload per task (MB)", scale=alt.Scale(type="log", nice=False, padding=14),
               axis=alt.Axis(values=sizes, format="d", grid=False))

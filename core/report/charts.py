@@ -91,6 +91,14 @@ def _engine_order(frame: pd.DataFrame) -> list[str]:
     return [str(e) for e in dict.fromkeys(frame["engine"])]
 
 
+def _by_engine(frame: pd.DataFrame, columns: Iterable[str], what: str) -> tuple[pd.DataFrame, list[str]]:
+    """A checked copy of ``frame`` to draw (engine labels as text) and its engines in order of appearance."""
+    _require(frame, columns, what)
+    data = frame.copy()
+    data["engine"] = data["engine"].astype(str)
+    return data, _engine_order(data)
+
+
 def _engine_scale(engines: list[str]) -> alt.Scale:
     """Colour scale giving each engine its :data:`ENGINE_COLORS` colour (spares for unknown labels)."""
     spare = iter(_SPARE_COLORS * (len(engines) // len(_SPARE_COLORS) + 1))

@@ -336,12 +336,9 @@ def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = Non
     """
     import altair as alt
 
-    from core.report.charts import _engine_order, _engine_scale, _require
+    from core.report.charts import _by_engine, _engine_scale, _require
 
-    _require(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
-    data = summary.copy()
-    data["engine"] = data["engine"].astype(str)
-    order = _engine_order(data)
+    data, order = _by_engine(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
     data["text"] = data["wall_s"].map(fmt_duration)
     domain = _log_domain([*data["wall_min_s"], *data["wall_max_s"]])
     y_title = "Median wall time (log scale)"

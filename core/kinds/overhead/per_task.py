@@ -358,12 +358,9 @@ def per_task_overhead_chart(
     """
     import altair as alt
 
-    from core.report.charts import _INK, _SECONDS, _engine_order, _engine_scale, _engine_x, _require
+    from core.report.charts import _INK, _SECONDS, _by_engine, _engine_scale, _engine_x, _require
 
-    _require(summary, _PER_TASK_COLUMNS, "per-task summary")
-    order = _engine_order(summary)
-    data = summary.copy()
-    data["engine"] = data["engine"].astype(str)
+    data, order = _by_engine(summary, _PER_TASK_COLUMNS, "per-task summary")
     data["label"] = (data["per_task_us"] / 1e6).map(fmt_duration)
     refs = pd.DataFrame(columns=["engine", "per_task_us", "label"])
     if references is not None:

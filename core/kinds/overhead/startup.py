@@ -285,14 +285,11 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> Any:
     """
     import altair as alt
 
-    from core.report.charts import _INK, _engine_order, _engine_scale, _require
+    from core.report.charts import _INK, _by_engine, _engine_scale
 
-    _require(summary, _STARTUP_COLUMNS, "start-up summary")
-    data = summary.copy()
+    data, engines = _by_engine(summary, _STARTUP_COLUMNS, "start-up summary")
     data["label"] = data["label"].astype(str)
-    data["engine"] = data["engine"].astype(str)
     cases = list(dict.fromkeys(data["label"]))
-    engines = _engine_order(data)
     extra = [c for c in ("paid", "teardown_s") if c in data]
     long = pd.concat([
         data[["case", "label", "engine", *extra]].assign(
