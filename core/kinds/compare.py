@@ -670,17 +670,23 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
 
 def cost(spec: CompareSpec) -> Cost:
     """Start-ups, the warm-up round and the fewest rounds it will run; at most the budget when adaptive."""
+    from core.measure.estimate import PROCESS_WORKER_BYTES
+
     per_round = 0.0
     setup = 0.0
-    memory = 0
+    workers = 0  # every arm's worker processes are alive together, for the whole comparison
+    arrays = 0  # the arms compute one at a time: the largest arm's data counts
     longest = 0.0
     for exp in spec.experiments():
         est = estimate(exp)
         per_round += est.per_repeat_s
         setup += est.setup_s
-        memory = max(memory, est.memory_bytes)
+        own = PROCESS_WORKER_BYTES.get(exp.scheduler, 0) * exp.workers
+        workers += own
+        arrays = max(arrays, est.memory_bytes - own)
         if exp.scheduler in ("sync", "threads", "processes"):
             longest = max(longest, est.per_repeat_s)
+    memory = workers + arrays
     fewest = MIN_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
     seconds = setup + (1 + fewest) * per_round
     most = max(seconds, setup + min(spec.budget_s * BUSY_BUDGET_FACTOR, (1 + MAX_ROUNDS) * per_round)) \
