@@ -56,8 +56,11 @@ def test_fib_verdicts_follow_physics(fib_comparison):
         assert processes.verdict not in ("same", "slower"), processes
         if not processes.busy:  # other programs taking the cores slow the parallel arm: the lab says so itself
             assert processes.speedup > 1.2, processes
-    # Each task had the CPU for only part of its time under threads, nearly all of it in its own process.
-    assert result.arms[1].cpu_share < 0.8 < result.arms[2].cpu_share
+    # Each task had the CPU for only part of its time under threads (they took turns on one GIL), more of it
+    # in its own process; a busy machine lowers both, so the margin is wide.
+    assert result.arms[1].cpu_share < 0.85, result.arms[1].cpu_share
+    if not processes.busy:
+        assert result.arms[2].cpu_share > result.arms[1].cpu_share + 0.1, [a.cpu_share for a in result.arms]
 
 
 def test_the_interval_brackets_the_estimate_and_the_verdict_matches_it(fib_comparison):
@@ -88,7 +91,7 @@ def test_sleep_on_threads_is_faster_and_decided_in_the_fewest_rounds(registry):
     result = measure(KIND, spec, RunContext(clusters=registry))
     v = result.verdicts[0]
     assert v.verdict == "faster" and v.speedup > 2.5, v
-    assert result.stop == "decided" and result.rounds == 6  # a big, quiet effect: the first look decides
+    assert result.stop == "decided" and result.rounds <= 8, (result.stop, result.rounds)  # a big, quiet effect
     assert result.task_floor_s == pytest.approx(0.02)
 
 
@@ -148,6 +151,15 @@ def test_bad_comparison_specs_are_refused(changes, words):
         CompareSpec(**{**FIB, **changes})
 
 
+def test_a_comparison_needs_the_memory_of_every_arms_workers_at_once():
+    from core.measure.estimate import PROCESS_WORKER_BYTES
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("processes", 4, reuse_pool=True),
+                                    Arm("cluster-processes", 4, 1)))
+    need = KIND.cost(spec).memory_bytes
+    assert need >= 4 * PROCESS_WORKER_BYTES["processes"] + 4 * PROCESS_WORKER_BYTES["cluster-processes"]
+
+
 def test_presets_are_valid_small_and_within_the_shared_budget():
     for name in PRESETS:
         spec = preset(name)
@@ -205,3 +217,42 @@ def test_compare_json_is_strict_json(cli):
               "--rounds", "6", "--json", "--quiet")
     assert run.returncode == 0, run.stderr
     json.loads(run.stdout, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+
+
+# --- plausibility: results the machine cannot produce are not taught ---------------------------------
+
+
+class _Session:
+    def __init__(self, spec, lanes: int, cpu_s: float) -> None:
+        self.spec, self.lanes, self.cores_used = spec, lanes, 1.0
+        self.records = [{"cpu_s": cpu_s}] * 8
+
+
+def _state(spec, times, cpu_s=0.01):
+    from types import SimpleNamespace
+
+    from core.measure.noise import Noise
+
+    sessions = [_Session(spec.experiment(a), 1 if a.engine == "sync" else a.workers, cpu_s) for a in spec.arms]
+    return SimpleNamespace(cores=2, times=times, sessions=sessions,
+                           arm_noise=lambda k: Noise(0.0, 1.0, 2, 1.0, 0.0))
+
+
+def test_pure_python_faster_on_one_gil_is_a_measurement_problem_not_a_lesson():
+    from core.kinds.compare import verdicts_from
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("threads", 4), Arm("processes", 2, reuse_pool=True)))
+    # Rounds in which sync happened to be slowed twice over: threads and processes both look 2× faster.
+    times = [[0.08 * (1 + 0.01 * r), 0.04, 0.04] for r in range(10)]
+    threads, processes = verdicts_from(spec, _state(spec, times))
+    assert threads.verdict == "undecided" and "one GIL" in threads.reason, threads
+    assert processes.verdict == "faster"  # processes can run fib in parallel: plausible
+
+
+def test_faster_than_the_ideal_is_a_measurement_problem():
+    from core.kinds.compare import verdicts_from
+
+    spec = CompareSpec(workload="sleep", size=0.05, tasks=4, arms=(Arm("sync"), Arm("threads", 4)))
+    times = [[0.2, 0.01] for _ in range(10)]  # four 50 ms sleeps on 4 threads cannot end in 10 ms
+    [threads] = verdicts_from(spec, _state(spec, times))
+    assert threads.efficiency > 4 and threads.verdict == "undecided" and "ideal" in threads.reason

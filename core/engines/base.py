@@ -19,28 +19,6 @@ from dask.delayed import Delayed
 Progress = Callable[[str, float], None]
 """Callback ``progress(message, fraction_done)`` for front ends (the app's status box, the CLI)."""
 
-# Two experiments measured at the same time on a 2-core machine would steal cores from each other
-# and both report nonsense. Every run in this process holds core.slot.RUN_SLOT; waiters are told who
-# holds it and for about how long.
-
-_CLUSTER_CONNECT_TIMEOUT_S = 15
-_POOL_START_TIMEOUT_S = 60
-# How a distributed run is watched and stopped (see DistributedEngine). A slice is the longest a stop
-# request, a deadline or a dead worker goes unnoticed; waiting in slices costs nothing measurable
-# (the wait ends the moment the results are in, see the "overhead" note in DistributedEngine).
-_WAIT_SLICE_S = 0.25
-# After a cancel, tasks already on a thread keep running until they return. Give them this long to
-# finish before a LocalCluster(processes=True) restarts its workers to stop them.
-_CANCEL_GRACE_S = 1.0
-# Threads cannot be stopped, and an external cluster is not ours to restart: wait this long at most.
-_DRAIN_TIMEOUT_S = 60.0
-_RESTART_TIMEOUT_S = 60
-_REPAIR_TIMEOUT_S = 20
-# An external address must answer the Dask handshake within this; distributed's own connect waits for
-# the handshake with no timeout at all (an HTTP server on that port would hang Client() for ever).
-_PROBE_TIMEOUT_S = 4.0
-
-
 class EngineError(RuntimeError):
     """An engine could not start or run (e.g. an external cluster is unreachable)."""
 

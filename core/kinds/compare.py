@@ -65,6 +65,8 @@ Rounds = int | Literal["auto"]
 DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about this (app setting: compare_seconds)
 MAX_ARMS = 8
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
+# Engines whose worker threads all live in one process, sharing its GIL.
+ONE_GIL_ENGINES = ("threads", "cluster-threads")
 
 _ARM = re.compile(r"^(?P<engine>[a-z-]+)(?::(?P<workers>\d{1,3})(?:x(?P<threads>\d{1,3}))?)?$", re.ASCII)
 
@@ -403,6 +405,32 @@ class ComparisonResult:
     def to_json(self, indent: int | None = None) -> str:
         return strict_json(self.to_dict(), indent)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComparisonResult:
+        """The comparison a ``compare --json`` object (:meth:`to_dict`) describes: to quote it elsewhere (exports).
+
+        JSON's nulls come back as NaN; ``round_noise`` is not in the JSON and comes back empty. Raises
+        ``ValueError`` for anything that is not a complete comparison.
+        """
+        try:
+            if data.get("kind") != "compare" or not data.get("complete"):
+                raise ValueError("it is not a complete comparison (kind 'compare', complete true)")
+            raw = dict(data["spec"])
+            spec = CompareSpec(**{**raw, "arms": tuple(Arm(**a) for a in raw["arms"])})
+            noise = {k: _nan(v) if k != "cores" else int(v) for k, v in data["noise"].items() if k != "busy"}
+            numbers = ("speedup", "other_cores", "cores_used", "efficiency")
+            verdicts = tuple(Verdict(**{**v, "ci": (_nan(v["ci"][0]), _nan(v["ci"][1])),
+                                        **{k: _nan(v[k]) for k in numbers}}) for v in data["verdicts"])
+            return cls(
+                spec=spec, machine=MachineInfo(**data["machine"]), run_id=str(data["run_id"]),
+                started_at=str(data["started_at"]), arms=tuple(ExperimentResult.from_dict(a) for a in data["arms"]),
+                verdicts=verdicts, rounds=int(data["rounds"]), stop=str(data["stop"]), wall_s=float(data["wall_s"]),
+                warmup_s=float(data["warmup_s"]), noise=Noise(**noise), round_noise=(),
+                task_floor_s=_nan(data["task_floor_s"]), ideal_s=_nan(data["ideal_s"]),
+            )
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"not a compare --json object ({type(exc).__name__}: {exc})") from None
+
     # -- words, charts, terminal -------------------------------------------------------------------
 
     def explain(self) -> list[str]:
@@ -504,6 +532,11 @@ def _has_external(result: ComparisonResult) -> bool:
     return any(a.engine == "external" for a in result.spec.arms)
 
 
+def _nan(value: Any) -> float:
+    """A JSON number, its null as NaN."""
+    return math.nan if value is None else float(value)
+
+
 def _fmt_x(value: float) -> str:
     if not math.isfinite(value):
         return "∞" if value > 0 else "n/a"
@@ -564,13 +597,39 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
         ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
         walls = sorted(row[k] for row in times)
         wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
+        efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
+        if verdict == "faster":
+            implausible = _implausible(spec, arm_spec, efficiency)
+            if implausible:
+                verdict, reason = "undecided", implausible
         out.append(Verdict(
             label=arm_spec.label, scheduler=arm_spec.engine, spec=session.spec.to_dict(), lanes=lanes,
             verdict=verdict, speedup=interval.estimate, ci=(interval.low, interval.high), rounds=interval.n,
             reason=reason, busy=bool(nz.busy), other_cores=nz.other_cores, cores_used=used,
-            efficiency=ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan,
+            efficiency=efficiency,
         ))
     return tuple(out)
+
+
+def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
+    """Why a ``faster`` the interval supports is still not a lesson to teach, or ``""`` when it is plausible.
+
+    Two results the machine itself cannot produce are measurement problems, like an efficiency above 1:
+    an arm faster than the ideal (the shortest task anyone measured, on every core), and pure-Python
+    work more than the band faster on an engine whose threads share one GIL, on an interpreter that
+    has one. Both happen when other programs change the machine's speed under the rounds (a baseline
+    round slowed by a burst looks like a speedup of everything else); the cure is to measure again.
+    """
+    if math.isfinite(efficiency) and efficiency > EFFICIENCY_TOLERANCE:
+        return (f"it ran at {efficiency:.2f}× the ideal this machine allows, which no engine can: the machine's speed"
+                " changed during the comparison; measure again")
+    wl = WORKLOADS[spec.workload]
+    one_gil = arm.engine in ONE_GIL_ENGINES
+    if one_gil and wl.cpu_bound and wl.gil == "holds" and machine_info().gil_enabled:
+        return ("its threads share one GIL, and this pure-Python work cannot run in parallel on them: the speed-up"
+                " came from the machine's load changing between rounds, not from the threads; measure again when"
+                " the machine is quieter")
+    return ""
 
 
 def task_floor(spec: CompareSpec, state: Any) -> float:
@@ -643,17 +702,23 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
 
 def cost(spec: CompareSpec) -> Cost:
     """Start-ups, the warm-up round and the fewest rounds it will run; at most the budget when adaptive."""
+    from core.measure.estimate import PROCESS_WORKER_BYTES
+
     per_round = 0.0
     setup = 0.0
-    memory = 0
+    workers = 0  # every arm's worker processes are alive together, for the whole comparison
+    arrays = 0  # the arms compute one at a time: the largest arm's data counts
     longest = 0.0
     for exp in spec.experiments():
         est = estimate(exp)
         per_round += est.per_repeat_s
         setup += est.setup_s
-        memory = max(memory, est.memory_bytes)
+        own = PROCESS_WORKER_BYTES.get(exp.scheduler, 0) * exp.workers
+        workers += own
+        arrays = max(arrays, est.memory_bytes - own)
         if exp.scheduler in ("sync", "threads", "processes"):
             longest = max(longest, est.per_repeat_s)
+    memory = workers + arrays
     fewest = MIN_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
     seconds = setup + (1 + fewest) * per_round
     most = max(seconds, setup + min(spec.budget_s * BUSY_BUDGET_FACTOR, (1 + MAX_ROUNDS) * per_round)) \
@@ -691,9 +756,13 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             else f"{v.rounds} round(s): no interval yet"
         times = f"{_ms(arm.wall_s)} vs {_ms(base.wall_s)}"
         share = arm.cpu_share
+        moves_data = spec.workload == "transfer" and arm_spec.engine in ("processes", "cluster-processes", "external")
         if v.verdict == "faster":
             sentence = f"{name} ran **{_fmt_x(v.speedup)} faster** than {base_label} ({times}; {ci})"
-            if arm_spec.engine in ("processes", "cluster-processes", "external") and wl.cpu_bound:
+            if spec.workload == "transfer":
+                sentence += (": the checksums ran in parallel, and that outweighed sending the payload to the"
+                             " workers." if moves_data else ": every thread read the caller's array in place.")
+            elif arm_spec.engine in ("processes", "cluster-processes", "external") and wl.cpu_bound:
                 sentence += ": each worker process has its own GIL, so the tasks ran in parallel"
                 sentence += f" ({share:.0%} of their time on a CPU)." if math.isfinite(share) else "."
             elif not wl.cpu_bound:
@@ -717,7 +786,10 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             sentence = f"{name} was **{_fmt_x(1 / v.speedup)} slower** than {base_label} ({times}; {ci})"
             startup = float(arm.runs["startup_s"].median() + arm.runs["teardown_s"].median())
             compute = float(arm.runs["compute_s"].median())
-            if startup > 0.05 and startup > 0.2 * arm.wall_s:
+            if moves_data:
+                sentence += (f": each task's {spec.size:g} MB payload had to be pickled, sent to another process"
+                             " and unpickled there; threads read the same array in place.")
+            elif startup > 0.05 and startup > 0.2 * arm.wall_s:
                 sentence += (f": it spent {_ms(startup)} of every compute starting and stopping a fresh pool of"
                              f" {arm.spec.workers} processes; the tasks themselves took {_ms(compute)}.")
             elif holds_gil and arm_spec.engine in ("threads", "cluster-threads"):
@@ -752,8 +824,9 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                        f" {best.lanes} lanes on {on} (ideal built from the shortest task measured,"
                        f" {_ms(result.task_floor_s)}).")
     if result.noise.busy:
-        out.append(f"This machine was busy: {result.noise.describe()}. Verdicts that the busy cores could have"
-                   " produced are shown as undecided.")
+        out.append(f"This machine was busy: other programs used {result.noise.other_cores:.1f} of {cores} cores during"
+                   " the comparison, so timings are slower and noisier than on a quiet machine. Verdicts the busy"
+                   " cores could have produced are shown as undecided.")
     if wl.cpu_bound and any(a.spec.concurrency > cores for a in result.arms):
         out.append(f"This machine has {cores} usable core{'s' if cores != 1 else ''}: more workers than that cannot"
                    " compute more at once, they only take turns.")

@@ -127,6 +127,15 @@ class ExperimentResult:
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentResult:
+        """The result :meth:`to_dict` (``run --json``) describes; values come back as JSON has them."""
+        return cls(
+            spec=ExperimentSpec(**data["spec"]), machine=MachineInfo(**data["machine"]), run_id=str(data["run_id"]),
+            started_at=str(data["started_at"]), setup_s=float(data["setup_s"]), engine=dict(data["engine"]),
+            runs=pd.DataFrame(data["runs"]), tasks=pd.DataFrame(data["tasks"]), values=tuple(data["values"]),
+        )
+
     # The measurement protocol (core.kinds.base): words, charts, terminal text and frames of a run.
 
     def explain(self) -> list[str]:
