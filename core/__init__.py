@@ -24,7 +24,8 @@ _EXPORTS = {
     "combine": "core.measure.results",
     "machine_info": "core.measure.machine",
     "MachineInfo": "core.measure.machine",
-    "check_budget": "core.measure.estimate",
+    "check": "core.kinds.base",
+    "Cost": "core.measure.estimate",
     "BudgetError": "core.measure.estimate",
 }
 

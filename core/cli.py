@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from typing import Any, NoReturn
 
 from core.kinds import KINDS, kind
-from core.measure.spec import SCHEDULERS
 from core.workloads import WORKLOADS
 
 PROG = "python -m core"
+
+# The reports: what the lab runs on, not measurements (no budget, no run slot). verb -> (help, has --json).
+INFO: dict[str, tuple[str, bool]] = {
+    "workloads": ("list the workloads, their sizes and what they do to the GIL", False),
+    "machine": ("print this machine's cores, Python, GIL status and versions as JSON", False),
+    "interpreter": ("print the interpreter (GIL, switch interval) and BLAS thread pools", True),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,61 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         k.add_arguments(verb)
         _measuring_options(verb)
     _export_parser(sub)
-    sub.add_parser("workloads", help="list the workloads, their sizes and what they do to the GIL")
-    sub.add_parser("machine", help="print this machine's cores, Python, GIL status and versions as JSON")
-    trace = sub.add_parser("gil-trace", help="trace threads taking turns on the GIL (run in a child process)")
-    trace.add_argument("--threads", type=int, default=2, help="threads to trace, 1 to 16 (default 2)")
-    trace.add_argument("--seconds", type=float, default=0.5, help="how long they work, 0.05 to 3 (default 0.5)")
-    trace.add_argument("--workload", default="python", choices=["python", "numpy", "sleep"],
-                       help="python holds the GIL; numpy (np.dot) and sleep release it (default python)")
-    trace.add_argument("--switch-interval-ms", type=float, default=5.0,
-                       help="the trace process's switch interval, 0.5 to 100 ms (default 5, CPython's)")
-    trace.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    interp = sub.add_parser("interpreter", help="print the interpreter (GIL, switch interval) and BLAS thread pools")
-    interp.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    sweep = sub.add_parser("sweep", help="speedup and efficiency vs workers for one engine (strong scaling)")
-    sweep.add_argument("--workload", default="fib", choices=["fib", "numpy-sort", "numpy-matmul", "numpy-small"],
-                       help="a CPU-bound workload (default fib)")
-    sweep.add_argument("--size", type=float, help="workload size (fib n, …); default per workload")
-    sweep.add_argument("--scheduler", default="processes",
-                       choices=["threads", "processes", "cluster-threads", "cluster-processes"],
-                       help="the engine to scale (default processes)")
-    sweep.add_argument("--workers", default="1,2,4", help="worker counts, e.g. 1,2,4 (1 is always added)")
-    sweep.add_argument("--tasks", type=int, help="total tasks of every run (default: 2 × max workers,"
-                       " divisible by every count)")
-    sweep.add_argument("--repeats", type=int, default=3, help="measured repeats per worker count (default 3)")
-    sweep.add_argument("--no-sync", action="store_true", help="skip the sync reference run")
-    sweep.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    sweep.add_argument("--max-seconds", type=budget_seconds, default=60.0,
-                       help="refuse sweeps estimated longer in total (default 60)")
-    sweep.add_argument("--force", action="store_true", help="run even if over --max-seconds or the memory guard")
-    xfer = sub.add_parser("transfer", help="cost of shipping a payload to every task, by size and engine")
-    xfer.add_argument("--sizes", help="payload sizes in MB, e.g. 1,10,50 (default 1,10,50,100,200 within memory)")
-    xfer.add_argument("--schedulers", default="threads,processes,cluster-processes",
-                      help="engines, e.g. threads,processes (default threads,processes,cluster-processes)")
-    xfer.add_argument("--tasks", type=int, default=4, help="tasks per run, each gets the payload (default 4)")
-    xfer.add_argument("--workers", type=int, help="workers per engine (default: usable cores)")
-    xfer.add_argument("--repeats", type=int, default=2, help="measured repeats per point (default 2)")
-    xfer.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    xfer.add_argument("--max-seconds", type=budget_seconds, default=60.0,
-                      help="refuse sweeps estimated longer in total (default 60)")
-    xfer.add_argument("--force", action="store_true", help="run even if over --max-seconds or the memory guard")
-    over = sub.add_parser("overhead", help="what parallelism costs here: per-task overhead and start-up by engine")
-    over.add_argument("--scheduler", default="all", choices=[*(s for s in SCHEDULERS if s != "external"), "all"],
-                      help="the engine to measure, or all of them (default all)")
-    over.add_argument("--workers", type=int, default=2, help="threads, processes or cluster workers (default 2)")
-    over.add_argument("--tasks", type=int, default=1000, help="no-op tasks per graph, 10 to 20000 (default 1000)")
-    over.add_argument("--repeats", type=int, default=3, help="measured repeats; the median is reported (default 3)")
-    over.add_argument("--chunksize", type=int, default=6, help="processes: tasks per submission (default 6, Dask's)")
-    over.add_argument("--graph", default="single", choices=["single", "list"],
-                      help="single: one graph of N tasks; list: dask.compute(*N delayed) (default single)")
-    over.add_argument("--break-even", action="store_true", help="also sweep fib n to find where processes beat sync")
-    over.add_argument("--sizes", help="with --break-even: fib n as START:STOP:STEP or a list (default 18:30:3)")
-    over.add_argument("--fib-tasks", type=int, help="with --break-even: fib tasks per run (default 4)")
-    over.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    over.add_argument("--max-seconds", type=budget_seconds, default=60.0,
-                      help="refuse measurements estimated longer in total (default 60)")
-    over.add_argument("--force", action="store_true", help="run even if over --max-seconds")
+    for name, (help_text, has_json) in INFO.items():
+        info = sub.add_parser(name, help=help_text)
+        if has_json:
+            info.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
 
@@ -164,10 +120,16 @@ def _measured(k: Any, spec: Any, args: argparse.Namespace) -> Any:
     from core.engines import ClusterRegistry
     from core.kinds.base import RunContext, check, measure
 
+    # The terminal gets ONE line per failure, from main(): distributed's own log records (a client that lost its
+    # scheduler logs it, with a traceback, before the run reports it) would come on top.
+    logging.disable(logging.ERROR)
     if not args.force:
         check(k.cost(spec), args.max_seconds)
     with ClusterRegistry() as clusters:
-        return measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
+        result = measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
+    for warning in result.warnings() if hasattr(result, "warnings") else []:  # also in the JSON
+        print(f"{PROG}: warning: {one_line(warning)}", file=sys.stderr)
+    return result
 
 
 def _measure(name: str, args: argparse.Namespace) -> int:
@@ -245,43 +207,22 @@ def _writable(output: str, fmt: str) -> Any:
     return path
 
 
-def _legacy(args: argparse.Namespace) -> int:
-    """The verbs not yet written as kinds of the protocol."""
+def _info(args: argparse.Namespace) -> int:
+    """The reports of :data:`INFO`."""
     if args.command == "workloads":
         for w in WORKLOADS.values():
             print(f"{w.name:13} size = {w.size_name} {w.size_unit}".rstrip()
                   + f" [{w.min_size:g}–{w.max_size:g}, default {w.default_size:g}] · {w.gil} the GIL: {w.gil_why}")
-        return 0
-    if args.command == "machine":
+    elif args.command == "machine":
         from core.measure.machine import machine_info
 
         print(json.dumps(machine_info().to_dict(), indent=2))
-        return 0
-    if args.command == "interpreter":
+    else:
         from core.kinds.interpreter import interpreter_report, report_text
 
         report = interpreter_report()
         print(json.dumps(report, indent=2) if args.json else report_text(report))
-        return 0
-    if args.command == "gil-trace":
-        from core.kinds.gil_trace import GilTraceSpec, run_gil_trace, trace_table
-
-        trace_spec = GilTraceSpec(threads=args.threads, seconds=args.seconds, workload=args.workload,
-                                  switch_interval_ms=args.switch_interval_ms)
-        traced = run_gil_trace(trace_spec)
-        print(traced.to_json() if args.json else trace_table(traced))
-        return 0
-    if args.command in ("sweep", "transfer"):
-        from core.kinds.sweep import cli_output
-
-        print(cli_output(args))
-        return 0
-    if args.command == "overhead":
-        from core.kinds.overhead import cli_output as overhead_output
-
-        print(overhead_output(args))
-        return 0
-    raise ValueError(f"unknown command {args.command!r}")
+    return 0
 
 
 def _status(exc: BaseException) -> int:
@@ -297,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             return _measure(args.command, args)
         if args.command == "export":
             return _export(args)
-        return _legacy(args)
+        return _info(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -9,6 +9,11 @@ not import in the worker. For the same reason this module imports nothing heavy 
 Each task is run through :func:`measured_call`, which records, inside the worker, when the task ran,
 how much CPU its thread used and where it ran. That per-task evidence is what makes the GIL visible:
 a thread that waits for the GIL accumulates wall time but no CPU time.
+
+A cluster that cannot import this module gets :func:`measured_call` *by value* (cloudpickle, in every
+graph: :mod:`core.engines.shipping`). So what it reaches must pickle by value too: plain functions and
+the standard library at module level (never a ``functools.cache`` wrapper, which pickles by reference
+to this module), NumPy and threadpoolctl imported inside the tasks that need them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import math
 import os
 import pickle
+import socket
 import sys
 import threading
 import time
@@ -82,18 +88,35 @@ def numpy_matmul(side: int, blas_threads: int | None = 1) -> float:
     return float(np.trace(a @ a.T))
 
 
-@cache
 def blas_default_threads() -> int | None:
     """BLAS threads before GIL Lab first pinned them: the library's default (its env vars, else the cores).
 
     Read once per process, at the first call, which :func:`numpy_matmul` makes before it sets any
     limit. ``None`` if no BLAS is loaded.
     """
-    import numpy  # noqa: F401  (loads NumPy's BLAS, so that threadpoolctl can see it)
-    from threadpoolctl import threadpool_info
+    memo = _process_memo()
+    if "blas_default_threads" not in memo:
+        import numpy  # noqa: F401  (loads NumPy's BLAS, so that threadpoolctl can see it)
+        from threadpoolctl import threadpool_info
 
-    counts = [int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"]
-    return max(counts) if counts else None
+        counts = [int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"]
+        memo["blas_default_threads"] = max(counts) if counts else None
+    return memo["blas_default_threads"]
+
+
+def _process_memo() -> dict[str, Any]:
+    """A dict that lives as long as this process, whichever copy of this module asks for it.
+
+    Not ``functools.cache`` and not a module-level dict: a cluster worker gets this module's functions
+    by value, a fresh copy with every graph, and a module global would be fresh with them, so the
+    second graph would read a BLAS limit the first one pinned as "the default". ``sys.modules`` is the
+    one namespace every copy shares.
+    """
+    import types
+
+    name = "_gil_lab_process_memo"
+    holder = sys.modules.get(name) or sys.modules.setdefault(name, types.ModuleType(name))
+    return holder.__dict__.setdefault("memo", {})
 
 
 def numpy_small(thousands: int) -> float:
@@ -181,8 +204,39 @@ def call_function(path: str, args_json: str, kwargs_json: str, root: str | None 
 # --- per-task evidence ----------------------------------------------------------------------------
 
 
+def host_of(address: str | None, hostname: str) -> str:
+    """The host a worker at ``address`` runs on: its address's host, or ``hostname`` for a local one.
+
+    A worker on loopback or the in-process transport (``inproc://``, a ``processes=False``
+    LocalCluster), and a local scheduler's task (no address), runs on the machine called
+    ``hostname``; any other worker is known to the cluster by its network address, which tells
+    hosts apart even where their hostnames agree (containers, network namespaces).
+    """
+    if not address or "://" not in address or address.startswith("inproc://"):
+        return hostname
+    location = address.split("://", 1)[1]
+    host = location[1:].split("]", 1)[0] if location.startswith("[") else location.rsplit(":", 1)[0]
+    if host in ("", "localhost", "::1", "0.0.0.0", "::") or host.startswith("127."):
+        return hostname
+    return host
+
+
 def _worker_name() -> str:
-    """Name of the Dask worker running this task, or of the process for local schedulers.
+    """Name of the Dask worker running this task, or of the process for local schedulers."""
+    worker = _current_worker()
+    if worker is not None:
+        return str(worker.name if worker.name is not None else worker.address)
+    return f"process {os.getpid()}"
+
+
+def _worker_host() -> str:
+    """The host this task runs on (see :func:`host_of`)."""
+    worker = _current_worker()
+    return host_of(None if worker is None else str(worker.address), socket.gethostname())
+
+
+def _current_worker() -> Any:
+    """The Dask worker running this task, or None (local schedulers).
 
     ``distributed`` is only consulted if it is already imported: a local ``processes`` worker must
     not pay for importing it.
@@ -191,11 +245,10 @@ def _worker_name() -> str:
         try:
             from distributed import get_worker
 
-            worker = get_worker()
-            return str(worker.name if worker.name is not None else worker.address)
+            return get_worker()
         except ValueError:  # not inside a distributed worker
             pass
-    return f"process {os.getpid()}"
+    return None
 
 
 def measured_call(
@@ -213,7 +266,8 @@ def measured_call(
 
     Returns a dict with the task's ``value`` and its evidence: ``start_epoch`` / ``end_epoch``
     (``time.time()``, the one clock that all processes on a machine share), ``cpu_s`` (CPU time of
-    this thread, ``time.thread_time``), ``pid``, ``thread_id`` (native id) and ``worker``.
+    this thread, ``time.thread_time``), ``pid``, ``thread_id`` (native id), ``worker`` and ``host``
+    (:func:`host_of`).
 
     Why not ``dask.diagnostics.Profiler`` or ``Client.get_task_stream``: each covers only some
     schedulers, and neither records the CPU time of the task's thread, which is the measurement that
@@ -229,7 +283,7 @@ def measured_call(
     elif workload == "numpy-matmul":
         value = numpy_matmul(int(size), blas_threads)
     else:
-        value = WORKLOADS[workload].func(size)
+        value = _TASK_FUNCS[workload](size)
     cpu_s = time.thread_time() - cpu0
     end = time.time()
     return {
@@ -241,6 +295,7 @@ def measured_call(
         "pid": os.getpid(),
         "thread_id": threading.get_native_id(),
         "worker": _worker_name(),
+        "host": _worker_host(),
     }
 
 
@@ -294,6 +349,7 @@ class Workload:
 
     ``cost`` maps (size, calibration seconds) to the estimated seconds of one task on this machine;
     ``calibrate`` measures that calibration figure with a small, fast run (well under a second).
+    ``packages`` are the distributions its tasks import (checked on a cluster's workers before a run).
     """
 
     name: WorkloadName
@@ -314,6 +370,7 @@ class Workload:
     cost: Callable[[float, float], float]
     memory_bytes: Callable[[float], int]
     payload_bytes: Callable[[float], int]
+    packages: tuple[str, ...] = ()  # what its tasks import beyond the standard library (a cluster needs them)
 
     def describe_size(self, size: float) -> str:
         """``"n = 30"`` / ``"1.0 s per task"`` style label for a size."""
@@ -422,6 +479,7 @@ WORKLOADS: dict[str, Workload] = {
             cost=lambda m, per: per * m * MB * math.log2(m * MB),
             memory_bytes=lambda m: int(m * MB * 8),
             payload_bytes=lambda m: 0,
+            packages=("numpy",),
         ),
         Workload(
             name="numpy-matmul",
@@ -442,6 +500,7 @@ WORKLOADS: dict[str, Workload] = {
             cost=lambda s, per: per * s**3,
             memory_bytes=lambda s: int(3 * s * s * 8),
             payload_bytes=lambda s: 0,
+            packages=("numpy", "threadpoolctl"),
         ),
         Workload(
             name="numpy-small",
@@ -462,6 +521,7 @@ WORKLOADS: dict[str, Workload] = {
             cost=lambda k, per_thousand: per_thousand * k,
             memory_bytes=lambda k: 0,
             payload_bytes=lambda k: 0,
+            packages=("numpy",),
         ),
         Workload(
             name="transfer",
@@ -482,6 +542,7 @@ WORKLOADS: dict[str, Workload] = {
             cost=lambda mb, per_mb: per_mb * mb,
             memory_bytes=lambda mb: int(mb * MB),
             payload_bytes=lambda mb: int(mb * MB),
+            packages=("numpy",),
         ),
     ]
 }
@@ -512,6 +573,11 @@ FUNCTION_WORKLOAD = Workload(
 def workload_info(name: str) -> Workload:
     """The :class:`Workload` of ``name``: one of :data:`WORKLOADS`, or your own function's."""
     return FUNCTION_WORKLOAD if name == FUNCTION else WORKLOADS[name]
+
+
+# What measured_call runs, by name: only the task functions, so that a by-value copy of measured_call
+# carries them and not the metadata above (its calibrations and cost models stay on the client).
+_TASK_FUNCS: dict[str, Callable[[Any], Any]] = {name: w.func for name, w in WORKLOADS.items()}
 
 
 @cache

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -217,21 +218,28 @@ def _deadline(cost: Cost) -> float:
     return min(2 * limit, max(10.0, 4 * expected))
 
 
-def panel(spec: Any, *, key: str, what: str = "experiment") -> Any | None:
+def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = True) -> Any | None:
     """Estimate, Run and Measure again, live progress; show and return the result once there is one.
 
     A page load never starts a measurement: results appear when the visitor presses Run, or at once
     when these exact settings were already measured (by anyone: the store is shared). ``key`` names
     the panel (its buttons, its "Measure again" nonce, the Takeaways page's reference to its result).
+
+    ``spec`` may be a list of specs: several measurements behind one Run button (one estimate, one
+    wait for the run slot), each stored and shown on its own; the list of results is returned. With
+    ``show_result=False`` the page shows them itself (with :func:`show`), e.g. after a view control
+    that needs the results first.
     """
-    spec = _server_spec(spec)
-    kind = kind_of(spec)
+    several = isinstance(spec, (list, tuple))
+    specs = [_server_spec(s) for s in (spec if several else [spec])]
+    kinds = [kind_of(s) for s in specs]
     conf = settings()
     nonce_key = f"{key}-nonce"
     nonce = st.session_state.get(nonce_key, 0)
     try:
-        cost = check(kind.cost(spec), conf.max_seconds, uncancellable_s=conf.max_local_seconds,
-                     memory_fraction=conf.memory_fraction)
+        costs = [k.cost(s) for k, s in zip(kinds, specs, strict=True)]
+        cost = check(costs[0] if len(costs) == 1 else _together(costs, what), conf.max_seconds,
+                     uncancellable_s=conf.max_local_seconds, memory_fraction=conf.memory_fraction)
         blocked = None
     except BudgetError as exc:
         cost, blocked = None, str(exc).replace(" (the CLI's --force runs it anyway)", "")
@@ -246,7 +254,7 @@ def panel(spec: Any, *, key: str, what: str = "experiment") -> Any | None:
         cols[2].warning(f"Too big for this server: {blocked}.")
         return None
     store = results_store()
-    cached = store.has(spec, nonce)
+    cached = store.has_all(specs, nonce)
     cols[2].caption(f"Estimated {cost.describe()} on this machine"
                     + (" · these settings are measured already: instant" if cached else ""))
     if again:
@@ -256,28 +264,44 @@ def panel(spec: Any, *, key: str, what: str = "experiment") -> Any | None:
     if not (run or again or cached):
         st.info(f"Set the controls, then press **Run experiment** to measure this {what} on this machine.")
         return None
-    result = store.get(spec, nonce) if cached else None
-    if result is None:
+    results = [store.get(s, nonce) for s in specs]
+    missing = [(k, s) for k, s, r in zip(kinds, specs, results, strict=True) if r is None]
+    if missing:
         try:
-            result, waited = _measure_live(kind, spec, cost, what)
+            measured, waited = _measure_live(missing, cost, what)
         except SlotBusy as exc:
             st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
             return None
         except (ValueError, RuntimeError) as exc:  # EngineError, RunTimeout, TraceError: one clear line
             st.error(f"The experiment could not run: {exc}")
             return None
-        store.put(spec, nonce, result)
+        for (_, s), r in zip(missing, measured, strict=True):
+            store.put(s, nonce, r)
+        fresh = iter(measured)
+        results = [r if r is not None else next(fresh) for r in results]
         if waited >= 0.5:
             st.caption(f":material/hourglass_bottom: Waited {waited:.1f} s for another visitor's run to finish"
                        " (experiments run one at a time so they never share the cores).")
+    out = results if several else results[0]
     # The Takeaways page shows each lesson next to the visitor's own latest run of that page.
-    st.session_state[f"last-{key}"] = result
-    show(result, key=key)
-    return result
+    st.session_state[f"last-{key}"] = out
+    if show_result:
+        for i, result in enumerate(results):
+            show(result, key=f"{key}-{i}" if several else key)
+    return out
 
 
-def _measure_live(kind: Any, spec: Any, cost: Cost, what: str) -> tuple[Any, float]:
-    """Take the run slot for the whole measurement, then run it with live rounds; ``(result, seconds waited)``."""
+def _together(costs: list[Cost], what: str) -> Cost:
+    """The cost of several measurements run one after the other behind one button."""
+    most = [c.max_seconds for c in costs if c.max_seconds is not None]
+    return Cost(seconds=sum(c.seconds for c in costs), memory_bytes=max(c.memory_bytes for c in costs),
+                longest_uncancellable_s=max(c.longest_uncancellable_s for c in costs), what=f"this {what}",
+                advice=costs[0].advice,
+                max_seconds=sum(c.max_seconds or c.seconds for c in costs) if most else None)
+
+
+def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[list[Any], float]:
+    """Take the run slot for all of ``jobs`` (kind, spec), then run them with live rounds; ``(results, waited)``."""
     gone = session_gone()
     waiting = st.empty()
     on_wait = slot_waiter(waiting, gone)
@@ -291,9 +315,10 @@ def _measure_live(kind: Any, spec: Any, cost: Cost, what: str) -> tuple[Any, flo
         t0 = time.monotonic()
         expected = max(cost.max_seconds or cost.seconds, 0.5)
         shown = [0.0]
+        part = [""]
 
         def progress(text: str, fraction: float) -> None:
-            message.caption(f"{text} · {time.monotonic() - t0:.1f} s of about {expected:.0f} s")
+            message.caption(f"{part[0]}{text} · {time.monotonic() - t0:.1f} s of about {expected:.0f} s")
 
         def on_partial(partial: Any) -> None:
             # Live rounds: the verdicts so far after every round; the chart at most every 0.4 s (drawing
@@ -306,11 +331,14 @@ def _measure_live(kind: Any, spec: Any, cost: Cost, what: str) -> tuple[Any, flo
 
         ctx = RunContext(clusters=AppClusters(), progress=progress, on_partial=on_partial, should_stop=gone,
                          deadline_s=_deadline(cost))
-        result = kind.run(spec, ctx)
+        results = []
+        for i, (kind, spec) in enumerate(jobs):
+            part[0] = f"{i + 1} of {len(jobs)}: " if len(jobs) > 1 else ""
+            results.append(kind.run(spec, ctx))
         live.empty()
         status.update(label=f"Measured in {time.monotonic() - t0:.1f} s. Results below.", state="complete",
                       expanded=False)
-    return result, waited
+    return results, waited
 
 
 def live_view(partial: Any, *, chart: bool = True) -> None:
@@ -327,8 +355,11 @@ def live_view(partial: Any, *, chart: bool = True) -> None:
 # --- showing any result ------------------------------------------------------------------------------
 
 
-def show(result: Any, *, key: str) -> None:
-    """A result of any kind: where it was measured, its metrics, its sentences, charts and downloads."""
+def show(result: Any, *, key: str, charts: list[tuple[str, Any]] | None = None) -> None:
+    """A result of any kind: where it was measured, its metrics, its sentences, charts and downloads.
+
+    ``charts`` replaces ``result.charts()`` (a page's view of the same result, e.g. a zoomed window).
+    """
     m = result.machine
     noise = getattr(result, "noise", None)
     st.caption(
@@ -336,10 +367,13 @@ def show(result: Any, *, key: str) -> None:
         f" {m.python_version} (GIL {m.gil_label}), dask {m.dask_version}"
         + (f" · {noise.describe()}" if noise is not None else "")
     )
+    for warning in result.warnings() if hasattr(result, "warnings") else []:
+        st.warning(warning, icon=":material/warning:")
     if noise is not None and noise.busy:
-        st.warning(f"Measured on a busy machine: {noise.describe()}. Verdicts a busy machine could have produced"
-                   " are shown as undecided; press **Measure again** when it is quieter.",
-                   icon=":material/speed:")
+        verdicts = (" Verdicts a busy machine could have produced are shown as undecided;"
+                    if hasattr(result, "verdicts") else " Its numbers may show the machine more than the code;")
+        st.warning(f"Measured on a busy machine: {noise.describe()}.{verdicts} press **Measure again** when it is"
+                   " quieter.", icon=":material/speed:")
     metrics = result.metrics() if hasattr(result, "metrics") else []
     if metrics:
         cols = st.columns(len(metrics))
@@ -353,13 +387,16 @@ def show(result: Any, *, key: str) -> None:
     sentences = result.explain()
     if sentences:
         st.markdown("\n".join(f"- {s}" for s in sentences))
-    charts = result.charts()
+    charts = result.charts() if charts is None else charts
+    captions = {**CHART_CAPTIONS, **(result.captions() if hasattr(result, "captions") else {})}
     frames = result.frames()
     tabs = st.tabs([title for title, _ in charts] + ["Data"])
     for tab, (title, chart) in zip(tabs, charts, strict=False):
         with tab:
-            st.altair_chart(chart, width="stretch")
-            caption = CHART_CAPTIONS.get(title)
+            # A concatenated chart has panels of fixed width: it cannot follow the column's.
+            st.altair_chart(chart, width="content" if isinstance(chart, alt.ConcatChart | alt.HConcatChart)
+                            else "stretch")
+            caption = captions.get(title)
             if caption:
                 st.caption(caption)
     with tabs[-1]:

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-import pandas as pd
 import streamlit as st
 
-from core.kinds.gil_trace import (
-    TRACE_LIMITS,
-    TRACE_WORKLOAD_LABELS,
-    TRACE_WORKLOADS,
-    GilTrace,
-    GilTraceSpec,
-    TraceError,
-    explain_trace,
-    run_gil_trace,
-)
+from core.kinds.gil_trace import TRACE_LIMITS, TRACE_WORKLOADS, GilTraceSpec, compare_traces
 from core.kinds.interpreter import InterpreterInfo, interpreter_info
-from core.report import charts
-from core.serve.slot import SlotBusy, SlotStatus
-from core.serve.store import ResultStore
-from pages.common import session_gone, settings, slot_waiter
+from pages.common import panel, show
 
 
 @st.cache_resource(show_spinner=False)
 def _interpreter() -> InterpreterInfo:
     return interpreter_info()
-
-
-@st.cache_resource(show_spinner=False)
-def _traces() -> ResultStore:
-    """Traces shared by every visitor; the one store answers both "is it cached?" and "give it to me"."""
-    return ResultStore(max_entries=100)
-
-
-def trace(spec: GilTraceSpec, nonce: int, on_wait: Callable[[SlotStatus], None] | None = None) -> GilTrace:
-    """The stored trace for (spec, nonce), or a fresh one; ``nonce`` changes only on "Measure again"."""
-    found = _traces().get(spec, nonce)
-    if found is None:
-        found = run_gil_trace(spec, max_wait_s=settings().max_wait_seconds, on_wait=on_wait)
-        _traces().put(spec, nonce, found)
-    return found
 
 
 info = _interpreter()
@@ -82,92 +51,29 @@ if not chosen:
 specs = [GilTraceSpec(threads=threads, seconds=seconds, workload=w, switch_interval_ms=interval_ms)
          for w in workloads]
 
-nonce = st.session_state.get("trace-nonce", 0)
-cols = st.columns([1.2, 1.2, 4], vertical_alignment="center")
-run = cols[0].button("Run trace", type="primary", key="trace-run")
-again = cols[1].button("Measure again", key="trace-again",
-                       help="Ignore cached traces for these settings and take a fresh one.")
-cached = _traces().has_all(specs, nonce)
-cols[2].caption(
-    f"≈ {len(specs) * (seconds + 0.5):.0f} s: each workload runs in a fresh Python process"
-    + (" · these settings are cached: instant" if cached else "")
-)
-if again:
-    nonce = time.time_ns()
-    st.session_state["trace-nonce"] = nonce
-    cached = False
-
-traces: list[GilTrace] = []
-if not (run or again or cached):
-    st.info("Set the sliders, then press **Run trace** to watch the threads on this machine.")
-else:
-    waiting = st.empty()
-    on_wait = slot_waiter(waiting, session_gone())
-    try:
-        with st.spinner(f"Tracing {', '.join(workloads)}…"):
-            traces = [trace(s, nonce, on_wait) for s in specs]
-        waiting.empty()
-    except SlotBusy as exc:
-        st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
-    except (TraceError, ValueError) as exc:
-        st.error(f"The trace could not run: {exc}")
-
+st.caption("Each workload is traced in a fresh Python process, one after the other.")
+traces = panel(specs, key="trace", what="GIL trace", show_result=False)
 if traces:
-    total_ms = max(t.wall_s for t in traces) * 1000
+    total_ms = round(max(t.wall_s for t in traces) * 1000, 1)
     window = st.slider(
-        "Show (ms)", 0.0, round(total_ms, 1), (0.0, round(total_ms, 1)), key=f"window-{round(total_ms, 1)}",
+        "Show (ms)", 0.0, total_ms, (0.0, total_ms), key=f"window-{total_ms}",
         help="Narrow the window to see single hand-overs (try 40 ms). You can also scroll on a chart to zoom.",
     )
-    window_s = (window[0] / 1000, window[1] / 1000) if window[1] > window[0] else None
+    window_s = (window[0] / 1000, window[1] / 1000) if window[1] > window[0] and window != (0.0, total_ms) else None
     if len(traces) > 1:
         st.dataframe(
-            pd.DataFrame({
-                "workload": [t.workload for t in traces],
-                "parallel_fraction": [t.parallel_fraction for t in traces],
-                "hand-overs": [t.handoffs for t in traces],
-                "mean turn (ms)": [t.mean_turn_ms for t in traces],
-                "mean bar (ms)": [t.mean_slice_ms for t in traces],
-                "busy": [t.busy_fraction for t in traces],
-            }),
-            hide_index=True,
+            compare_traces(traces), hide_index=True,
             column_config={"parallel_fraction": st.column_config.NumberColumn(format="percent"),
                            "busy": st.column_config.NumberColumn(format="percent"),
                            "mean turn (ms)": st.column_config.NumberColumn(format="%.2f"),
                            "mean bar (ms)": st.column_config.NumberColumn(format="%.2f")},
         )
     for tr in traces:
-        st.subheader(TRACE_WORKLOAD_LABELS[tr.workload])
-        m = st.columns(4)
-        m[0].metric("parallel_fraction", f"{tr.parallel_fraction:.0%}",
-                    help="Share of the wall time during which two or more threads made progress at once.")
-        if tr.workload == "python":
-            m[1].metric("Mean turn", f"{tr.mean_turn_ms:.1f} ms",
-                        help="How long a thread stayed in front before another thread's bar started. For pure"
-                        f" Python this follows the switch interval ({tr.switch_interval_s * 1000:g} ms).")
-            m[2].metric("Hand-overs", f"{tr.handoffs}", help="Times progress passed from one thread to another.")
-        else:  # lanes run side by side: turns and hand-overs mean little, bar lengths do
-            m[1].metric("Mean bar", f"{tr.mean_slice_ms:.1f} ms",
-                        help="How long a thread made progress without a break, on average.")
-            m[2].metric("Waits", f"{int(tr.threads['waits'].sum())}",
-                        help="Gaps in all lanes together: times a thread had to wait (for the GIL or a core).")
-        m[3].metric("Busy", f"{tr.busy_fraction:.0%}",
-                    help="Share of the wall time during which at least one thread made progress.")
-        st.markdown("\n".join(f"- {s}" for s in explain_trace(tr)))
-        try:
-            st.altair_chart(charts.gil_trace_chart(tr.slices, window_s=window_s), width="stretch",
-                            key=f"chart-{tr.workload}")
-        except ValueError as exc:  # e.g. a window in which this trace has no bars
-            st.caption(f"Nothing to draw: {exc}.")
-        with st.expander(f"Per-thread figures ({tr.workload})"):
-            st.dataframe(tr.threads, hide_index=True)
-            st.caption(
-                f"Work unit ≈ {tr.unit_us:.0f} µs; a gap over {tr.gap_threshold_us:.0f} µs between two stamps counts"
-                " as a wait. *slices*: run bars; *turns*: a thread's bars until another thread's bar starts (the"
-                " operating system also cuts bars, without moving the GIL). Trace taken"
-                f" {tr.started_at}, Python {tr.machine.python_version}, {tr.machine.usable_cores} usable cores."
-            )
-            st.download_button("Download trace (JSON)", tr.to_json(), file_name=f"gil-trace-{tr.workload}.json",
-                               mime="application/json", key=f"dl-{tr.workload}")
+        st.subheader(tr.title)
+        drawn = tr.charts(window_s=window_s)
+        if not drawn:
+            st.caption("Nothing to draw in this window: this trace has no bars there.")
+        show(tr, key=f"trace-{tr.workload}", charts=drawn)
 
 st.divider()
 st.subheader("How to read a trace")

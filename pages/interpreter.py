@@ -5,14 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.kinds.interpreter import (
-    InterpreterInfo,
-    blas_default_threads,
-    blas_experiment_specs,
-    blas_info,
-    interpreter_info,
-)
-from pages._legacy import Arm, run_panel, show_results
+from core.kinds.blas import BlasSpec
+from core.kinds.interpreter import InterpreterInfo, blas_default_threads, blas_info, interpreter_info
+from pages.common import panel
 
 
 @st.cache_resource(show_spinner=False)
@@ -74,25 +69,13 @@ side = c[0].slider("Matrix side", 200, 1500, 600, 100, key="blas-side", bind="qu
 tasks = c[1].slider("Tasks", 1, 8, 4, key="blas-tasks", bind="query-params")
 workers = c[2].slider("Dask threads", 1, 8, 2, key="blas-workers", bind="query-params")
 repeats = c[3].slider("Repeats", 1, 5, 2, key="blas-repeats", bind="query-params")
-arms = [Arm(label, spec) for label, spec in blas_experiment_specs(side, tasks, workers, repeats)]
 st.caption(
     "Threads asked for: pinned "
     f"{workers} Dask × 1 BLAS = {workers}; default {workers} × {default_blas or '?'} ="
-    f" {workers * (default_blas or 1)} on {info.usable_cores} usable cores."
+    f" {workers * (default_blas or 1)} on {info.usable_cores} usable cores. The two arms take turns, round after"
+    " round, so both see the same machine."
 )
-results = run_panel("blas", arms, what="BLAS comparison")
-if results:
-    show_results(arms, results, key="blas")
-    pinned, default = results
-    faster = "pinned" if pinned.wall_s < default.wall_s else "default"
-    ratio = max(pinned.wall_s, default.wall_s) / max(min(pinned.wall_s, default.wall_s), 1e-9)
-    st.markdown(
-        f"- Here the **{faster}** arm was faster by ×{ratio:.2f} (median {pinned.wall_s:.2f} s pinned,"
-        f" {default.wall_s:.2f} s default). With as many Dask threads as cores, extra BLAS threads add no cores,"
-        " only contention; with one Dask thread, BLAS's own threads are what uses the other cores.\n"
-        "- *CPU share* and *CPU used* count each task's own thread only: BLAS's helper threads are not in them,"
-        " so the default arm's figures understate the CPU it really used."
-    )
+panel(BlasSpec(side=side, tasks=tasks, workers=workers, repeats=repeats), key="blas", what="BLAS comparison")
 
 st.divider()
 st.header("Free-threaded CPython")

@@ -40,8 +40,10 @@ if settings().allow_external_cluster:
     with st.expander("Add your own Dask cluster to the comparison", icon=":material/lan:"):
         address = st.text_input(
             "Scheduler address", key="external-address", placeholder="tcp://10.0.0.5:8786", max_chars=200,
-            help="A running `dask scheduler` with workers that can import this lab's `core` package"
-                 " (same code and Python packages). The same fib tasks run there; its workers decide the concurrency.",
+            help="A running `dask scheduler` and its workers, started anywhere with only `dask`, `distributed` and"
+                 " `numpy` installed (the same Python version as this app): the lab sends its task code with every"
+                 " run, nothing of it is installed there. The same fib tasks run there; its workers decide the"
+                 " concurrency, and the results describe them (hosts, threads, versions).",
         ).strip()
         if address:
             try:

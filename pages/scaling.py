@@ -2,33 +2,21 @@
 
 import streamlit as st
 
-from core.kinds.sweep import (
-    default_tasks,
-    default_transfer_sizes,
-    default_worker_counts,
-    describe_scaling,
-    describe_transfer,
-    max_sweep_workers,
-    scaling_from_results,
-    scaling_specs,
-    transfer_from_results,
-    transfer_specs,
-)
-from core.measure.estimate import estimate
+from core.kinds.scaling import ScalingSpec, default_tasks, default_worker_counts, max_sweep_workers
+from core.kinds.transfer import TransferSpec, default_transfer_sizes
 from core.measure.machine import machine_info
-from core.measure.results import with_machine
 from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
-from core.report import charts
 from core.workloads import WORKLOADS
-from pages._legacy import Arm, run_panel
-from pages.common import engine_picker, settings
+from pages.common import engine_picker, panel
 
 cores = machine_info().usable_cores
 st.title("Scaling & data transfer")
 st.markdown(
     "Two questions every parallel program meets: **how far do more workers go?** and **what does it cost"
     " to get the data to them?** Both are answered here with many small runs of the same engine, measured"
-    f" on this machine ({cores} usable core{'s' if cores != 1 else ''})."
+    f" on this machine ({cores} usable core{'s' if cores != 1 else ''}). The points of a sweep take turns:"
+    " every round runs each point once, in a rotating order, so a busy moment of this shared machine hits them"
+    " all alike instead of bending the curve."
 )
 
 # --- scaling -------------------------------------------------------------------------------------------
@@ -69,7 +57,6 @@ with_sync = st.toggle("Also run sync (one thread, no engine) for reference", val
                       bind="query-params")
 counts = default_worker_counts(top, cores)
 tasks = default_tasks(counts, per_worker)
-specs = scaling_specs(workload, size, engine, counts, tasks, repeats, include_sync=with_sync)
 even = all(tasks % w == 0 for w in counts)
 st.caption(
     f"Worker counts {', '.join(map(str, counts))} · **{tasks} tasks** in every run"
@@ -79,42 +66,14 @@ st.caption(
 )
 if engine in CLUSTER_SCHEDULERS:
     st.caption(
-        f":material/hub: Every worker count is a different LocalCluster ({len(counts)} shapes). Each starts once,"
-        " before its timed repeats (its start-up is shown apart, never in the wall time), and is warmed up by one"
-        " unrecorded repeat. The app keeps the 3 most recently used shapes running and closes older ones."
+        f":material/hub: Every worker count is a different LocalCluster ({len(counts)} shapes), all running while"
+        " the sweep measures. Each starts once, before the rounds (its start-up is shown apart, never in the wall"
+        " time); the app keeps the 3 most recently used shapes running afterwards and closes older ones."
     )
-arms = [Arm("sync (reference)" if s.scheduler == "sync" else f"{s.workers} worker{'s' if s.workers > 1 else ''}", s)
-        for s in specs]
-if sum(estimate(s).seconds for s in specs) > settings().max_seconds:
-    st.caption("A sweep is one run per worker count: a smaller size, fewer workers, fewer tasks per worker or"
-               " fewer repeats bring it under this server's budget.")
-results = run_panel("scaling", arms, what="scaling sweep")
-if results:
-    sweep = scaling_from_results(results)
-    f = sweep.frame
-    best = f.loc[f["speedup"].idxmax()]
-    m = st.columns(4)
-    m[0].metric("Best speedup", f"{best['speedup']:.2f}×", help=f"at {int(best['workers'])} workers, over the"
-                f" 1-worker run of {SCHEDULER_LABELS[engine]}")
-    m[1].metric("Ideal on this machine", f"{cores:.0f}×", help="min(workers, usable cores) at best")
-    fit = sweep.serial_fraction
-    m[2].metric("Amdahl serial fraction f", "n/a" if fit != fit else f"{fit:.2f}", help=sweep.caveat)
-    if sweep.sync_wall_s is not None:
-        m[3].metric("sync, same tasks", f"{sweep.sync_wall_s:.2f} s",
-                    help=f"1 worker on {engine}: {f['wall_s'].iloc[0]:.2f} s")
-    st.altair_chart(charts.scaling_chart(sweep.frame), width="content")
-    st.caption(
-        "Solid: measured medians (whiskers: from the slowest to the fastest repeat). Dashed grey: the ideal."
-        f" Dotted: Amdahl's law with the fitted f. The vertical line marks the {cores} usable cores: the knee."
-        f" Run ids: {' · '.join(f['run_id'])} — measured {sweep.started_at}."
-    )
-    st.markdown("\n".join(f"- {s}" for s in describe_scaling(sweep)))
-    with st.expander("Data (one row per worker count)"):
-        st.dataframe(sweep.frame, hide_index=True)
-        st.download_button("Download (CSV)", with_machine(sweep.frame, sweep.machine).to_csv(index=False),
-                           file_name="gil-lab-scaling.csv", mime="text/csv", key="sc-dl")
-        st.download_button("Download (JSON)", sweep.to_json(indent=1), file_name="gil-lab-scaling.json",
-                           mime="application/json", key="sc-dl-json")
+st.caption("A sweep runs every worker count once per round: a smaller size, fewer workers, fewer tasks per worker or"
+           " fewer repeats make it shorter.")
+results = panel(ScalingSpec(workload=workload, size=size, scheduler=engine, workers=counts, tasks=tasks,
+                            repeats=repeats, include_sync=with_sync), key="scaling", what="scaling sweep")
 
 with st.expander("Why the knee sits at the core count, why threads don't scale for fib, and what f means",
                  expanded=not results):
@@ -170,26 +129,11 @@ if len(options) < len(SIZE_OPTIONS):
 sizes = sorted(int(s) for s in (chosen or ["1", "10"]))
 if not chosen:
     st.caption("No size selected: measuring 1 and 10 MB.")
-xf_specs = transfer_specs(sizes, xf_engines, xf_tasks, xf_workers, xf_repeats)
-xf_arms = [Arm(f"{SCHEDULER_LABELS[s.scheduler]} · {int(s.size)} MB", s) for s in xf_specs]
-if sum(estimate(s).seconds for s in xf_specs) > settings().max_seconds:
-    st.caption("The sweep runs every engine at every size: fewer or smaller sizes, fewer tasks or repeats bring"
-               " it under this server's budget.")
-st.caption("Estimates for process engines are rough: piping large payloads is often slower than they assume.")
-xf_results = run_panel("payloads", xf_arms, what="data-transfer sweep")
-if xf_results:
-    moved = transfer_from_results(xf_results)
-    st.altair_chart(charts.transfer_chart(moved.frame), width="content")
-    st.caption(
-        "Both axes are logarithmic: sizes span two orders of magnitude, times three. Left: median wall time of a"
-        " run (whiskers: fastest to slowest repeat). Right: implied MB/s = MB × tasks ÷ compute seconds."
-        f" Measured {moved.started_at}."
-    )
-    st.markdown("\n".join(f"- {s}" for s in describe_transfer(moved)))
-    with st.expander("Data (one row per engine and size)"):
-        st.dataframe(moved.frame, hide_index=True)
-        st.download_button("Download (CSV)", with_machine(moved.frame, moved.machine).to_csv(index=False),
-                           file_name="gil-lab-transfer.csv", mime="text/csv", key="xf-dl")
+st.caption("The sweep runs every size of an engine once per round: fewer or smaller sizes, fewer tasks or repeats"
+           " make it shorter. Estimates for process engines are rough: piping large payloads is often slower than"
+           " they assume.")
+xf_results = panel(TransferSpec(sizes_mb=tuple(sizes), schedulers=tuple(xf_engines), tasks=xf_tasks,
+                                workers=xf_workers, repeats=xf_repeats), key="payloads", what="data-transfer sweep")
 
 with st.expander("Why threads stay flat, why processes grow, and what MB/s means", expanded=not xf_results):
     st.markdown(

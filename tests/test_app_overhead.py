@@ -48,7 +48,7 @@ def test_page_renders_every_section_without_measuring():
     keys = {b.key for b in at.button}
     assert {f"{s}-run" for s in SECTIONS} <= keys and {f"{s}-again" for s in SECTIONS} <= keys
     assert not chart_specs(at), "a page load must not measure anything"
-    assert sum("Press **Run**" in i.value for i in at.info) == 4
+    assert sum("press **Run experiment**" in i.value for i in at.info) == 4
     assert any(c.value.startswith("Estimated ≈") for c in at.caption)
 
 

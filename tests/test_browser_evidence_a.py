@@ -33,7 +33,7 @@ def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixt
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)
     assert "GIL trace" in title.inner_text()
-    run = app.page.get_by_role("button", name="Run trace", exact=True)
+    run = app.page.get_by_role("button", name="Run experiment", exact=True)
     expect(run).to_have_count(1)
     app.assert_clean()
     run.click()

@@ -41,7 +41,7 @@ def _open(app, path: str, title: str) -> None:  # noqa: F811
 def test_overhead_page_measures_per_task_cost(app):  # noqa: F811
     _open(app, "overhead?pt-tasks=100&pt-repeats=1&pt-engines=sync&pt-engines=threads", "Overhead anatomy")
     expect(app.page.locator(CHARTS)).to_have_count(0)  # a page load measures nothing
-    app.page.get_by_role("button", name="Run", exact=True).first.click()
+    app.page.get_by_role("button", name="Run experiment", exact=True).first.click()
     with contextlib.suppress(PlaywrightTimeoutError):  # a fast run may be over before the first poll
         app.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)
     app.page.locator(CHARTS).first.wait_for(timeout=RUN_MS)
@@ -54,7 +54,7 @@ def test_scaling_page_runs_a_small_transfer_sweep(app):  # noqa: F811
     _open(app, "scaling?xf-engines=threads&xf-engines=processes&xf-sizes=1&xf-tasks=2&xf-workers=2&xf-repeats=1",
           "Scaling")
     expect(app.page.locator(CHARTS)).to_have_count(0)
-    # The second panel on the page (data transfer); the page draws its own charts, not the "Run ids" panel.
+    # The second panel on the page (data transfer).
     app.page.get_by_role("button", name="Run experiment", exact=True).nth(1).click()
     with contextlib.suppress(PlaywrightTimeoutError):
         app.page.wait_for_function(SCRIPT_BUSY_JS, timeout=5_000, polling=50)

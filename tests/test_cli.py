@@ -44,6 +44,7 @@ BAD_INPUT = {
     "fractional fib size": (["--workload", "fib", "--size", "25.5"], "size"),
     "chunksize on threads": (["--scheduler", "threads", "--chunksize", "4"], "chunksize"),
     "workers 33": (["--workers", "33"], "workers"),
+    "no-ship on a local scheduler": (["--scheduler", "threads", "--no-ship"], "--no-ship"),
 }
 UNREACHABLE = "unreachable cluster"
 

@@ -56,8 +56,11 @@ def test_fib_verdicts_follow_physics(fib_comparison):
         assert processes.verdict not in ("same", "slower"), processes
         if not processes.busy:  # other programs taking the cores slow the parallel arm: the lab says so itself
             assert processes.speedup > 1.2, processes
-    # Each task had the CPU for only part of its time under threads, nearly all of it in its own process.
-    assert result.arms[1].cpu_share < 0.8 < result.arms[2].cpu_share
+    # Each task had the CPU for only part of its time under threads (they took turns on one GIL), more of it
+    # in its own process; a busy machine lowers both, so the margin is wide.
+    assert result.arms[1].cpu_share < 0.85, result.arms[1].cpu_share
+    if not processes.busy:
+        assert result.arms[2].cpu_share > result.arms[1].cpu_share + 0.1, [a.cpu_share for a in result.arms]
 
 
 def test_the_interval_brackets_the_estimate_and_the_verdict_matches_it(fib_comparison):
@@ -88,7 +91,7 @@ def test_sleep_on_threads_is_faster_and_decided_in_the_fewest_rounds(registry):
     result = measure(KIND, spec, RunContext(clusters=registry))
     v = result.verdicts[0]
     assert v.verdict == "faster" and v.speedup > 2.5, v
-    assert result.stop == "decided" and result.rounds == 6  # a big, quiet effect: the first look decides
+    assert result.stop == "decided" and result.rounds <= 8, (result.stop, result.rounds)  # a big, quiet effect
     assert result.task_floor_s == pytest.approx(0.02)
 
 
@@ -149,6 +152,15 @@ def test_bad_comparison_specs_are_refused(changes, words):
         CompareSpec(**{**FIB, **changes})
 
 
+def test_a_comparison_needs_the_memory_of_every_arms_workers_at_once():
+    from core.measure.estimate import PROCESS_WORKER_BYTES
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("processes", 4, reuse_pool=True),
+                                    Arm("cluster-processes", 4, 1)))
+    need = KIND.cost(spec).memory_bytes
+    assert need >= 4 * PROCESS_WORKER_BYTES["processes"] + 4 * PROCESS_WORKER_BYTES["cluster-processes"]
+
+
 def test_presets_are_valid_small_and_within_the_shared_budget():
     for name in PRESETS:
         spec = preset(name)
@@ -187,6 +199,7 @@ def test_cli_compare_explicit_engines_table(cli):
     (["--rounds", "many"], "--rounds"), (["--rounds", "0"], "rounds"), (["--preset", "start", "--engines", "sync"],
                                                                          "--preset"),
     (["--workload", "fib", "--size", "99"], "size"),
+    (["--preset", "start", "--no-ship"], "--no-ship"),
 ])
 def test_cli_compare_bad_input_is_one_line_and_exit_2(cli, args, words):
     run = cli("compare", *args)

@@ -453,3 +453,19 @@ def test_result_of_tasks_too_short_to_time_is_still_valid_json(parse_json):
     )
     assert result.tasks["cpu_share"].isna().all()  # documented: too short to time gets no share
     parse_json(result.to_json())
+
+
+def test_a_warm_pool_closed_while_in_use_finishes_the_run_then_shuts_down():
+    """An evicted cache entry must not pull the pool from under a measurement that still uses it."""
+    from core.engines.local import WarmPool
+
+    warm = WarmPool(2, numpy=False)
+    with warm.use() as (pool, started):
+        assert started > 0
+        warm.close()  # e.g. the app's cache evicted it
+        assert warm.closed and pool.submit(os.getpid).result(timeout=60) != os.getpid()  # still serves this run
+        with pytest.raises(EngineError, match="closed"), warm.use():
+            pass
+    assert warm.pool is None  # the last user left: shut down
+    with pytest.raises(RuntimeError):
+        pool.submit(os.getpid)

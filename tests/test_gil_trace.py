@@ -18,12 +18,12 @@ from core.kinds.gil_trace import (
     TRACE_WORKLOADS,
     GilTrace,
     GilTraceSpec,
+    gil_trace_chart,
     overlap_fractions,
     run_gil_trace,
     segment,
 )
 from core.measure.machine import usable_cores
-from core.report.charts import gil_trace_chart
 
 THREAD_COLUMNS = {"thread", "units", "running_s", "running_share", "slices", "mean_slice_ms", "max_slice_ms",
                   "waits", "mean_wait_ms", "turns", "mean_turn_ms", "truncated"}

@@ -9,15 +9,14 @@ import sysconfig
 
 import pytest
 
+from core.kinds.blas import blas_experiment_specs, run_blas_experiment
 from core.kinds.interpreter import (
     BlasPool,
     InterpreterInfo,
     blas_default_threads,
-    blas_experiment_specs,
     blas_info,
     interpreter_info,
     interpreter_report,
-    run_blas_experiment,
 )
 from core.measure.machine import usable_cores
 from core.workloads import numpy_matmul

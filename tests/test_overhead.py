@@ -19,7 +19,6 @@ from core.kinds.overhead import (
     ChunksizeSpec,
     PerTaskSpec,
     StartupSpec,
-    check_overhead_budget,
     extrapolate_break_even,
     measure_break_even,
     measure_chunksize,
@@ -80,9 +79,12 @@ def test_noop_graphs_have_one_task_per_no_op_and_unique_keys():
 
 
 def test_budget_refuses_huge_measurements():
+    from core.kinds.base import check
+    from core.kinds.overhead import KIND
+
     with pytest.raises(ValueError, match="budget"):
-        check_overhead_budget(PerTaskSpec(tasks=20_000, repeats=10), max_seconds=10)
-    assert check_overhead_budget(PerTaskSpec(engines=("sync",), tasks=100, repeats=1), max_seconds=10) < 10
+        check(KIND.cost(PerTaskSpec(tasks=20_000, repeats=10)), max_seconds=10)
+    assert check(KIND.cost(PerTaskSpec(engines=("sync",), tasks=100, repeats=1)), max_seconds=10).seconds < 10
 
 
 def test_extrapolation_follows_fib_growth_and_needs_parallel_lanes():

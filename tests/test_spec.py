@@ -13,7 +13,9 @@ import pytest
 
 import core
 from core import SCHEDULERS, WORKLOADS, ExperimentSpec
-from core.measure.estimate import BudgetError, check_budget, estimate
+from core.kinds.base import check
+from core.kinds.run import KIND as RUN
+from core.measure.estimate import BudgetError, estimate
 from core.measure.spec import LIMITS, MAX_CLUSTER_THREADS
 
 # --- valid specs ------------------------------------------------------------------------------------
@@ -132,6 +134,8 @@ INVALID = {
     "cluster threads over cap": ({"scheduler": "cluster-threads", "workers": 5, "threads_per_worker": 13},
                                  ("workers", "threads_per_worker", str(MAX_CLUSTER_THREADS))),
     "blas_threads=0": ({"blas_threads": 0}, ("blas_threads", "1", "64")),
+    "ship_code off on threads": ({"scheduler": "threads", "ship_code": False}, ("ship_code", "external")),
+    "ship_code not a bool": ({"scheduler": "cluster-threads", "ship_code": "no"}, ("ship_code", "True or False")),
 }
 
 
@@ -170,12 +174,12 @@ def test_package_does_not_shadow_the_estimate_submodule():
     """``core.measure.estimate`` is the submodule (a lazy export of the same name would flip between the two)."""
     import core.measure.estimate as module
 
-    assert core.check_budget is check_budget
+    assert core.check is check
     assert core.measure.estimate is module and module.estimate is estimate
 
 
 def test_package_exports_the_budget_guard():
-    assert core.check_budget is check_budget
+    assert core.check is check
     assert core.BudgetError is BudgetError
 
 
@@ -208,21 +212,19 @@ def test_estimate_counts_cluster_start_only_when_needed():
     assert cold.seconds > warm.seconds
 
 
-def test_check_budget_returns_the_estimate_when_within_budget():
+def test_the_budget_check_returns_the_estimate_when_within_budget():
     spec = ExperimentSpec(workload="fib", size=20, tasks=2, scheduler="sync", repeats=1)
-    total = check_budget(spec, max_seconds=60)
-    assert total == pytest.approx(estimate(spec).seconds)
-    pair = [spec, spec.replace(scheduler="threads")]
-    assert check_budget(pair, max_seconds=60) == pytest.approx(sum(estimate(s).seconds for s in pair))
+    cost = check(RUN.cost(spec), 60)
+    assert cost.seconds == pytest.approx(estimate(spec).seconds)
 
 
-def test_check_budget_refuses_a_huge_run_and_says_how_long():
+def test_the_budget_check_refuses_a_huge_run_and_says_how_long():
     assert issubclass(BudgetError, ValueError)
     huge = ExperimentSpec(workload="fib", size=34, tasks=64, scheduler="sync", repeats=20)
     seconds = estimate(huge).seconds
     assert seconds > 60
     with pytest.raises(BudgetError) as info:
-        check_budget(huge, max_seconds=60)
+        check(RUN.cost(huge), 60)
     message = str(info.value)
     assert f"{seconds:,.0f} s" in message
     assert "60 s" in message
@@ -233,11 +235,11 @@ def test_memory_guard_refuses_an_impossible_memory_spec():
     need = estimate(big).memory_bytes
     assert need > 0
     with pytest.raises(BudgetError, match="MB") as info:
-        check_budget(big, max_seconds=1e9, memory_limit_bytes=need)  # needs all of it; half is allowed
+        check(RUN.cost(big), 1e9, memory_limit_bytes=need)  # needs all of it; half is allowed
     assert "MB available" in str(info.value)
     # The same spec passes when memory is plentiful, and a spec that needs no memory always passes.
-    assert check_budget(big, max_seconds=1e9, memory_limit_bytes=4 * need) > 0
-    assert check_budget(ExperimentSpec(workload="fib", size=20, repeats=1), memory_limit_bytes=1) > 0
+    assert check(RUN.cost(big), 1e9, memory_limit_bytes=4 * need).seconds > 0
+    assert check(RUN.cost(ExperimentSpec(workload="fib", size=20, repeats=1)), 60, memory_limit_bytes=1).seconds > 0
 
 
 def test_memory_estimate_counts_payload_copies_in_processes():

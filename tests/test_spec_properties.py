@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.measure.estimate import estimate
-from core.measure.spec import CLUSTER_SCHEDULERS, LIMITS, MAX_CLUSTER_THREADS, SCHEDULERS, ExperimentSpec
+from core.measure.spec import (
+    CLUSTER_SCHEDULERS,
+    DISTRIBUTED_SCHEDULERS,
+    LIMITS,
+    MAX_CLUSTER_THREADS,
+    SCHEDULERS,
+    ExperimentSpec,
+)
 from core.workloads import WORKLOADS
 
 FIELDS = [f.name for f in fields(ExperimentSpec)]
@@ -65,6 +72,7 @@ FIELD_VALUES = {
     "size": st.one_of(size_values, anything),
     "scheduler": st.one_of(st.sampled_from(SCHEDULERS), anything),
     "reuse_pool": st.one_of(st.booleans(), anything),
+    "ship_code": st.one_of(st.booleans(), anything),
     "address": st.one_of(st.none(), st.sampled_from(ADDRESSES), anything),
     **{name: st.one_of(near(*LIMITS[name]), anything) for name in INT_FIELDS},
     # Your own function: only with workload "function", which no drawn workload is (its name is not in
@@ -103,6 +111,8 @@ def valid_kwargs(draw: st.DrawFn) -> dict:
         kw["reuse_pool"] = draw(st.booleans())
     if scheduler == "external":
         kw["address"] = draw(st.sampled_from(ADDRESSES))
+    if scheduler in DISTRIBUTED_SCHEDULERS:
+        kw["ship_code"] = draw(st.booleans())
     return kw
 
 
@@ -133,6 +143,7 @@ def check_valid(spec: ExperimentSpec) -> None:
         low, high = LIMITS[name]
         assert type(value) is int and low <= value <= high, (name, value)
     assert type(spec.reuse_pool) is bool
+    assert type(spec.ship_code) is bool and (spec.ship_code or spec.scheduler in DISTRIBUTED_SCHEDULERS)
     assert (spec.address is not None) == (spec.scheduler == "external")
     assert spec.address is None or isinstance(spec.address, str)
     if spec.scheduler in CLUSTER_SCHEDULERS:
@@ -199,6 +210,9 @@ def test_huge_integers_give_a_short_message_not_an_overflow(field, value):
 @pytest.mark.parametrize("kwargs", [
     {"workload": ["fib"]}, {"workload": {"fib": 1}}, {"scheduler": ["threads"]}, {"reuse_pool": []},
     {"reuse_pool": "no", "scheduler": "processes"}, {"reuse_pool": 1, "scheduler": "processes"},
+    {"ship_code": "no", "scheduler": "cluster-processes"}, {"ship_code": 0, "scheduler": "external",
+                                                            "address": "tcp://h:1"},
+    {"ship_code": False, "scheduler": "threads"},
     {"scheduler": "external", "address": 8786}, {"scheduler": "external", "address": ["tcp://h:1"]},
     {"scheduler": "external", "address": "tcp://127.0.0.1:8786\n"}, {"scheduler": "external", "address": "tcp://h:٨٧٨٦"},
     {"scheduler": "external", "address": "tcp://" + "h" * 10_000 + ":99999"},

@@ -1,4 +1,4 @@
-"""Scaling and data-transfer sweeps, measured for real at small sizes, and their CLI verbs.
+"""Scaling and data-transfer sweeps (`core.kinds.scaling`, `core.kinds.transfer`), measured for real; their CLI verbs.
 
 Physics with wide margins (the machine is a shared 2-core box): more worker processes finish fib
 sooner up to the core count; shipping a payload to processes costs time that grows with its size,
@@ -14,20 +14,18 @@ import time
 import psutil
 import pytest
 
-from core.kinds.sweep import (
+from core.kinds.points import parse_counts
+from core.kinds.scaling import (
     SCALING_COLUMNS,
-    TRANSFER_COLUMNS,
     amdahl,
     default_tasks,
     default_worker_counts,
     describe_scaling,
-    describe_transfer,
     fit_serial_fraction,
-    parse_counts,
     scaling_specs,
     scaling_sweep,
-    transfer_sweep,
 )
+from core.kinds.transfer import TRANSFER_COLUMNS, describe_transfer, transfer_sweep
 from core.measure.estimate import BudgetError
 from core.measure.machine import machine_info
 

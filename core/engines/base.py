@@ -114,6 +114,7 @@ class Work:
     keys: tuple[str, ...]
     payload: Any = None
     payload_key: str = "payload"
+    task: Callable[..., Delayed] | None = None  # how a graph's task references func: delayed(func) by default
 
     def delayed(self) -> list[Delayed]:
         return self._graph
@@ -124,7 +125,8 @@ class Work:
     @cached_property
     def _graph(self) -> list[Delayed]:
         shared = delayed(self.payload, name=self.payload_key) if self.payload is not None else None
-        return [delayed(self.func)(*(shared if a is SHARED else a for a in args), dask_key_name=key)
+        task = self.task or delayed(self.func)
+        return [task(*(shared if a is SHARED else a for a in args), dask_key_name=key)
                 for args, key in zip(self.args, self.keys, strict=True)]
 
     @cached_property

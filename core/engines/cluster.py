@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from typing import Any, Protocol
 
 from dask.delayed import Delayed
+from dask.typing import no_default
 
 from core.engines.base import Compute, EngineError, Watch, Work, WorkerLost, as_delayed
 from core.measure.spec import ExperimentSpec
@@ -357,6 +358,7 @@ class DistributedEngine:
         self._stack = ExitStack()
         self._own_client = False
         self._workers: dict[str, Any] = {}  # address -> pid of the workers the run started with
+        self._warnings: list[str] = []  # one line each, in the result (engine info) and on the CLI's stderr
 
     @property
     def where(self) -> str:
@@ -370,17 +372,24 @@ class DistributedEngine:
         else:
             t0 = time.perf_counter()
             self._connect()
+            self._check_environment()
             started = time.perf_counter() - t0
         self._workers = self._worker_pids()
         return started
 
     def _connect(self) -> None:
         from distributed import Client
+        from distributed.versions import VersionMismatchWarning
 
         address = str(self.spec.address)
-        probe_scheduler(address)
+        security = client_security(address)
+        probe_scheduler(address, security=security)
         try:
-            self.client = Client(address, set_as_default=False, timeout=_CLUSTER_CONNECT_TIMEOUT_S)
+            with warnings.catch_warnings():
+                # distributed's own version check is a multi-line table; ours is one line (_check_environment).
+                warnings.simplefilter("ignore", VersionMismatchWarning)
+                self.client = Client(address, set_as_default=False, timeout=_CLUSTER_CONNECT_TIMEOUT_S,
+                                     security=security)
         except Exception as exc:  # whatever went wrong, the user needs the address
             raise EngineError(
                 f"could not connect to the cluster at {address} within {_CLUSTER_CONNECT_TIMEOUT_S} s"
@@ -388,33 +397,99 @@ class DistributedEngine:
             ) from exc
         self._own_client = True
         if not current_workers(self.client):
-            raise EngineError(f"the cluster at {address} has no workers")
+            raise EngineError(
+                f"the cluster at {address} has no workers: start some, e.g. `dask worker {address}` on each host,"
+                " then run again"
+            )
+
+    def _check_environment(self) -> None:
+        """Refuse a cluster whose workers cannot run these tasks; keep one warning line for other differences.
+
+        See :mod:`core.engines.environment`. Called on connect and whenever workers joined since.
+        """
+        from core.engines import environment
+
+        try:
+            versions = environment.fetch_versions(self.client)
+        except Exception as exc:  # a worker leaving mid-question, a scheduler going away
+            if self._scheduler_gone():
+                raise self._lost_scheduler() from exc
+            raise EngineError(f"could not ask {self.where} for its versions ({type(exc).__name__}: {exc})") from exc
+        errors, notes = environment.check(versions, workload=self.spec.workload, ship=self.spec.ship_code)
+        if errors:
+            raise EngineError(f"{self.where} cannot run {self.spec.workload} tasks: " + "; ".join(errors))
+        self._warnings = list(dict.fromkeys([*self._warnings, *notes]))
 
     def repeat(self) -> AbstractContextManager[Compute]:
         return nullcontext(self._compute)
 
     def _compute(self, work: Work | list[Delayed]) -> list[Any]:
         tasks = as_delayed(work)
-        with warnings.catch_warnings():
-            # transfer's payload is part of the graph on purpose: shipping it is the lesson.
-            warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
-            futures = self.client.compute(tasks)
+        try:
+            with warnings.catch_warnings():
+                # transfer's payload is part of the graph on purpose: shipping it is the lesson.
+                warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
+                futures = self.client.compute(tasks)
+        except Exception as exc:
+            raise self._failure(exc) from exc
         gather = self.client.gather(futures, asynchronous=True)  # the coroutine client.gather would run
         pending = asyncio.run_coroutine_threadsafe(gather, self.client.loop.asyncio_loop)
         try:
             return self._wait(pending, futures)
         except BaseException as exc:  # a stop, a deadline, a dead worker, a task's error, Streamlit's stop
+            # Only what the cluster raised is translated; a stop or a front end's own exception passes unchanged.
+            from_cluster = pending.done() and not pending.cancelled() and pending.exception() is exc
+            if self._scheduler_gone():
+                # Nothing to cancel or wait for: the scheduler forgot this run with the connection, and every
+                # question asked of it now would wait for a connect timeout.
+                pending.cancel()
+                if from_cluster:
+                    raise self._lost_scheduler() from exc
+                raise
             error = self._abort(futures, tasks, exc)
             # The cancelled futures end the gather; cancelling it mid-wait instead would orphan its
             # per-key waits, which asyncio then reports as "Task exception was never retrieved".
             with suppress(BaseException):
                 pending.result(timeout=_CANCEL_GRACE_S)
             pending.cancel()
+            if error is exc and from_cluster:
+                error = self._failure(exc)
             if error is exc:
                 raise
             raise error from exc
         finally:
             del futures
+
+    def _scheduler_gone(self) -> bool:
+        """Whether this client lost its scheduler (distributed is reconnecting, or gave up and closed)."""
+        return self.client is not None and self.client.status in ("connecting", "closing", "closed")
+
+    def _failure(self, exc: BaseException) -> BaseException:
+        """``exc`` as ONE line that says what happened where (the lab's own errors and stops pass unchanged).
+
+        What reaches here from a cluster: the scheduler could not unpickle the graph (with ``ship_code``
+        off, it cannot import the lab; or a package the graph's data needs is missing there), the
+        connection to the scheduler was lost, or a task raised on a worker.
+        """
+        if not isinstance(exc, Exception):
+            return exc
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        if "deserialization of the task graph" in str(exc):
+            why = ("with --no-ship the scheduler and every worker must import this lab's core package: start them"
+                   " with PYTHONPATH set to this repository, or run without --no-ship" if not self.spec.ship_code
+                   else "it lacks a package the graph's data needs (see its log)")
+            return EngineError(f"the scheduler of {self.where} could not load the task graph: {why}"
+                               f" ({text.split('.')[0]})")
+        if self._scheduler_gone() or "scheduler-connection-lost" in str(exc):
+            return self._lost_scheduler()
+        hint = ""
+        if isinstance(exc, ImportError) and not self.spec.ship_code:
+            hint = " (with --no-ship every worker must import this lab's core package: PYTHONPATH, see README)"
+        return EngineError(f"a task failed on {self.where}: {text}{hint}")
+
+    def _lost_scheduler(self) -> EngineError:
+        return EngineError(f"lost the connection to the scheduler of {self.where} (it stopped, or the network failed);"
+                           " nothing was measured — run again once it is back")
 
     def _wait(self, pending: Any, futures: list[Any]) -> list[Any]:
         while True:
@@ -423,6 +498,8 @@ class DistributedEngine:
             except TimeoutError:
                 if pending.done():  # a task's own TimeoutError, not the slice's
                     raise
+            if self._scheduler_gone():
+                raise self._lost_scheduler()
             lost = self._lost_workers()
             if lost:
                 raise WorkerLost(self._lost_message(lost, restarted=None))
@@ -435,10 +512,16 @@ class DistributedEngine:
         the compute then finishes "successfully" with some tasks run twice and a time that measures
         the failure. A changed worker set (address or pid) is the evidence.
         """
-        lost = self._lost_workers()
+        current = self._worker_pids()
+        lost = self._lost_workers(current)
         if lost:
             restarted = self.handle.restart() if self.handle is not None and self.handle.processes else None
             raise WorkerLost(self._lost_message(lost, restarted))
+        joined = {address: pid for address, pid in current.items() if address not in self._workers}
+        if joined:  # they ran tasks of this repeat, and may leave too; an external one is checked like the others
+            if self.handle is None:
+                self._check_environment()
+            self._workers.update(joined)
 
     def _worker_pids(self) -> dict[str, Any]:
         """Address -> pid (None where unknown: the scheduler does not know pids) of every worker."""
@@ -446,9 +529,9 @@ class DistributedEngine:
         known = self.handle.worker_pids() if self.handle is not None else {}
         return {address: known.get(address) for address in workers}
 
-    def _lost_workers(self) -> dict[str, Any]:
+    def _lost_workers(self, current: dict[str, Any] | None = None) -> dict[str, Any]:
         """Workers of the run's start that are gone now (or came back as another process)."""
-        current = self._worker_pids()
+        current = self._worker_pids() if current is None else current
         return {address: pid for address, pid in self._workers.items() if current.get(address, -1) != pid}
 
     def _lost_message(self, lost: dict[str, Any], restarted: bool | None) -> str:
@@ -537,26 +620,63 @@ class DistributedEngine:
         return exc
 
     def info(self) -> dict[str, Any]:
+        """What the cluster had: shape, and its description (workers, hosts, versions), warnings, shipping."""
+        from core.engines import environment
+
         workers = current_workers(self.client) if self.client else {}
         threads = [int(w.get("nthreads", 0)) for w in workers.values()]
-        return {
+        out: dict[str, Any] = {
             "n_workers": len(threads),
             "threads_per_worker": max(threads, default=0),
             "total_threads": sum(threads),
             "scheduler_address": self.client.scheduler.address if self.client else None,
+            "ship_code": self.spec.ship_code,
         }
+        if self.client is not None:
+            out.update(environment.describe(self.client, workers))
+        out["warnings"] = list(self._warnings)
+        return out
 
     def close(self) -> None:
         if self._own_client and self.client is not None:
-            self.client.close()
+            # A client whose scheduler is gone has nobody to say goodbye to: do not wait for it.
+            self.client.close(timeout=1 if self._scheduler_gone() else no_default)
         self.client = None
         self._stack.close()
 
 
-async def _identify(address: str, timeout_s: float) -> dict[str, Any]:
+def client_security(address: str) -> Any:
+    """The ``distributed.Security`` a client of ``address`` uses: Dask's configuration (``None`` if not TLS).
+
+    A ``tls://`` (or ``wss://``) scheduler needs this client's credentials: the CA that signed the
+    scheduler's certificate, and usually a client certificate and key. Without them distributed fails
+    deep inside its connect with an error about an ``ssl_context`` argument; say what to set instead.
+
+    Raises
+    ------
+    EngineError
+        For a TLS address when Dask's configuration holds no TLS credentials.
+    """
+    if not address.startswith(("tls://", "wss://")):
+        return None
+    from distributed.security import Security
+
+    security = Security()  # reads distributed.comm.tls.* from Dask's configuration and environment
+    if security.get_connection_args("client").get("ssl_context") is None:
+        raise EngineError(
+            f"could not connect to {address}: a TLS address needs this client's TLS credentials, and Dask's"
+            " configuration has none — set distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and"
+            " distributed.comm.tls.client.key (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=/path/ca.pem), or use the"
+            " scheduler's tcp:// address"
+        )
+    return security
+
+
+async def _identify(address: str, timeout_s: float, security: Any = None) -> dict[str, Any]:
     from distributed.comm import connect
 
-    comm = await connect(address, timeout=timeout_s)
+    args = security.get_connection_args("client") if security is not None else {}
+    comm = await connect(address, timeout=timeout_s, **args)
     try:
         await comm.write({"op": "identity", "reply": True})
         reply = await comm.read()
@@ -565,7 +685,7 @@ async def _identify(address: str, timeout_s: float) -> dict[str, Any]:
     return reply if isinstance(reply, dict) else {"type": repr(reply)[:60]}
 
 
-def probe_scheduler(address: str, timeout_s: float = _PROBE_TIMEOUT_S) -> None:
+def probe_scheduler(address: str, timeout_s: float = _PROBE_TIMEOUT_S, *, security: Any = None) -> None:
     """Check, within about ``timeout_s``, that a Dask scheduler answers at ``address``.
 
     ``distributed.Client(address)`` retries a refused port until its timeout, then waits for the
@@ -577,7 +697,8 @@ def probe_scheduler(address: str, timeout_s: float = _PROBE_TIMEOUT_S) -> None:
     ------
     EngineError
         Naming ``address``: nothing listening, no answer, not the Dask protocol, or a Dask server
-        that is not a scheduler (a worker's or nanny's address).
+        that is not a scheduler (a worker's or nanny's address). ``security``: a TLS address's credentials
+    (:func:`client_security`).
     """
     import socket
 
@@ -611,7 +732,7 @@ def probe_scheduler(address: str, timeout_s: float = _PROBE_TIMEOUT_S) -> None:
 
     def ask() -> None:
         try:
-            outcome["reply"] = asyncio.run(asyncio.wait_for(_identify(address, timeout_s), timeout_s))
+            outcome["reply"] = asyncio.run(asyncio.wait_for(_identify(address, timeout_s, security), timeout_s))
         except BaseException as exc:  # reported to the caller below
             outcome["error"] = exc
 

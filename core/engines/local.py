@@ -146,6 +146,7 @@ class WarmPool:
         self.pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._users = 0
 
     @property
     def closed(self) -> bool:
@@ -165,11 +166,27 @@ class WarmPool:
                 self.pool = start_pool(self.workers, "numpy-matmul" if self.numpy else "fib")
                 started = time.perf_counter() - t0
             pool = self.pool
-        yield pool, started
+            self._users += 1
+        try:
+            yield pool, started
+        finally:
+            with self._lock:
+                self._users -= 1
+                last = self._closed and self._users == 0
+            if last:
+                self._shutdown()
 
     def close(self) -> None:
+        """Close the pool now, or as soon as the last run using it ends (an evicted cache entry must not
+        pull the pool from under a run: a measurement may hold more pools than the cache keeps)."""
         with self._lock:
             self._closed = True
+            idle = self._users == 0
+        if idle:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        with self._lock:
             pool, self.pool = self.pool, None
         if pool is not None:
             pool.shutdown(wait=True)

@@ -75,9 +75,10 @@ class Result(Protocol):
     """What every kind's result offers (frozen dataclasses carrying their machine and start time).
 
     Optional: ``metrics()`` (``(label, value, note, help)`` tuples for the page's metric row), ``noise``
-    (a :class:`core.measure.noise.Noise`), and, for kinds measured in rounds whose partial results reach
-    ``RunContext.on_partial``, ``live_table()`` / ``live_chart()`` (what a page redraws each round) and
-    ``progress_line()`` (what the terminal prints each round).
+    (a :class:`core.measure.noise.Noise`), ``warnings()`` (one line each: the CLI prints them on stderr,
+    a page shows them with ``st.warning``; they are in the JSON too), and, for kinds measured in rounds
+    whose partial results reach ``RunContext.on_partial``, ``live_table()`` / ``live_chart()`` (what a page
+    redraws each round) and ``progress_line()`` (what the terminal prints each round).
     """
 
     def to_dict(self) -> dict[str, Any]: ...
@@ -96,7 +97,7 @@ class Kind(Protocol):
 
     name: ClassVar[str]
     title: ClassVar[str]
-    spec_type: ClassVar[type]
+    spec_type: ClassVar[type | tuple[type, ...]]  # a tuple: a kind measured in parts, each part its own spec
 
     def cost(self, spec: Any) -> Cost: ...
 
@@ -121,8 +122,12 @@ def _strict(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    try:  # numpy scalars
+    try:  # numpy scalars, and pandas' missing value of nullable columns
         import numpy as np
+        import pandas as pd
+
+        if value is pd.NA:
+            return None
 
         if isinstance(value, np.bool_):
             return bool(value)
@@ -133,6 +138,25 @@ def _strict(value: Any) -> Any:
     except ImportError:
         pass
     return value
+
+
+class StrictJson:
+    """``to_json`` for a result whose ``to_dict`` is JSON-ready: strict JSON, no NaN or Infinity tokens."""
+
+    def to_json(self, indent: int | None = None) -> str:
+        return strict_json(self.to_dict(), indent)  # type: ignore[attr-defined]
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as strict-JSON-ready dicts (NaN and missing values become ``None``)."""
+    return _strict(frame.to_dict(orient="records"))
+
+
+def machine_line(machine: Any, gil: str | None = None) -> str:
+    """The terminal's one line about the machine a result was measured on."""
+    return (f"machine: {machine.usable_cores} usable of {machine.logical_cores} logical cores · Python"
+            f" {machine.python_version} (GIL {gil or machine.gil_label}) · dask {machine.dask_version}"
+            f" · distributed {machine.distributed_version}")
 
 
 def check(cost: Cost, max_seconds: float, *, uncancellable_s: float | None = None,

@@ -39,6 +39,7 @@ from core.measure.results import ExperimentResult, combine
 from core.measure.spec import (
     CHUNKSIZE_SCHEDULERS,
     CLUSTER_SCHEDULERS,
+    DISTRIBUTED_SCHEDULERS,
     ONE_GIL_SCHEDULERS,
     POOL_SCHEDULERS,
     PROCESS_POOL_SCHEDULERS,
@@ -63,6 +64,7 @@ from core.measure.stats import (
     ratio_interval,
     undecided_reason,
 )
+from core.report.explain import cluster_line
 from core.workloads import FUNCTION, WORKLOADS, workload_info
 
 Rounds = int | Literal["auto"]
@@ -93,6 +95,9 @@ class Arm:
         local process pools, one warm pool for every round instead of a new pool on every compute.
     address : str, optional
         ``external`` only: the scheduler of an existing cluster.
+    ship_code : bool
+        Distributed engines: send the task code by value in every graph (default), or, ``False``, let
+        the cluster import the lab itself (see :mod:`core.engines.shipping`).
     label : str
         What the page, the charts and the JSON call the arm; derived from the shape when empty.
     """
@@ -104,6 +109,7 @@ class Arm:
     reuse_pool: bool = False
     address: str | None = None
     label: str = ""
+    ship_code: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, str) or self.engine not in SCHEDULERS:
@@ -232,7 +238,7 @@ class CompareSpec:
             workload=self.workload, size=self.size, tasks=self.tasks, scheduler=arm.engine,  # type: ignore[arg-type]
             workers=1 if arm.engine == "sync" else arm.workers, threads_per_worker=arm.threads_per_worker,
             repeats=1, warmup=0, chunksize=arm.chunksize, reuse_pool=arm.reuse_pool,
-            blas_threads=self.blas_threads, address=arm.address, function=self.function,
+            blas_threads=self.blas_threads, address=arm.address, ship_code=arm.ship_code, function=self.function,
             function_args=self.function_args, function_kwargs=self.function_kwargs,
         )
 
@@ -337,7 +343,8 @@ class ComparisonResult:
     task_floor_s : float
         The shortest a task can take here (see the module docstring); NaN where it means nothing.
     ideal_s : float
-        Best possible wall time of the widest arm: ``ceil(tasks / min(lanes, cores)) × task_floor_s``.
+        Best possible wall time of any arm: ``ceil(tasks / min(lanes, cores)) × task_floor_s`` for the widest
+        arm, where an external cluster's cores are its threads.
     trial : dict or None
         Your own function's trial call (:class:`core.userfunc.Probe`), None for the lab's workloads.
     """
@@ -378,8 +385,9 @@ class ComparisonResult:
 
     def ideal_for(self, arm: ExperimentResult) -> float:
         """The honest best wall time for ``arm``'s lanes on this machine (NaN where it means nothing)."""
-        return _ideal(self.spec, arm.spec.concurrency if arm.spec.scheduler != "external"
-                      else int(arm.runs["lanes"].iloc[0]), self.machine.usable_cores, self.task_floor_s)
+        lanes = int(arm.runs["lanes"].iloc[0])
+        return _ideal(self.spec, lanes, _arm_cores(arm.spec.scheduler, lanes, self.machine.usable_cores),
+                      self.task_floor_s)
 
     # -- frames -------------------------------------------------------------------------------------
 
@@ -501,6 +509,10 @@ class ComparisonResult:
             out.append((label, value, note, help_text))
         return out
 
+    def warnings(self) -> list[str]:
+        """Every arm's engine warnings (one line each), prefixed with the arm's label."""
+        return [f"{label}: {w}" for label, arm in zip(self.labels, self.arms, strict=True) for w in arm.warnings()]
+
     def live_chart(self) -> Any:
         """The chart a live view redraws as rounds arrive: the speed-ups with their intervals."""
         return speedup_ci_chart(self)
@@ -550,7 +562,14 @@ class ComparisonResult:
                 "cpu_used": f"{arm.cpu_utilization:.0%}" if math.isfinite(arm.cpu_utilization) else "n/a",
             })
         table = pd.DataFrame(rows).to_string(index=False)
-        return "\n".join([*head, table, "", *[s.replace("**", "") for s in self.explain()]])
+        clusters = [f"cluster ({label}): {line}" for label, arm in zip(self.labels, self.arms, strict=True)
+                    if (line := cluster_line(arm.engine))]
+        return "\n".join([*head, *clusters, *([""] if clusters else []), table, "",
+                          *[s.replace("**", "") for s in self.explain()]])
+
+
+def _has_external(result: ComparisonResult) -> bool:
+    return any(a.engine == "external" for a in result.spec.arms)
 
 
 def _nan(value: Any) -> float:
@@ -575,6 +594,11 @@ def _stop_words(stop: str, spec: CompareSpec) -> str:
 
 
 # --- from rounds to verdicts ----------------------------------------------------------------------------
+
+
+def _arm_cores(scheduler: str, lanes: int, cores: int) -> int:
+    """The cores an arm's tasks can use: this machine's, or an external cluster's threads (its lanes)."""
+    return lanes if scheduler == "external" else cores
 
 
 def _ideal(spec: CompareSpec, lanes: int, cores: int, floor_s: float) -> float:
@@ -610,7 +634,7 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
             verdict = "undecided"
             reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
                       f" and it used all the CPU left ({used:.1f} cores); measure again when the machine is quieter")
-        ideal = _ideal(spec, lanes, cores, floor_s)
+        ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
         walls = sorted(row[k] for row in times)
         wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
         efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
@@ -678,14 +702,15 @@ def build_comparison(spec: CompareSpec, state: Any, *, run_id: str, started_at: 
     arms = state.results()
     cores = state.cores
     floor_s = task_floor(spec, state)
-    lanes = max((s.lanes for s in state.sessions), default=1)
+    ideals = [_ideal(spec, s.lanes, _arm_cores(s.spec.scheduler, s.lanes, cores), floor_s) for s in state.sessions]
+    ideal_s = min((i for i in ideals if math.isfinite(i)), default=math.nan)  # the widest arm's, or a cluster's
     return ComparisonResult(
         spec=spec, machine=machine_info(), run_id=run_id, started_at=started_at, arms=tuple(arms),
         verdicts=verdicts_from(spec, state),
         rounds=state.rounds, stop="running" if running else str(state.stop), wall_s=state.elapsed_s,
         warmup_s=state.warmup_s, noise=state.noise(),
         round_noise=tuple(tuple(w.other_cores for w in row) for row in state.windows),
-        task_floor_s=floor_s, ideal_s=_ideal(spec, lanes, cores, floor_s), trial=trial,
+        task_floor_s=floor_s, ideal_s=ideal_s, trial=trial,
     )
 
 
@@ -725,17 +750,23 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
 
 def cost(spec: CompareSpec) -> Cost:
     """Start-ups, the warm-up round and the fewest rounds it will run; at most the budget when adaptive."""
+    from core.measure.estimate import PROCESS_WORKER_BYTES
+
     per_round = 0.0
     setup = 0.0
-    memory = 0
+    workers = 0  # every arm's worker processes are alive together, for the whole comparison
+    arrays = 0  # the arms compute one at a time: the largest arm's data counts
     longest = 0.0
     for exp in spec.experiments():
         est = estimate(exp)
         per_round += est.per_repeat_s
         setup += est.setup_s
-        memory = max(memory, est.memory_bytes)
+        own = PROCESS_WORKER_BYTES.get(exp.scheduler, 0) * exp.workers
+        workers += own
+        arrays = max(arrays, est.memory_bytes - own)
         if exp.scheduler in UNCANCELLABLE_SCHEDULERS:
             longest = max(longest, est.per_repeat_s)
+    memory = workers + arrays
     fewest = MIN_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
     seconds = setup + (1 + fewest) * per_round
     most = max(seconds, setup + min(spec.budget_s * BUSY_BUDGET_FACTOR, (1 + MAX_ROUNDS) * per_round)) \
@@ -834,11 +865,13 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         if arm.setup_s > 0.05:
             out.append(f"Starting **{v.label}** took {_ms(arm.setup_s)} once, before the rounds; it is not in the"
                        " times above.")
-        if not cpu_bound and arm.spec.concurrency < spec.tasks and arm_spec.engine != "sync":
-            waves = math.ceil(spec.tasks / arm.spec.concurrency)
+        if not cpu_bound and v.lanes < spec.tasks and arm_spec.engine != "sync":
+            waves = math.ceil(spec.tasks / v.lanes)
             lanes = "processes" if arm_spec.engine in PROCESS_SCHEDULERS else "threads"
-            out.append(f"**{v.label}** had {arm.spec.concurrency} {lanes} for {spec.tasks} tasks, so the waits ran in"
+            out.append(f"**{v.label}** had {v.lanes} {lanes} for {spec.tasks} tasks, so the waits ran in"
                        f" {waves} waves.")
+        if arm_spec.engine == "external" and cluster_line(arm.engine):
+            out.append(f"**{v.label}** ran its tasks on {cluster_line(arm.engine)}.")
     best = max(result.verdicts, key=lambda v: v.efficiency if math.isfinite(v.efficiency) else -1, default=None)
     if best is not None and math.isfinite(best.efficiency):
         if best.efficiency > EFFICIENCY_TOLERANCE:
@@ -846,8 +879,9 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                        " allows, which no engine can do; the machine's load changed during the comparison. Measure"
                        " again.")
         elif math.isfinite(result.ideal_s):
+            on = f"the cluster's {best.lanes} threads" if best.scheduler == "external" else f"{cores} cores"
             out.append(f"The best arm, {best.label}, reached **{best.efficiency:.0%}** of the ideal for its"
-                       f" {best.lanes} lanes on {cores} cores (ideal built from the shortest task measured,"
+                       f" {best.lanes} lanes on {on} (ideal built from the shortest task measured,"
                        f" {_ms(result.task_floor_s)}).")
     if result.noise.busy:
         out.append(f"This machine was busy: other programs used {result.noise.other_cores:.1f} of {cores} cores during"
@@ -955,7 +989,8 @@ def runtime_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
         from core.report.charts import _reference_line
 
         ideal = pd.DataFrame({"ideal_s": [result.ideal_s],
-                              "label": [f"ideal on this machine: {result.ideal_s:.3g} s"]})
+                              "label": [f"ideal{'' if _has_external(result) else ' on this machine'}:"
+                                        f" {result.ideal_s:.3g} s"]})
         layers.extend(_reference_line(ideal, "ideal_s", y_title,
                                       [alt.Tooltip("label:N", title="Reference"),
                                        alt.Tooltip("ideal_s:Q", title="Ideal (s)", format=_SECONDS)]))
@@ -981,6 +1016,7 @@ class CompareKind:
         return run_compare(spec, ctx)
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        from core.kinds.run import NO_SHIP_HELP
         from core.presets import PRESETS
 
         p.add_argument("--preset", choices=list(PRESETS), help="a named comparison (each page's default)")
@@ -1000,6 +1036,7 @@ class CompareKind:
                             " pool for every round, its start-up reported apart")
         p.add_argument("--blas-threads", type=int, default=None, help="BLAS threads in numpy-matmul tasks (default 1)")
         p.add_argument("--address", help="the scheduler of an existing cluster, for an 'external' arm")
+        p.add_argument("--no-ship", action="store_true", help=NO_SHIP_HELP)
         add_function_arguments(p)
 
     def spec_from_args(self, args: argparse.Namespace) -> CompareSpec:
@@ -1049,6 +1086,11 @@ class CompareKind:
         changes: dict[str, Any] = {"rounds": rounds}
         if args.budget is not None:
             changes["budget_s"] = args.budget
+        if args.no_ship:  # how the code gets there, not what is compared: allowed with a preset too
+            if not any(a.engine in DISTRIBUTED_SCHEDULERS for a in spec.arms):
+                raise ValueError("--no-ship only applies to cluster-threads, cluster-processes and external arms")
+            changes["arms"] = tuple(replace(a, ship_code=False) if a.engine in DISTRIBUTED_SCHEDULERS else a
+                                    for a in spec.arms)
         return spec.replace(**changes)
 
 

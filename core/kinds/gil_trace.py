@@ -1,4 +1,4 @@
-"""A live trace of the GIL handing the interpreter from thread to thread.
+"""``gil-trace``: a live trace of the GIL handing the interpreter from thread to thread.
 
 ``N`` threads each run a workload in tiny units and stamp the time (``time.perf_counter``) after
 every unit. While a thread makes progress its stamps come every few microseconds; when it has to
@@ -12,7 +12,9 @@ visitors from one interpreter whose own threads (Streamlit's, Dask's) compete fo
 Every trace runs in a fresh ``python -m core.kinds.gil_trace`` process: the parent's interpreter settings
 are never changed, and the trace is not disturbed by the server's threads. The child records and
 segments its stamps (sending 10⁵–10⁶ raw stamps over a pipe would cost more than the trace) and
-returns the slices as JSON; the parent turns them into tidy frames and statistics.
+returns the slices as JSON; the parent turns them into tidy frames and statistics. The caller holds
+the run slot (:func:`core.kinds.base.measure` does): a trace taken while an experiment runs would
+share the cores with it and show waits that are not the GIL's.
 
 Why these units (see :func:`_unit_factory`):
 
@@ -30,6 +32,7 @@ Why these units (see :func:`_unit_factory`):
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -38,16 +41,19 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
+from core.kinds.base import RunContext, StrictJson, machine_line, records
+from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, gil_enabled, machine_info
+from core.measure.noise import Noise, NoiseMeter
 from core.measure.spec import short_repr
-from core.serve.slot import RUN_SLOT, SlotStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,6 +87,8 @@ GAP_FLOOR_S = 250e-6
 interrupt, a page fault), not a lost GIL. A GIL hand-over costs a whole switch interval."""
 
 _CHILD_GRACE_S = 60.0  # start-up (imports) and shutdown of the child, beyond the trace itself
+_CHILD_START_S = 0.5  # what the estimate adds for starting the child interpreter
+_POLL_S = 0.1  # how often a running trace looks for a stop request
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -295,7 +303,7 @@ def _child_main(argv: list[str]) -> int:
 
 
 @dataclass(frozen=True)
-class GilTrace:
+class GilTrace(StrictJson):
     """What one :func:`run_gil_trace` measured.
 
     Attributes
@@ -333,8 +341,10 @@ class GilTrace:
         The child's BLAS pools after pinning (``numpy`` workload only).
     machine : MachineInfo
         The machine (the child runs the same interpreter).
-    started_at : str
-        ISO timestamp (UTC).
+    started_at, run_id : str
+        ISO timestamp (UTC), and the trace's id.
+    noise : Noise, optional
+        Other programs' CPU while the child ran (not in the JSON).
     """
 
     spec: GilTraceSpec
@@ -352,10 +362,17 @@ class GilTrace:
     blas: tuple[dict[str, Any], ...]
     machine: MachineInfo
     started_at: str
+    run_id: str = ""
+    noise: Noise | None = field(default=None, repr=False)
 
     @property
     def workload(self) -> str:
         return self.spec.workload
+
+    @property
+    def title(self) -> str:
+        """What was traced, in words: ``pure Python (holds the GIL)``."""
+        return TRACE_WORKLOAD_LABELS[self.workload]
 
     @property
     def truncated(self) -> bool:
@@ -377,8 +394,8 @@ class GilTrace:
             "wall_s": self.wall_s,
             "parallel_fraction": self.parallel_fraction,
             "busy_fraction": self.busy_fraction,
-            "mean_slice_ms": _finite(self.mean_slice_ms),
-            "mean_turn_ms": _finite(self.mean_turn_ms),
+            "mean_slice_ms": self.mean_slice_ms,
+            "mean_turn_ms": self.mean_turn_ms,
             "handoffs": self.handoffs,
             "unit_us": self.unit_us,
             "gap_threshold_us": self.gap_threshold_us,
@@ -386,25 +403,64 @@ class GilTrace:
             "truncated": self.truncated,
             "blas": list(self.blas),
             "machine": self.machine.to_dict(),
-            "threads": _records(self.threads),
-            "slices": _records(self.slices),
+            "threads": records(self.threads),
+            "slices": records(self.slices),
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        """Strict JSON (no NaN: missing figures are ``null``)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    # -- words, charts, terminal ---------------------------------------------------------------------
+
+    def explain(self) -> list[str]:
+        return explain_trace(self)
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        out = [("parallel_fraction", f"{self.parallel_fraction:.0%}", "",
+                "Share of the wall time during which two or more threads made progress at once.")]
+        if self.workload == "python":
+            out += [("Mean turn", f"{self.mean_turn_ms:.1f} ms", "",
+                     "How long a thread stayed in front before another thread's bar started. For pure Python this"
+                     f" follows the switch interval ({self.switch_interval_s * 1000:g} ms)."),
+                    ("Hand-overs", f"{self.handoffs}", "", "Times progress passed from one thread to another.")]
+        else:  # lanes run side by side: turns and hand-overs mean little, bar lengths do
+            out += [("Mean bar", f"{self.mean_slice_ms:.1f} ms", "",
+                     "How long a thread made progress without a break, on average."),
+                    ("Waits", f"{int(self.threads['waits'].sum())}", "",
+                     "Gaps in all lanes together: times a thread had to wait (for the GIL or a core).")]
+        out.append(("Busy", f"{self.busy_fraction:.0%}", "",
+                    "Share of the wall time during which at least one thread made progress."))
+        return out
+
+    def charts(self, window_s: tuple[float, float] | None = None) -> list[tuple[str, Any]]:
+        """The lanes chart, of the whole trace or of ``window_s`` (seconds); none if the window has no bars."""
+        try:
+            return [("Lanes", gil_trace_chart(self.slices, window_s=window_s))]
+        except ValueError:  # a window in which this trace has no bars: nothing to draw
+            return []
+
+    def captions(self) -> dict[str, str]:
+        return {"Lanes": f"Work unit ≈ {self.unit_us:.0f} µs; a gap over {self.gap_threshold_us:.0f} µs between two"
+                         " stamps counts as a wait. The operating system also cuts bars (another program on the"
+                         " core), without moving the GIL: *turns* count only changes of the thread in front."}
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"threads": self.threads, "slices": self.slices}
+
+    def text(self) -> str:
+        return trace_table(self)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalar → Python
-        return _finite(value.item())
-    return value
+def compare_traces(traces: Sequence[GilTrace]) -> pd.DataFrame:
+    """One row per trace: its workload and the figures that tell taking turns from running side by side."""
+    import pandas as pd
 
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _finite(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return pd.DataFrame({
+        "workload": [t.workload for t in traces],
+        "parallel_fraction": [t.parallel_fraction for t in traces],
+        "hand-overs": [t.handoffs for t in traces],
+        "mean turn (ms)": [t.mean_turn_ms for t in traces],
+        "mean bar (ms)": [t.mean_slice_ms for t in traces],
+        "busy": [t.busy_fraction for t in traces],
+    })
 
 
 def overlap_fractions(slices: pd.DataFrame, wall_s: float) -> tuple[float, float]:
@@ -448,7 +504,8 @@ def _turns(slices: pd.DataFrame) -> pd.DataFrame:
     return grouped.reset_index(drop=True)
 
 
-def build_trace(spec: GilTraceSpec, raw: dict[str, Any], machine: MachineInfo, started_at: str) -> GilTrace:
+def build_trace(spec: GilTraceSpec, raw: dict[str, Any], machine: MachineInfo, started_at: str,
+                run_id: str = "") -> GilTrace:
     """Turn the child's raw slices into a :class:`GilTrace` (per-thread stats, overlap fractions)."""
     import pandas as pd
 
@@ -494,6 +551,7 @@ def build_trace(spec: GilTraceSpec, raw: dict[str, Any], machine: MachineInfo, s
         blas=tuple(raw.get("blas", ())),
         machine=machine,
         started_at=started_at,
+        run_id=run_id or uuid.uuid4().hex[:8],
     )
 
 
@@ -507,26 +565,16 @@ def _child_env(workload: str) -> dict[str, str]:
     return env
 
 
-def run_gil_trace(
-    spec: GilTraceSpec,
-    *,
-    max_wait_s: float | None = None,
-    on_wait: Callable[[SlotStatus], None] | None = None,
-) -> GilTrace:
+def run_gil_trace(spec: GilTraceSpec, ctx: RunContext | None = None) -> GilTrace:
     """Run a GIL trace in a fresh child process and return what it measured.
-
-    The trace holds the process's run slot (:data:`core.serve.slot.RUN_SLOT`) like every experiment: a
-    trace taken while an experiment runs would share the cores with it and show waits that are not
-    the GIL's.
 
     Parameters
     ----------
     spec : GilTraceSpec
         Threads, duration, workload and switch interval (validated by the spec).
-    max_wait_s : float, optional
-        Give up waiting for the run slot after this long (raises :class:`core.serve.slot.SlotBusy`).
-    on_wait : callable, optional
-        Called with the slot's status while waiting for it (see :meth:`core.serve.slot.RunSlot.hold`).
+    ctx : RunContext, optional
+        Progress, a stop request (polled while the child runs: a closed browser tab kills it) and a
+        deadline. The caller holds the run slot.
 
     Returns
     -------
@@ -538,27 +586,45 @@ def run_gil_trace(
     ------
     TraceError
         If the child process fails or overruns its time limit.
-    SlotBusy
-        If another run held the slot for longer than ``max_wait_s``.
+    RunCancelled
+        If ``ctx.should_stop()`` turned true while the child ran.
     """
+    ctx = ctx or RunContext()
     cmd = [sys.executable, "-m", "core.kinds.gil_trace", json.dumps(spec.to_dict())]
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with RUN_SLOT.hold(f"a GIL trace ({spec.label})", spec.seconds + 1.0, max_wait_s=max_wait_s, on_wait=on_wait):
+    limit = spec.seconds + _CHILD_GRACE_S
+    if ctx.deadline_s is not None:
+        limit = min(limit, ctx.deadline_s)
+    ctx.progress(f"Tracing {spec.label} in a fresh Python process", 0.0)
+    with NoiseMeter(machine_info().usable_cores) as meter:  # other programs' CPU while the child runs
+        proc = subprocess.Popen(cmd, cwd=_REPO, env=_child_env(spec.workload), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        t0 = time.monotonic()
         try:
-            proc = subprocess.run(
-                cmd, cwd=_REPO, env=_child_env(spec.workload), capture_output=True, text=True,
-                timeout=spec.seconds + _CHILD_GRACE_S, stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:  # subprocess.run kills the child before raising
-            raise TraceError(f"the trace process did not finish within {exc.timeout:.0f} s") from exc
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if ctx.should_stop is not None and ctx.should_stop():
+                        from core.engines import RunCancelled
+
+                        raise RunCancelled("the trace was stopped on request") from None
+                    if time.monotonic() - t0 > limit:
+                        raise TraceError(f"the trace process did not finish within {limit:.0f} s") from None
+        finally:
+            if proc.poll() is None:  # stopped, or a limit passed: the child goes with it
+                proc.kill()
+                proc.communicate()
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        last = (err.strip().splitlines() or ["no output"])[-1]
         raise TraceError(f"the trace process failed (exit {proc.returncode}): {last}")
     try:
-        raw = json.loads(proc.stdout)
+        raw = json.loads(out)
     except json.JSONDecodeError as exc:
-        raise TraceError(f"the trace process printed no result: {proc.stdout[:200]!r}") from exc
-    return build_trace(spec, raw, machine_info(), started_at)
+        raise TraceError(f"the trace process printed no result: {out[:200]!r}") from exc
+    ctx.progress("Done", 1.0)
+    return replace(build_trace(spec, raw, machine_info(), started_at), noise=meter.noise)
 
 
 def explain_trace(trace: GilTrace) -> list[str]:
@@ -604,13 +670,11 @@ def explain_trace(trace: GilTrace) -> list[str]:
 
 def trace_table(trace: GilTrace) -> str:
     """The command line's human summary of a trace: header, per-thread table, overlap."""
-    m = trace.machine
     cols = ["thread", "units", "running_s", "slices", "mean_slice_ms", "turns", "mean_turn_ms", "mean_wait_ms"]
     lines = [
         f"GIL trace: {trace.spec.label}",
-        f"machine: {m.usable_cores} usable of {m.logical_cores} logical cores · Python {m.python_version}"
-        f" (GIL {'enabled' if trace.gil_enabled else 'disabled'} in the trace process)"
-        f" · switch interval {trace.switch_interval_s * 1000:g} ms"
+        machine_line(trace.machine, gil=f"{'enabled' if trace.gil_enabled else 'disabled'} in the trace process")
+        + f" · switch interval {trace.switch_interval_s * 1000:g} ms"
         + "".join(f" · BLAS {b['internal_api']} {b['num_threads']} thread(s)" for b in trace.blas),
         f"work unit ≈ {trace.unit_us:.0f} µs; a gap over {trace.gap_threshold_us:.0f} µs counts as a wait",
         "",
@@ -623,6 +687,159 @@ def trace_table(trace: GilTrace) -> str:
     if trace.truncated:
         lines.append(f"note: some threads stopped early at their share of {MAX_STAMPS:,} stamps")
     return "\n".join(lines)
+
+
+# --- the chart -----------------------------------------------------------------------------------------
+
+_TRACE_COLUMNS = ["thread", "start_s", "end_s"]
+_TRACE_COLORS = ["#f28e2b", "#4e79a7", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+                 "#9c755f", "#bab0ac"]  # Tableau 10, orange first (threads sharing one GIL, as in every chart)
+
+
+def _merge_short_gaps(bars: pd.DataFrame, max_bars: int) -> tuple[pd.DataFrame, float]:
+    """Fill in each lane's shortest gaps until at most ``max_bars`` bars remain.
+
+    Returns the bars and the longest gap filled in (0 if none): thousands of sub-pixel bars would make
+    the chart slow and no more readable, and the caption says what was filled in.
+    """
+    bars = bars.sort_values(["thread", "start_s"], kind="stable").reset_index(drop=True)
+    if len(bars) <= max_bars:
+        return bars, 0.0
+    same_lane = bars["thread"].eq(bars["thread"].shift())
+    gaps = (bars["start_s"] - bars["end_s"].shift()).where(same_lane)
+    n_merge = len(bars) - max_bars
+    known = gaps.dropna().sort_values(kind="stable")
+    if known.empty:
+        return bars, 0.0
+    cut = float(known.iloc[min(n_merge, len(known)) - 1])
+    new_bar = ~(same_lane & (gaps <= cut))
+    merged = bars.groupby(new_bar.cumsum(), sort=False).agg(
+        thread=("thread", "first"), start_s=("start_s", "min"), end_s=("end_s", "max"))
+    return merged.reset_index(drop=True), cut
+
+
+def gil_trace_chart(
+    slices: pd.DataFrame,
+    window_s: tuple[float, float] | None = None,
+    max_bars: int = 3000,
+    title: str | None = None,
+) -> Any:
+    """One lane per thread, a bar wherever that thread made progress.
+
+    Parameters
+    ----------
+    slices : pandas.DataFrame
+        Run bars with ``thread`` (1…N), ``start_s`` and ``end_s`` (seconds from the threads' start),
+        as in :attr:`GilTrace.slices`.
+    window_s : (float, float), optional
+        Show only this time window (seconds); bars crossing its edges are cut at them. A 20–50 ms
+        window shows individual GIL hand-overs of a 5 ms switch interval.
+    max_bars : int, default 3000
+        Above this many bars, each lane's shortest gaps are filled in (the subtitle says up to which
+        length), so the chart stays fast; narrow the window to see every gap.
+    title : str, optional
+        Chart title; none by default.
+
+    Returns
+    -------
+    altair.Chart
+        ``bar`` marks from ``start_ms`` (x) to ``end_ms`` (x2) on ``lane`` (y, ``thread 1`` …),
+        coloured by lane, with a tooltip; the x axis zooms and pans with the mouse (a scale-bound
+        interval selection).
+
+    Raises
+    ------
+    ValueError
+        If ``slices`` is empty or lacks a column, the window is not an increasing pair, or nothing
+        falls inside it.
+    """
+    import altair as alt
+
+    from core.report.charts import _require
+
+    _require(slices, _TRACE_COLUMNS, "slices")
+    if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 1:
+        raise ValueError(f"max_bars must be a positive integer (got {max_bars!r})")
+    bars = slices[_TRACE_COLUMNS].astype({"thread": "int64", "start_s": "float64", "end_s": "float64"})
+    domain = None
+    if window_s is not None:
+        lo, hi = (float(v) for v in window_s)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"window_s must be two increasing finite times in seconds (got {window_s!r})")
+        bars = bars[(bars["end_s"] > lo) & (bars["start_s"] < hi)].copy()
+        if bars.empty:
+            raise ValueError(f"no bars between {lo:g} s and {hi:g} s: there is nothing to chart")
+        bars["start_s"] = bars["start_s"].clip(lower=lo)
+        bars["end_s"] = bars["end_s"].clip(upper=hi)
+        domain = [lo * 1000, hi * 1000]
+    threads = sorted(int(t) for t in slices["thread"].unique())  # every lane, even one idle in the window
+    bars, filled_s = _merge_short_gaps(bars, max_bars)
+    bars["lane"] = "thread " + bars["thread"].astype(str)
+    bars["start_ms"] = bars["start_s"] * 1000
+    bars["end_ms"] = bars["end_s"] * 1000
+    bars["length_ms"] = bars["end_ms"] - bars["start_ms"]
+    lanes = [f"thread {t}" for t in threads]
+    colors = [_TRACE_COLORS[i % len(_TRACE_COLORS)] for i in range(len(lanes))]
+    subtitle = (f"{len(bars)} bars; gaps up to {filled_s * 1000:.3g} ms filled in to keep the chart readable"
+                " (narrow the window to see them)" if filled_s > 0 else
+                "Bars: the thread made progress. Gaps: it waited. Scroll to zoom, drag to pan.")
+    chart = alt.Chart(bars).mark_bar(cornerRadius=1).encode(
+        x=alt.X("start_ms:Q", title="Time since the threads started (ms)",
+                scale=alt.Scale(domain=domain, nice=False) if domain else alt.Scale(domainMin=0, nice=False)),
+        x2="end_ms:Q",
+        y=alt.Y("lane:N", sort=lanes, title=None, scale=alt.Scale(domain=lanes, paddingInner=0.25),
+                axis=alt.Axis(labelLimit=120)),
+        color=alt.Color("lane:N", scale=alt.Scale(domain=lanes, range=colors), legend=None),
+        tooltip=[
+            alt.Tooltip("lane:N", title="Thread"),
+            alt.Tooltip("start_ms:Q", title="From (ms)", format=".2f"),
+            alt.Tooltip("end_ms:Q", title="To (ms)", format=".2f"),
+            alt.Tooltip("length_ms:Q", title="Ran for (ms)", format=".3~r"),
+        ],
+    ).properties(
+        width="container", height=alt.Step(30),
+        # Vega drops a subtitle whose title is empty, so there is always a title.
+        title=alt.TitleParams(title or "When each thread made progress", subtitle=subtitle, anchor="start",
+                              fontSize=13, subtitleColor="#555555"),
+    )
+    # A named selection (not ``.interactive()``, whose name is random): the same spec on every rerun.
+    zoom = alt.selection_interval(bind="scales", encodings=["x"], name="gil_trace_zoom")
+    return chart.add_params(zoom)
+
+
+# --- the kind ----------------------------------------------------------------------------------------------
+
+
+class GilTraceKind:
+    """``python -m core gil-trace``: threads taking turns on the GIL, traced in a child process."""
+
+    name: ClassVar[str] = "gil-trace"
+    title: ClassVar[str] = "GIL trace"
+    spec_type: ClassVar[type] = GilTraceSpec
+    help: ClassVar[str] = "trace threads taking turns on the GIL (run in a child process)"
+
+    def cost(self, spec: GilTraceSpec) -> Cost:
+        # The child keeps at most MAX_STAMPS float64 stamps (its share per thread) beside an interpreter.
+        return Cost(seconds=spec.seconds + _CHILD_START_S, memory_bytes=8 * MAX_STAMPS + 60_000_000,
+                    what="this trace", advice="trace fewer seconds (the CLI's --force runs it anyway)")
+
+    def run(self, spec: GilTraceSpec, ctx: RunContext) -> GilTrace:
+        return run_gil_trace(spec, ctx)
+
+    def add_arguments(self, trace: argparse.ArgumentParser) -> None:
+        trace.add_argument("--threads", type=int, default=2, help="threads to trace, 1 to 16 (default 2)")
+        trace.add_argument("--seconds", type=float, default=0.5, help="how long they work, 0.05 to 3 (default 0.5)")
+        trace.add_argument("--workload", default="python", choices=list(TRACE_WORKLOADS),
+                           help="python holds the GIL; numpy (np.dot) and sleep release it (default python)")
+        trace.add_argument("--switch-interval-ms", type=float, default=5.0,
+                           help="the trace process's switch interval, 0.5 to 100 ms (default 5, CPython's)")
+
+    def spec_from_args(self, args: argparse.Namespace) -> GilTraceSpec:
+        return GilTraceSpec(threads=args.threads, seconds=args.seconds, workload=args.workload,
+                            switch_interval_ms=args.switch_interval_ms)
+
+
+KIND = GilTraceKind()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The interpreter and the BLAS thread pools under every measurement.
+"""The ``interpreter`` report: the interpreter and the BLAS thread pools under every measurement.
 
 Two things decide what threads can do before Dask has any say:
 
@@ -6,11 +6,11 @@ Two things decide what threads can do before Dask has any say:
   without one), and how often it hands the GIL between threads (the switch interval);
 * native thread pools: NumPy's BLAS (OpenBLAS, MKL) starts its own threads for a matrix product.
   Dask's ``threads`` scheduler running several products at once, each with BLAS threads for every
-  core, asks for more threads than there are cores: *oversubscription*.
+  core, asks for more threads than there are cores: *oversubscription*, which the ``blas`` kind
+  measures (:mod:`core.kinds.blas`).
 
-:func:`blas_experiment_specs` measures that: ``numpy-matmul`` on Dask's threads with BLAS pinned to
-one thread per task, against the library's default, through the one run path
-(:func:`core.engines.run_experiment`).
+A report, not a measurement: ``python -m core interpreter`` prints it (an info verb of
+:mod:`core.cli`), the Interpreter & BLAS page shows it.
 """
 
 from __future__ import annotations
@@ -22,14 +22,9 @@ import platform
 import sys
 import sysconfig
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.measure.machine import gil_enabled, usable_cores
-
-if TYPE_CHECKING:
-    from core.engines import ClusterSource
-    from core.measure.results import ExperimentResult
-    from core.measure.spec import ExperimentSpec
 
 # Extension modules can switch the GIL back on when imported (a free-threaded build re-enables it for
 # any extension that does not declare itself thread-safe), so the GIL is read after importing what
@@ -177,97 +172,6 @@ def blas_default_threads() -> int | None:
     from core.workloads import blas_default_threads as default
 
     return default()
-
-
-def blas_experiment_specs(
-    side: int = 600, tasks: int = 4, workers: int = 2, repeats: int = 2
-) -> list[tuple[str, ExperimentSpec]]:
-    """The oversubscription experiment: ``numpy-matmul`` on Dask threads, BLAS pinned vs default.
-
-    Parameters
-    ----------
-    side : int
-        Matrix side (cost grows with side³).
-    tasks, workers, repeats : int
-        Tasks in the graph, Dask threads, measured repeats (validated by :class:`ExperimentSpec`).
-
-    Returns
-    -------
-    list of (str, ExperimentSpec)
-        ``("BLAS pinned to 1", spec)`` and ``("BLAS default (N threads)", spec)``; the second has
-        ``blas_threads=None``, which restores the library's default in every task.
-    """
-    from core.measure.spec import ExperimentSpec
-
-    base = ExperimentSpec(workload="numpy-matmul", size=side, tasks=tasks, scheduler="threads", workers=workers,
-                          repeats=repeats, blas_threads=1)
-    default = blas_default_threads()
-    return [
-        ("BLAS pinned to 1", base),
-        (f"BLAS default ({default if default is not None else '?'} threads)", base.replace(blas_threads=None)),
-    ]
-
-
-@dataclass(frozen=True)
-class BlasExperiment:
-    """Both arms of the oversubscription experiment and the BLAS threads each one ran with.
-
-    ``blas_threads`` is the limit every task of that arm set before multiplying (``numpy_matmul`` sets it
-    in each task): 1 for the pinned arm, the library default read once per process for the other.
-    Reading the global BLAS setting after a run instead would be racy: any other task of this process
-    (e.g. on a ``processes=False`` cluster) may set it in between.
-    """
-
-    labels: tuple[str, ...]
-    results: tuple[ExperimentResult, ...]
-    blas_threads: tuple[int | None, ...]
-
-    def summary(self) -> list[dict[str, Any]]:
-        """One row per arm: its figures and how oversubscribed the cores were.
-
-        Columns ``arm``, ``blas_threads``, ``dask_threads``, ``wall_s``, ``wall_min_s``, ``wall_max_s``,
-        ``cpu_share`` and ``oversubscription``: Dask threads × BLAS threads ÷ usable cores (> 1: more
-        threads than cores). ``cpu_share`` counts each task's own thread only, not BLAS's helper
-        threads.
-        """
-        rows = []
-        for label, result, blas in zip(self.labels, self.results, self.blas_threads, strict=True):
-            threads = result.spec.workers * (blas or 1)
-            rows.append({
-                "arm": label,
-                "blas_threads": blas,
-                "dask_threads": result.spec.workers,
-                "wall_s": result.wall_s,
-                "wall_min_s": result.wall_min_s,
-                "wall_max_s": result.wall_max_s,
-                "cpu_share": result.cpu_share,
-                "oversubscription": threads / result.machine.usable_cores,
-            })
-        return rows
-
-
-def run_blas_experiment(
-    side: int = 600,
-    tasks: int = 4,
-    workers: int = 2,
-    repeats: int = 2,
-    clusters: ClusterSource | None = None,
-) -> BlasExperiment:
-    """Run both arms of :func:`blas_experiment_specs` through :func:`core.engines.run_experiment`.
-
-    Returns
-    -------
-    BlasExperiment
-        The two results and the BLAS thread count each ran with.
-    """
-    from core.measure.run import run_experiment
-
-    labels, results, blas = [], [], []
-    for label, spec in blas_experiment_specs(side, tasks, workers, repeats):
-        results.append(run_experiment(spec, clusters=clusters))
-        labels.append(label)
-        blas.append(spec.blas_threads if spec.blas_threads is not None else blas_default_threads())
-    return BlasExperiment(tuple(labels), tuple(results), tuple(blas))
 
 
 def interpreter_report() -> dict[str, Any]:

@@ -12,7 +12,14 @@ from typing import Any, ClassVar
 from core.kinds.base import RunContext
 from core.measure.estimate import Cost, estimate
 from core.measure.results import ExperimentResult
-from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULERS, UNCANCELLABLE_SCHEDULERS, ExperimentSpec
+from core.measure.spec import (
+    CLUSTER_SCHEDULERS,
+    DISTRIBUTED_SCHEDULERS,
+    SCHEDULERS,
+    UNCANCELLABLE_SCHEDULERS,
+    ExperimentSpec,
+)
+from core.report.explain import cluster_line
 from core.workloads import FUNCTION, WORKLOADS
 
 # A run of your own function with no deadline from its caller gets one: well past its estimate (machines
@@ -53,19 +60,25 @@ def function_deadline(ctx: RunContext, cost: Cost) -> float | None:
         return ctx.deadline_s
     return max(FUNCTION_DEADLINE_MIN_S, 4 * (cost.max_seconds or cost.seconds))
 
+NO_SHIP_HELP = ("distributed engines: do not send the task code inside every graph; the scheduler and the workers"
+                " must then import this lab's core package themselves (PYTHONPATH, see README)")
+
 
 def text(result: ExperimentResult) -> str:
     """The terminal's report of one run: the machine, every repeat, and the median repeat's tasks."""
     m = result.machine
     rep = result.median_repeat
     tasks = result.tasks[result.tasks["repeat"] == rep]
+    cluster = cluster_line(result.engine)
     lines = [
         f"{result.spec.label}   [run {result.run_id}]",
-        f"machine: {m.usable_cores} usable of {m.logical_cores} logical cores · Python {m.python_version}"
+        f"{'client' if result.spec.scheduler == 'external' else 'machine'}: {m.usable_cores} usable of"
+        f" {m.logical_cores} logical cores · Python {m.python_version}"
         f" (GIL {m.gil_label}) · dask {m.dask_version} · distributed {m.distributed_version}"
         f" · numpy {m.numpy_version}",
         f"engine: {result.engine['n_workers']} worker(s) × {result.engine['threads_per_worker']} thread(s)"
         + (f" · one-time start-up {result.setup_s:.3f} s" if result.setup_s > 0.001 else ""),
+        *([f"cluster: {cluster}"] if cluster else []),
         "",
         result.runs[["repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]].to_string(
             index=False, float_format=lambda v: f"{v:.3f}"),
@@ -76,7 +89,7 @@ def text(result: ExperimentResult) -> str:
         f" · CPU used {result.cpu_utilization:.0%} of {int(result.runs['lanes'].iloc[0])} lane(s)",
         "",
         f"tasks of repeat {rep} (the median one):",
-        tasks[["task", "start_s", "end_s", "cpu_s", "cpu_share", "pid", "thread_id", "lane"]].to_string(
+        tasks[["task", "start_s", "end_s", "cpu_s", "cpu_share", "pid", "thread_id", "host", "lane"]].to_string(
             index=False, float_format=lambda v: f"{v:.3f}"),
     ]
     return "\n".join(lines)
@@ -96,6 +109,8 @@ def explain(result: ExperimentResult) -> list[str]:
                    f" {float(result.runs['compute_s'].median()) * 1000:.0f} ms of compute.")
     if result.setup_s > 0.05:
         out.append(f"Starting the engine took {result.setup_s:.2f} s once, before the repeats.")
+    if result.spec.scheduler == "external" and cluster_line(result.engine):
+        out.append(f"The tasks ran on {cluster_line(result.engine)}.")
     return out
 
 
@@ -148,6 +163,7 @@ class RunKind:
                               " one pool for all repeats, its start-up reported apart")
         run.add_argument("--blas-threads", type=int, default=1, help="BLAS threads in numpy-matmul tasks (default 1)")
         run.add_argument("--address", help="scheduler address of an existing cluster, e.g. tcp://127.0.0.1:8786")
+        run.add_argument("--no-ship", action="store_true", help=NO_SHIP_HELP)
         add_function_arguments(run)
 
     def spec_from_args(self, args: argparse.Namespace) -> ExperimentSpec:
@@ -159,6 +175,8 @@ class RunKind:
             scheduler = "external"
         if args.threads_per_worker != 1 and scheduler not in CLUSTER_SCHEDULERS:
             raise ValueError("--threads-per-worker only applies to cluster-threads and cluster-processes")
+        if args.no_ship and scheduler not in DISTRIBUTED_SCHEDULERS:
+            raise ValueError("--no-ship only applies to cluster-threads, cluster-processes and --address")
         workload = args.workload or "fib"
         task = function_fields(args) or {
             "workload": workload, "size": args.size if args.size is not None else WORKLOADS[workload].default_size}
@@ -166,7 +184,7 @@ class RunKind:
             **task, tasks=args.tasks, scheduler=scheduler, workers=args.workers,
             threads_per_worker=args.threads_per_worker, repeats=args.repeats, warmup=args.warmup,
             chunksize=args.chunksize, reuse_pool=args.reuse_pool, blas_threads=args.blas_threads,
-            address=args.address,
+            address=args.address, ship_code=not args.no_ship,
         )
 
 

@@ -10,10 +10,9 @@ machine. An estimate is a guide, not a measurement, and the app says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.measure.machine import available_memory_bytes, machine_info
+from core.measure.machine import machine_info
 from core.measure.spec import (
     CHUNKSIZE_SCHEDULERS,
     CLUSTER_SCHEDULERS,
@@ -195,55 +194,3 @@ def estimate(spec: ExperimentSpec, *, cluster_running: bool = False) -> Estimate
     return Estimate(seconds=total, task_s=task_s, per_repeat_s=per_repeat, setup_s=setup,
                     memory_bytes=memory_bytes(spec))
 
-
-def check_budget(
-    specs: ExperimentSpec | list[ExperimentSpec],
-    max_seconds: float = 60.0,
-    *,
-    memory_limit_bytes: int | None = None,
-    memory_fraction: float = MEMORY_FRACTION,
-    per_run_seconds: Callable[[ExperimentSpec], float] | None = None,
-) -> float:
-    """Return the estimated seconds of ``specs`` together, or raise :class:`BudgetError`.
-
-    Parameters
-    ----------
-    specs : ExperimentSpec or list of ExperimentSpec
-        The runs of one click (e.g. one per engine); they run one after the other.
-    max_seconds : float
-        Budget for all of them together.
-    memory_limit_bytes : int, optional
-        Memory to compare with; defaults to what is available now (psutil).
-    memory_fraction : float
-        Largest share of that memory one run may need.
-    per_run_seconds : callable, optional
-        A tighter budget for a single run, by spec: the app caps engines that cannot be cancelled
-        mid-run (sync, threads, processes) harder than cluster runs, which can.
-
-    Raises
-    ------
-    BudgetError
-        With the estimate, the limit it breaks and what to change.
-    """
-    specs = [specs] if isinstance(specs, ExperimentSpec) else specs
-    estimates = [estimate(s) for s in specs]
-    limit = memory_limit_bytes if memory_limit_bytes is not None else available_memory_bytes()
-    for spec, est in zip(specs, estimates, strict=True):
-        if limit is not None and est.memory_bytes > memory_fraction * limit:
-            raise BudgetError(
-                f"{spec.label} would need about {est.memory_mb:,.0f} MB, more than {memory_fraction:.0%} of the"
-                f" {limit / MB:,.0f} MB available: lower the size, tasks or workers"
-            )
-        if per_run_seconds is not None and est.seconds > per_run_seconds(spec):
-            raise BudgetError(
-                f"{spec.label} alone is estimated at {_secs(est.seconds)} s, over the {_secs(per_run_seconds(spec))} s"
-                f" allowed for one {spec.scheduler} run here (it cannot be cancelled once started): lower the size,"
-                " tasks or repeats"
-            )
-    total = sum(e.seconds for e in estimates)
-    if total > max_seconds:
-        raise BudgetError(
-            f"this run is estimated at {_secs(total)} s, over the {_secs(max_seconds)} s budget:"
-            " lower the size, tasks or repeats (the CLI's --force runs it anyway)"
-        )
-    return total

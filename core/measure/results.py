@@ -22,7 +22,7 @@ RUN_COLUMNS = ["run_id", "scheduler", "engine", "workload", "size", "tasks", "wo
                "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s",
                "lanes", "task_cpu_s", "cpu_utilization"]
 TASK_COLUMNS = ["run_id", "scheduler", "engine", "repeat", "task", "start_s", "end_s", "wall_s",
-                "cpu_s", "cpu_share", "pid", "thread_id", "worker", "lane"]
+                "cpu_s", "cpu_share", "pid", "thread_id", "worker", "host", "lane"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ class ExperimentResult:
     setup_s : float
         One-time start-up paid by this run (e.g. starting a LocalCluster); 0 when it was reused.
     engine : dict
-        What the engine really had: ``n_workers``, ``threads_per_worker``, ``total_threads``.
+        What the engine really had: ``n_workers``, ``threads_per_worker``, ``total_threads``; a distributed
+        engine also ``scheduler_address``, ``ship_code``, ``hosts``, ``workers`` (address, host, threads,
+        memory limit, pid, Python and package versions of each), ``scheduler`` and ``warnings``.
     runs : DataFrame
         One row per measured repeat: ``wall_s`` = ``startup_s`` + ``compute_s`` + ``teardown_s``.
     tasks : DataFrame
@@ -153,6 +155,10 @@ class ExperimentResult:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {"runs": self.runs, "tasks": self.tasks}
+
+    def warnings(self) -> list[str]:
+        """What the engine found worth a warning (one line each, e.g. a cluster's differing versions)."""
+        return [str(w) for w in self.engine.get("warnings", [])]
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,6 +18,7 @@ from dask.delayed import Delayed
 
 from core.engines import ClusterSource, Progress, Watch, make_engine
 from core.engines.base import SHARED, Work, _quiet
+from core.engines.shipping import TaskCall, task_call
 from core.measure.estimate import estimate
 from core.measure.machine import machine_info
 from core.measure.results import ExperimentResult, build_result
@@ -28,25 +29,30 @@ from core.workloads import make_payload, measured_call
 # --- the one run path ------------------------------------------------------------------------------
 
 
-def build_work(spec: ExperimentSpec, token: str, payload: Any = None, root: str | None = None) -> Work:
+def build_work(spec: ExperimentSpec, token: str, payload: Any = None, root: str | None = None,
+               call: TaskCall | None = None) -> Work:
     """``spec.tasks`` independent tasks, each :func:`core.workloads.measured_call` with its own key.
 
     As a Dask graph, ``delayed`` is impure by default and every key is named explicitly, so T tasks
-    really are T tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one. As
-    plain calls (the pools beyond Dask), the same function with the same arguments. ``root`` is where
-    your own function's module was found (see :func:`core.workloads.resolve_function`).
+    really are T tasks; the tutorial's ``client.map(fib, [30] * 4)`` is pure and collapses to one. ``call``
+    says how a graph's task references its code: ``delayed(measured_call)`` (by name, the default) or a
+    cluster's by-value builder (:func:`core.engines.shipping.task_call`). As plain calls (the pools beyond
+    Dask), the same function with the same arguments. ``root`` is where your own function's module was
+    found (see :func:`core.workloads.resolve_function`).
     """
-    call = None if spec.call is None else (*spec.call, root)
+    user_call = None if spec.call is None else (*spec.call, root)
     shared = SHARED if payload is not None else None
     return Work(func=measured_call,
-                args=tuple((spec.workload, spec.size, i, shared, spec.blas_threads, call) for i in range(spec.tasks)),
+                args=tuple((spec.workload, spec.size, i, shared, spec.blas_threads, user_call)
+                           for i in range(spec.tasks)),
                 keys=tuple(f"{spec.workload}-{i}-{token}" for i in range(spec.tasks)),
-                payload=payload, payload_key=f"payload-{token}")
+                payload=payload, payload_key=f"payload-{token}", task=call)
 
 
-def build_graph(spec: ExperimentSpec, token: str, payload: Any = None) -> list[Delayed]:
+def build_graph(spec: ExperimentSpec, token: str, payload: Any = None, call: TaskCall | None = None
+                ) -> list[Delayed]:
     """The Dask graph of :func:`build_work`: ``spec.tasks`` independent delayed tasks, each with its own key."""
-    return build_work(spec, token, payload).delayed()
+    return build_work(spec, token, payload, call=call).delayed()
 
 
 def run_experiment(
@@ -178,6 +184,7 @@ class ArmSession:
 
             self.root = check_spec(spec).root
         self.engine = make_engine(spec, clusters, watch=watch)
+        self.call = task_call(spec)  # by value for distributed engines (nothing of the lab on the cluster)
         self.setup_s = 0.0
         self.repeats: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
@@ -205,7 +212,7 @@ class ArmSession:
         With ``record=False`` (a warm-up) nothing is kept. The engine is verified outside the
         stopwatch: a dead worker means some tasks ran twice, and the repeat raises instead.
         """
-        work = build_work(self.spec, f"{self.run_id}-{self._computes}", self.payload, self.root)
+        work = build_work(self.spec, f"{self.run_id}-{self._computes}", self.payload, self.root, self.call)
         work.delayed(), work.calls()  # both forms built before the stopwatch, whichever the engine takes
         self._computes += 1
         t_enter = time.perf_counter()

@@ -34,6 +34,7 @@ CHUNKSIZE_SCHEDULERS = (*PROCESS_POOL_SCHEDULERS, "joblib-threads")
 # A compute on these cannot be stopped once started (a thread cannot be interrupted; Dask's local
 # schedulers and joblib's Parallel block the caller with no cancellation hook): budgets cap them harder.
 UNCANCELLABLE_SCHEDULERS = ("sync", "threads", "processes", "futures-threads", "joblib-loky", "joblib-threads")
+DISTRIBUTED_SCHEDULERS = (*CLUSTER_SCHEDULERS, "external")
 
 SCHEDULER_LABELS: dict[str, str] = {
     "sync": "sync (one thread)",
@@ -196,6 +197,10 @@ class ExperimentSpec:
         BLAS threads inside ``numpy-matmul`` tasks; ``None`` leaves the library default.
     address : str or None
         Scheduler address of an existing cluster (``tcp://host:8786``); only with ``external``.
+    ship_code : bool
+        Distributed engines: send the task code by value inside every graph (the default), so the
+        cluster needs nothing of the lab (:mod:`core.engines.shipping`). ``False``: tasks reference
+        ``core.workloads`` by name, and the scheduler and workers must import it themselves.
     function : str or None
         ``workload="function"`` only: your own function as ``dotted.module:name``, imported from the
         environment the lab runs in (and by every worker process). Validated as a name here; it is
@@ -217,6 +222,7 @@ class ExperimentSpec:
     reuse_pool: bool = False
     blas_threads: int | None = 1
     address: str | None = None
+    ship_code: bool = True
     function: str | None = None
     function_args: str = "[]"
     function_kwargs: str = "{}"
@@ -282,6 +288,11 @@ class ExperimentSpec:
                 f"workers × threads_per_worker must be at most {MAX_CLUSTER_THREADS}"
                 f" (got {self.workers} × {self.threads_per_worker})"
             )
+        if not isinstance(self.ship_code, bool):
+            raise ValueError(f"ship_code must be True or False (got {short_repr(self.ship_code)})")
+        if not self.ship_code and self.scheduler not in DISTRIBUTED_SCHEDULERS:
+            raise ValueError(f"ship_code=False only applies to {', '.join(DISTRIBUTED_SCHEDULERS)}: other engines run"
+                             f" the lab's own code in this process or its children (got {self.scheduler})")
         if self.scheduler not in CHUNKSIZE_SCHEDULERS and self.chunksize != 1:
             raise ValueError(f"chunksize only applies to {', '.join(CHUNKSIZE_SCHEDULERS)} (got {self.scheduler})")
         if self.scheduler not in PROCESS_POOL_SCHEDULERS and self.reuse_pool:
