@@ -162,15 +162,22 @@ class UserFunctionError(RuntimeError):
     """
 
 
-@cache
 def resolve_function(path: str, root: str | None = None) -> Callable[..., Any]:
     """The callable named ``module:name`` (``name`` may be dotted: ``Class.method``), imported here.
 
     ``root`` is the directory the module was found in when it was tried out (:mod:`core.userfunc`): a
     worker started before that directory was on ``sys.path`` (a warm pool, a LocalCluster) adds it.
     Raises :class:`UserFunctionError` naming what is missing; the parent validated the name already,
-    so this only fails when a worker's environment differs from the parent's.
+    so this only fails when a worker's environment differs from the parent's. Remembered per process
+    (:func:`_process_memo`, not ``functools.cache``: a cluster gets this module by value, see there).
     """
+    found = _process_memo().setdefault("user_functions", {})
+    if (path, root) not in found:
+        found[(path, root)] = _import_function(path, root)
+    return found[(path, root)]
+
+
+def _import_function(path: str, root: str | None) -> Callable[..., Any]:
     module_name, _, name = path.partition(":")
     try:
         try:
