@@ -304,9 +304,9 @@ def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
     needs_two_cores()
     # Adaptive rounds: two threads on pure Python are often a little slower than one, near the band's edge,
     # and the GIL sentence needs their verdict decided.
-    spec = CompareSpec(workload="function", function=fn("crunch"), function_args="[300000]", tasks=4,
+    spec = CompareSpec(workload="function", function=fn("crunch"), function_args="[150000]", tasks=4,
                        budget_s=6.0,
-                       arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True)))
+                       arms=(Arm("sync"), Arm("futures-threads", 4), Arm("futures-processes", 2, reuse_pool=True)))
     with ClusterRegistry() as registry:
         advised = physics(lambda: Advised(measure(KIND, spec, RunContext(clusters=registry))),
                           lambda a: a.advice.text.startswith("Use processes: it holds the GIL"), busy_cores=0.5,
@@ -315,7 +315,7 @@ def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
     assert advice.text.startswith("Use processes: it holds the GIL and a task is long enough to pay for start-up")
     assert advice.thread_cpu_share < 0.75  # the threads took turns
     # ... and their tasks, one at a time, took no less than sync's tasks back to back.
-    assert not _overlapped(advised.result, "futures-threads ×2")
+    assert not _overlapped(advised.result, "futures-threads ×4")
 
 
 def test_advice_for_a_function_too_small_to_share_is_to_keep_it_serial(fn):
