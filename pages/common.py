@@ -78,10 +78,14 @@ def cluster_handle(processes: bool, n_workers: int, threads_per_worker: int) -> 
     return LocalClusterHandle(processes, n_workers, threads_per_worker)
 
 
-@st.cache_resource(max_entries=3, on_release=lambda pool: pool.close(), show_spinner=False)
-def warm_pool(workers: int, numpy: bool) -> WarmPool:
-    """One warm process pool per size, shared by all sessions: a click pays no pool start-up."""
-    return WarmPool(workers, numpy)
+@st.cache_resource(max_entries=4, on_release=lambda pool: pool.close(), show_spinner=False)
+def warm_pool(engine: str, workers: int, numpy: bool, _how: dict[str, Any]) -> WarmPool:
+    """One warm process pool per engine and size, shared by all sessions: a click pays no pool start-up.
+
+    ``_how`` (how to start, stop and check a pool that is not Dask's; not part of the cache key) comes
+    from the engine. An evicted pool closes once the last run using it has ended.
+    """
+    return WarmPool(workers, numpy, **_how)
 
 
 class AppClusters:
@@ -90,8 +94,8 @@ class AppClusters:
     def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
         return cluster_handle(processes, n_workers, threads_per_worker)
 
-    def pool(self, workers: int, numpy: bool) -> WarmPool:
-        return warm_pool(workers, numpy)
+    def pool(self, workers: int, numpy: bool, engine: str = "processes", **how: Any) -> WarmPool:
+        return warm_pool(engine, workers, numpy, how)
 
 
 @st.cache_resource(show_spinner=False)

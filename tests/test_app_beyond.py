@@ -49,13 +49,19 @@ def test_beyond_dask_shows_every_arms_code_and_measures_nothing_on_load():
     assert not results_shown(at)
     codes = [c.value for c in at.code]
     joined = "\n".join(codes)
-    # The preset's five engines beyond Dask, each with the lines a user writes (fib mapped over its arguments).
+    # The preset's engines beyond Dask, each with the lines a user writes (fib mapped over its arguments).
     for needle in ("ThreadPoolExecutor(2)", "ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(\"spawn\"))",
-                   "get_context(\"spawn\").Pool(2)", "Parallel(n_jobs=2, batch_size=1)",
-                   "Parallel(n_jobs=2, backend=\"threading\", batch_size=1)", "def fib(n):"):
+                   "Parallel(n_jobs=2, batch_size=1)", "def fib(n):"):
         assert needle in joined, needle
     default = preset("beyond-dask")
-    assert sum(f"[{default.size!r}] * {default.tasks}" in c for c in codes) == 6  # sync and the five, mapped
+    assert sum(f"[{default.size!r}] * {default.tasks}" in c for c in codes) == len(default.arms)  # each, mapped
+
+
+def test_beyond_dask_offers_every_engine_with_its_code():
+    at = open_page("pages/beyond_dask.py", **{"bd-engines-fib": ["multiprocessing", "joblib-threads"]})
+    joined = "\n".join(c.value for c in at.code)
+    for needle in ("get_context(\"spawn\").Pool(2)", "Parallel(n_jobs=2, backend=\"threading\", batch_size=1)"):
+        assert needle in joined, needle
 
 
 def test_beyond_dask_runs_its_engines_with_verdicts_beside_their_code():

@@ -66,15 +66,18 @@ _LIVE_HANDLES: weakref.WeakSet[LocalClusterHandle] = weakref.WeakSet()
 
 @atexit.register
 def close_all_clusters() -> None:
-    """Close every LocalCluster this process started, now (run at interpreter exit, e.g. the app's).
+    """Close every LocalCluster and warm pool this process started, now (at interpreter exit, e.g. the app's).
 
     At exit nobody is left to finish a run: a server stopped by SIGTERM exits with its script
     threads still inside a run, so the clusters are closed even if a run is using them (waiting would
     leave their closing to distributed's own exit hook, after the interpreter has begun to refuse new
     threads, which logs errors).
     """
+    from core.engines.local import close_all_pools
+
     for handle in list(_LIVE_HANDLES):
         handle.close(force=True)
+    close_all_pools()  # the warm process pools go the same way: nothing of the lab outlives it
 
 
 class LocalClusterHandle:
@@ -287,7 +290,7 @@ class ClusterRegistry:
 
     def __init__(self) -> None:
         self._handles: dict[tuple[bool, int, int], LocalClusterHandle] = {}
-        self._pools: dict[tuple[int, bool], Any] = {}
+        self._pools: dict[tuple[str, int, bool], Any] = {}
         self._lock = threading.Lock()
 
     def get(self, processes: bool, n_workers: int, threads_per_worker: int) -> LocalClusterHandle:
@@ -298,14 +301,18 @@ class ClusterRegistry:
                 self._handles[key] = LocalClusterHandle(*key)
             return self._handles[key]
 
-    def pool(self, workers: int, numpy: bool) -> Any:
-        """The warm process pool of ``workers`` processes (with NumPy imported in each when ``numpy``)."""
+    def pool(self, workers: int, numpy: bool, engine: str = "processes", **how: Any) -> Any:
+        """The warm pool of ``engine`` with ``workers`` processes (NumPy imported in each when ``numpy``).
+
+        ``how`` (``start``, ``stop``, ``healthy``) says how to run another kind of pool than Dask's spawn
+        pool (see :class:`core.engines.local.WarmPool`); one holder per (engine, workers, numpy).
+        """
         from core.engines.local import WarmPool
 
-        key = (workers, numpy)
+        key = (engine, workers, numpy)
         with self._lock:
             if key not in self._pools or self._pools[key].closed:
-                self._pools[key] = WarmPool(workers, numpy)
+                self._pools[key] = WarmPool(workers, numpy, **how)
             return self._pools[key]
 
     def close(self) -> None:

@@ -7,11 +7,13 @@ short by the callers' budgets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any
@@ -132,38 +134,60 @@ def await_ready(ready: Any, workers: int, what: str, abort: Any, failed: Any = N
         ready.close()
 
 
-class WarmPool:
-    """A spawn process pool kept warm between runs: one per shape in a registry (the app caches them).
+_LIVE_POOLS: weakref.WeakSet[WarmPool] = weakref.WeakSet()
 
-    A reused pool pays its start-up (about a second for four workers on two cores: each one imports
-    Dask) once, not on every click. The holder starts lazily, replaces a pool whose worker died (a
-    broken ``ProcessPoolExecutor`` refuses work), and is closed by its registry.
+
+def close_all_pools() -> None:
+    """Shut down every warm pool this process started, now, in use or not (at exit, and after tests).
+
+    A pool kept warm in a cache (the app's ``st.cache_resource``) is closed only when the cache evicts
+    it; whoever ends the process, or a test suite between its app tests, closes the rest here.
+    """
+    for pool in list(_LIVE_POOLS):
+        pool.close(force=True)
+
+
+class WarmPool:
+    """A process pool kept warm between runs: one per shape in a registry (the app caches them).
+
+    A reused pool pays its start-up (about a second for four workers on two cores) once, not on every
+    click. The holder starts lazily with ``start()``, replaces a pool that ``healthy(pool)`` says is
+    broken or that an engine :meth:`discard`-ed after a failed compute, and is closed by its registry
+    (``stop(pool)``) once the last run using it has ended. Any pool works: Dask's spawn pool (the
+    default, :func:`start_pool`), a ``ProcessPoolExecutor``, a ``multiprocessing.Pool``, joblib's loky.
     """
 
-    def __init__(self, workers: int, numpy: bool) -> None:
+    def __init__(self, workers: int, numpy: bool, *, start: Callable[[], Any] | None = None,
+                 stop: Callable[[Any], None] | None = None, healthy: Callable[[Any], bool] | None = None) -> None:
         self.workers = workers
         self.numpy = numpy
-        self.pool: ProcessPoolExecutor | None = None
+        self._start = start or (lambda: start_pool(workers, "numpy-matmul" if numpy else "fib"))
+        self._stop = stop or (lambda pool: pool.shutdown(wait=True))
+        self._healthy = healthy or (lambda pool: not getattr(pool, "_broken", False))
+        self.pool: Any = None
         self._lock = threading.Lock()
         self._closed = False
         self._users = 0
+        _LIVE_POOLS.add(self)
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     @contextmanager
-    def use(self) -> Iterator[tuple[ProcessPoolExecutor, float]]:
+    def use(self) -> Iterator[tuple[Any, float]]:
         """Yield ``(pool, seconds spent starting it now)``: 0 when it was already warm."""
         with self._lock:
             if self._closed:
                 raise EngineError("this process pool has been closed")
             started = 0.0
-            if self.pool is None or getattr(self.pool, "_broken", False):
-                if self.pool is not None:
-                    self.pool.shutdown(wait=False, cancel_futures=True)
+            if self.pool is not None and not self._healthy(self.pool):
+                stale, self.pool = self.pool, None
+                with contextlib.suppress(Exception):  # it is broken already: only its resources are left
+                    self._stop(stale)
+            if self.pool is None:
                 t0 = time.perf_counter()
-                self.pool = start_pool(self.workers, "numpy-matmul" if self.numpy else "fib")
+                self.pool = self._start()
                 started = time.perf_counter() - t0
             pool = self.pool
             self._users += 1
@@ -176,20 +200,29 @@ class WarmPool:
             if last:
                 self._shutdown()
 
-    def close(self) -> None:
-        """Close the pool now, or as soon as the last run using it ends (an evicted cache entry must not
-        pull the pool from under a run: a measurement may hold more pools than the cache keeps)."""
+    def discard(self, pool: Any) -> None:
+        """Forget ``pool`` (an engine killed it after a failed compute): the next run starts a fresh one."""
+        with self._lock:
+            if self.pool is pool:
+                self.pool = None
+
+    def close(self, *, force: bool = False) -> None:
+        """Close the pool as soon as the last run using it ends (now if ``force``: at exit).
+
+        An evicted cache entry must not pull the pool from under a run: a measurement may hold more
+        pools than the cache keeps.
+        """
         with self._lock:
             self._closed = True
             idle = self._users == 0
-        if idle:
+        if idle or force:
             self._shutdown()
 
     def _shutdown(self) -> None:
         with self._lock:
             pool, self.pool = self.pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            self._stop(pool)
 
 
 class ProcessesEngine:

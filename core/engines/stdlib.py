@@ -25,7 +25,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
@@ -97,11 +97,14 @@ class _ProcessPoolBase:
 
     what = "process pool"
 
-    def __init__(self, spec: ExperimentSpec, watch: Watch | None = None) -> None:
+    def __init__(self, spec: ExperimentSpec, watch: Watch | None = None, pools: Any = None) -> None:
         self.spec = spec
         self.watch = watch
+        self.pools = pools
         self.pool: Any = None
         self._broken = False
+        self._warm: Any = None
+        self._stack = ExitStack()
 
     # -- what each pool does -----------------------------------------------------------------------
 
@@ -119,9 +122,18 @@ class _ProcessPoolBase:
 
     # -- the Engine protocol -----------------------------------------------------------------------
 
+    def _healthy(self, pool: Any) -> bool:
+        return True
+
     def setup(self) -> float:
         if not self.spec.reuse_pool:
             return 0.0
+        warm = getattr(self.pools, "pool", None)
+        if warm is not None:  # a registry's warm pool of this engine and size: started once, kept between runs
+            self._warm = warm(self.spec.workers, self.spec.workload.startswith("numpy"), self.spec.scheduler,
+                              start=self._start, stop=self._stop, healthy=self._healthy)
+            self.pool, started = self._stack.enter_context(self._warm.use())
+            return started
         t0 = time.perf_counter()
         self.pool = self._start()
         return time.perf_counter() - t0
@@ -139,6 +151,8 @@ class _ProcessPoolBase:
                 # nothing of the run outlives it (the next run starts a fresh pool).
                 self._kill(pool)
                 self._broken = True
+                if self._warm is not None:
+                    self._warm.discard(pool)
                 raise
 
         try:
@@ -156,7 +170,9 @@ class _ProcessPoolBase:
 
     def close(self) -> None:
         pool, self.pool = self.pool, None
-        if pool is not None:
+        if self._warm is not None:
+            self._stack.close()  # back to the registry, still warm
+        elif pool is not None:
             self._stop(pool)
 
 
@@ -194,6 +210,9 @@ class FuturesProcessesEngine(_ProcessPoolBase):
 
     def _stop(self, pool: ProcessPoolExecutor) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
+
+    def _healthy(self, pool: ProcessPoolExecutor) -> bool:
+        return not getattr(pool, "_broken", False)
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
         kill = getattr(pool, "kill_workers", None)  # Python 3.14+
@@ -243,6 +262,11 @@ class MultiprocessingEngine(_ProcessPoolBase):
     @staticmethod
     def _pids(pool: Any) -> set[int]:
         return {p.pid for p in getattr(pool, "_pool", [])}
+
+    def _healthy(self, pool: Any) -> bool:
+        # Pool quietly replaces a worker that died, losing its task: a warm pool with a dead worker is not reused.
+        workers = list(getattr(pool, "_pool", []))
+        return len(workers) == self.spec.workers and all(p.is_alive() for p in workers)
 
     def _stop(self, pool: Any) -> None:
         pool.close()
