@@ -29,13 +29,16 @@ st.markdown(
     " a core runs one thing at a time."
 )
 SWEEP_WORKLOADS = ["fib", "numpy-sort", "numpy-small"]
-SWEEP_ENGINES = ["processes", "cluster-processes", "threads", "cluster-threads"]
-c = st.columns([1.3, 2.2])
+SWEEP_ENGINES = ["processes", "cluster-processes", "threads", "cluster-threads", "futures-processes",
+                 "multiprocessing", "futures-threads", "joblib-threads"]
+c = st.columns([1.3, 3.2])
 workload = c[0].segmented_control("Workload", SWEEP_WORKLOADS, default="fib", key="sc-workload", bind="query-params",
                                   help="fib and numpy-small hold the GIL; numpy-sort releases it.") or "fib"
 engine = c[1].segmented_control("Engine", SWEEP_ENGINES, default="processes", key="sc-engine", bind="query-params",
                                 help="cluster-processes = LocalCluster(processes=True); cluster-threads ="
-                                     " LocalCluster(processes=False).") or "processes"
+                                     " LocalCluster(processes=False); futures-* are concurrent.futures' pools,"
+                                     " multiprocessing its Pool, joblib-threads joblib's threading backend."
+                                ) or "processes"
 wl = WORKLOADS[workload]
 st.caption(f"**{wl.label}** — {wl.gil} the GIL. {wl.gil_why} · Engine: **{SCHEDULER_LABELS[engine]}**")
 limit = max_sweep_workers(cores)

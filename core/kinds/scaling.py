@@ -29,10 +29,13 @@ from core.kinds.points import MAX_REPEATS, Points, measure_points, parse_counts,
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import LIMITS, SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
+from core.measure.spec import LIMITS, PROCESS_POOL_SCHEDULERS, SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
 from core.workloads import WORKLOADS
 
-SCALING_SCHEDULERS = ("threads", "processes", "cluster-threads", "cluster-processes")
+# Every engine whose size can be swept. joblib-loky is not among them: its executor is one per process, so the
+# worker counts of a sweep (open together, in interleaved rounds) cannot have one each.
+SCALING_SCHEDULERS = ("threads", "processes", "cluster-threads", "cluster-processes", "futures-threads",
+                      "futures-processes", "multiprocessing", "joblib-threads")
 SCALING_WORKLOADS = ("fib", "numpy-sort", "numpy-matmul", "numpy-small")
 TASKS_PER_WORKER = 2  # default k in tasks = k × max(workers): every worker of the widest run gets two tasks
 
@@ -197,15 +200,17 @@ class ScalingSpec:
     def experiments(self) -> list[ExperimentSpec]:
         """The points, the sync reference first.
 
-        ``processes`` keeps one pool per worker count (``reuse_pool``): Dask's default of a new pool on
-        every compute would add its start-up (≈0.2 s per process) to every repeat and bury the scaling;
-        that start-up is ``setup_s``, as is a LocalCluster's. Every point gets the rounds' warm-up.
+        A process pool (Dask's ``processes``, ``futures-processes``, ``multiprocessing``) keeps one pool per
+        worker count (``reuse_pool``): a new pool on every compute would add its start-up (≈0.2 s per
+        process) to every repeat and bury the scaling; that start-up is ``setup_s``, as is a LocalCluster's.
+        Every point gets the rounds' warm-up.
         """
         common = {"workload": self.workload, "size": self.size, "tasks": self.tasks, "repeats": self.repeats,
                   "warmup": 1}
         specs = [ExperimentSpec(scheduler="sync", workers=1, **common)] if self.include_sync else []
-        return specs + [ExperimentSpec(scheduler=self.scheduler, workers=w, reuse_pool=self.scheduler == "processes",
-                                       **common) for w in self.workers]  # type: ignore[arg-type]
+        reuse = self.scheduler in PROCESS_POOL_SCHEDULERS
+        return specs + [ExperimentSpec(scheduler=self.scheduler, workers=w, reuse_pool=reuse, **common)  # type: ignore[arg-type]
+                        for w in self.workers]
 
     @property
     def label(self) -> str:
