@@ -3,9 +3,11 @@
 import streamlit as st
 
 from core.kinds.overhead import (
+    ALL_STARTUP_CASES,
+    BREAK_EVEN_ENGINES,
     DASK_DEFAULT_CHUNKSIZE,
     OVERHEAD_ENGINES,
-    PARALLEL_ENGINES,
+    PER_TASK_ENGINES,
     STARTUP_CASES,
     STARTUP_LABELS,
     BreakEvenSpec,
@@ -54,9 +56,10 @@ pt_graph = st.segmented_control(
     help="one graph: N tasks in one collection, as dask.array or dask.bag build them. list of delayed:"
          " dask.compute(*[delayed(noop)(i) for i in range(N)]), which first merges N one-task graphs.",
 ) or "one graph"
-pt_engines = engine_picker("pt-engines", list(OVERHEAD_ENGINES), list(OVERHEAD_ENGINES))
-st.caption("The processes engine reuses one pool here (its start-up is section 2's subject); clusters are the"
-           " app's running ones, started once if needed and reported apart.")
+pt_engines = engine_picker("pt-engines", list(PER_TASK_ENGINES), list(OVERHEAD_ENGINES))
+st.caption("Every process pool is started once and reused here (its start-up is section 2's subject); clusters are"
+           " the app's running ones, started once if needed and reported apart. The pools beyond Dask (futures-*,"
+           " multiprocessing, joblib-*) run N plain no-op calls: they have no graph to build.")
 panel(PerTaskSpec(engines=tuple(pt_engines), tasks=pt_tasks, workers=pt_workers, repeats=pt_repeats,
                   chunksize=pt_chunk, graph=GRAPH_OPTIONS[pt_graph]), key="per-task", what="per-task overhead")
 
@@ -73,11 +76,11 @@ su_workers = c[0].slider("Workers", 1, 4, 2, key="su-workers", bind="query-param
                          help="Processes in the pool, workers in the cluster.")
 su_repeats = c[1].slider("Repeats", 1, 5, 3, key="su-repeats", bind="query-params",
                          help="Each case is started from nothing and closed this many times.")
-su_cases = st.pills("Engines", list(STARTUP_CASES), selection_mode="multi", default=list(STARTUP_CASES),
+su_cases = st.pills("Engines", list(ALL_STARTUP_CASES), selection_mode="multi", default=list(STARTUP_CASES),
                     key="su-cases", bind="query-params", format_func=lambda case: STARTUP_LABELS.get(case, case))
 if not su_cases:
     st.caption("No engine selected: showing all of them.")
-panel(StartupSpec(cases=tuple(c for c in STARTUP_CASES if c in (su_cases or STARTUP_CASES)), workers=su_workers,
+panel(StartupSpec(cases=tuple(c for c in ALL_STARTUP_CASES if c in (su_cases or STARTUP_CASES)), workers=su_workers,
                   repeats=su_repeats), key="startup", what="start-up measurement")
 
 # 3 · chunksize --------------------------------------------------------------------------------------------
@@ -117,7 +120,7 @@ be_workers = c[3].slider("Workers", 1, 4, 2, key="be-workers", bind="query-param
 c = st.columns([1, 3])
 be_repeats = c[0].slider("Repeats", 1, 3, 2, key="be-repeats", bind="query-params")
 with c[1]:
-    be_engines = engine_picker("be-engines", list(PARALLEL_ENGINES), ["processes", "cluster-processes"])
+    be_engines = engine_picker("be-engines", list(BREAK_EVEN_ENGINES), ["processes", "cluster-processes"])
 st.caption("processes: a new pool for every compute, Dask's default (chunksize 1). LocalCluster: the app's running"
            " cluster — its one-time start is not in the wall time.")
 try:
@@ -133,4 +136,4 @@ with st.expander("The same measurements from a terminal"):
             "python -m core overhead --scheduler processes --break-even --sizes 18:30:3", language="bash")
     st.markdown(f"Measurements here that are estimated over {settings().max_seconds:.0f} s are refused; the CLI's"
                 " `--max-seconds` and `--force` set its own budget. Labels of engines:"
-                + ", ".join(f" `{s}` = {SCHEDULER_LABELS[s]}" for s in OVERHEAD_ENGINES) + ".")
+                + ", ".join(f" `{s}` = {SCHEDULER_LABELS[s]}" for s in PER_TASK_ENGINES) + ".")

@@ -229,14 +229,16 @@ class _Session:
         self.records = [{"cpu_s": cpu_s}] * 8
 
 
-def _state(spec, times, cpu_s=0.01):
+def _state(spec, times, cpu_s=0.01, other_cores=0.0, cores_used=1.0):
     from types import SimpleNamespace
 
     from core.measure.noise import Noise
 
     sessions = [_Session(spec.experiment(a), 1 if a.engine == "sync" else a.workers, cpu_s) for a in spec.arms]
+    for session in sessions:
+        session.cores_used = cores_used
     return SimpleNamespace(cores=2, times=times, sessions=sessions,
-                           arm_noise=lambda k: Noise(0.0, 1.0, 2, 1.0, 0.0))
+                           arm_noise=lambda k: Noise(other_cores, 1.0, 2, 1.0, other_cores))
 
 
 def test_pure_python_faster_on_one_gil_is_a_measurement_problem_not_a_lesson():
@@ -257,3 +259,18 @@ def test_faster_than_the_ideal_is_a_measurement_problem():
     times = [[0.2, 0.01] for _ in range(10)]  # four 50 ms sleeps on 4 threads cannot end in 10 ms
     [threads] = verdicts_from(spec, _state(spec, times))
     assert threads.efficiency > 4 and threads.verdict == "undecided" and "ideal" in threads.reason
+
+
+def test_a_busy_machine_leaves_a_parallel_arms_same_undecided_and_a_one_gil_arms_same_standing():
+    """Measured beside the noisy neighbour: a LocalCluster(processes=True) 2×1 on fib "about the same" as sync
+    (1.01, [0.88, 1.20]), other programs at 0.56 cores, the pool's CPU ÷ wall 1.1 cores — not all that was left,
+    so the old guard let it through. Other programs took the core its second process needed."""
+    from core.kinds.compare import verdicts_from
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("cluster-processes", 2, 1), Arm("threads", 2)))
+    times = [[0.1 * (1 + 0.02 * (r % 3)), 0.1 * (1 + 0.02 * ((r + 1) % 3)), 0.1] for r in range(12)]
+    processes, threads = verdicts_from(spec, _state(spec, times, other_cores=0.56, cores_used=1.1))
+    assert processes.verdict == "undecided" and "busy" in processes.reason, processes
+    assert threads.verdict == "same", threads  # fib on threads sharing one GIL uses one core whatever the load
+    quiet_processes, _ = verdicts_from(spec, _state(spec, times, other_cores=0.05, cores_used=1.1))
+    assert quiet_processes.verdict == "same"  # a quiet machine: the measurement stands as measured

@@ -50,6 +50,7 @@ from core.kinds.overhead import (
         (lambda: BreakEvenSpec(sizes=(10, 20)), "sizes"),
         (lambda: BreakEvenSpec(engines=("sync",)), "engines"),
         (lambda: BreakEvenSpec(tasks=True), "tasks"),
+        (lambda: BreakEvenSpec(engines=("joblib-loky",)), "engines"),  # one loky executor per process
     ],
 )
 def test_bad_specs_name_the_field(make, word):
@@ -169,6 +170,7 @@ BAD_ARGS = {
     "unknown scheduler": (["--scheduler", "gpu"], "scheduler"),
     "zero workers": (["--workers", "0"], "workers"),
     "break-even on sync": (["--scheduler", "sync", "--break-even"], "break-even"),
+    "break-even on loky": (["--scheduler", "joblib-loky", "--break-even"], "engines"),
     "bad sizes": (["--scheduler", "threads", "--break-even", "--sizes", "3:4:1"], "sizes"),
     "over budget": (["--tasks", "20000", "--repeats", "10", "--max-seconds", "5"], "budget"),
 }
@@ -230,3 +232,59 @@ def test_report_is_strict_json(per_task, parse_json):
     out = report(per_task, startup)
     text = json.dumps(out, allow_nan=False)
     assert parse_json(text)["per_task_us"].keys() == {"sync", "threads", "cluster-threads"}
+
+
+# --- the pools beyond Dask ------------------------------------------------------------------------------
+
+
+def _live_children() -> set[int]:
+    """Running child processes, except multiprocessing's and loky's resource trackers (one per interpreter,
+    started by the first spawned process and alive as long as it, by design)."""
+    import psutil
+
+    alive = set()
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(proc.cmdline()):
+                alive.add(proc.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _left_over(before: set[int], timeout: float = 15.0) -> set[int]:
+    """Children started since ``before`` still alive after up to ``timeout`` s (a closed pool's workers exit)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (left := _live_children() - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_the_pools_beyond_dask_have_their_per_task_cost_and_start_up_measured_and_closed(parse_json):
+    """N no-op calls on each pool beyond Dask, beside Dask's threads: a process pool's round trip (pickling
+    a call and its result through a pipe) costs more than a thread pool's hand-over, and every pool started
+    for the measurement is gone afterwards (loky's reusable executor included)."""
+    before = _live_children()
+    beyond = ("futures-threads", "futures-processes", "multiprocessing", "joblib-threads", "joblib-loky")
+    result = measure_per_task(PerTaskSpec(engines=("threads", *beyond), tasks=200, workers=2, repeats=2,
+                                          chunksize=1))
+    summary = result.summary.set_index("scheduler")
+    assert list(summary.index) == ["threads", *beyond]
+    assert summary["per_task_us"].notna().all() and (summary["compute_s"] > 0).all()
+    assert "plain calls" in summary.loc["futures-processes", "detail"]
+    # A call to another process and back vs a queue hand-over in one process: typically 10×; 1.5× is safe.
+    assert result.per_task_us("futures-processes") > 1.5 * result.per_task_us("futures-threads")
+    assert {row["scheduler"] for row in parse_json(result.to_json())["summary"]} == {"threads", *beyond}
+    startup = measure_startup(StartupSpec(cases=("futures-threads", "futures-processes"), workers=1, repeats=1))
+    threads, processes = startup.row("futures-threads"), startup.row("futures-processes")
+    assert processes.paid == "once" and processes.startup_s > 10 * threads.startup_s  # an interpreter to start
+    assert not _left_over(before)
+
+
+def test_cli_overhead_of_one_pool_beyond_dask(cli, parse_json):
+    run = cli("overhead", "--scheduler", "multiprocessing", "--tasks", "100", "--repeats", "1", "--json")
+    assert run.returncode == 0, run.stderr
+    data = parse_json(run.stdout)
+    assert set(data["per_task_us"]) == {"multiprocessing"} and set(data["startup_s"]) == {"multiprocessing"}

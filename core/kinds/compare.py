@@ -11,8 +11,10 @@ the interval supports.
 Two more guards against a wrong lesson:
 
 * **A busy machine.** Other programs' CPU is read between runs (:mod:`core.measure.noise`). A ``same``
-  or ``slower`` verdict for an arm that used all the CPU other programs left it is what a busy
-  machine produces whatever the code does, so it is shown as ``undecided`` with that reason.
+  or ``slower`` verdict for a parallel arm while they took a quarter core or more is what a busy
+  machine produces whatever the code does (they took the CPU its lanes could have used), so it is
+  shown as ``undecided`` with that reason. Only pure-Python work on threads that share one GIL, which
+  can use one core at most anyway, keeps its ``same`` (unless it used all the CPU left to it).
 * **An honest ideal.** The best possible wall time is built from the *shortest* task anyone measured
   (the lowest per-task CPU time of any arm; a sleep's own length): no arm can beat it, and an
   efficiency above 1 is reported as a measurement problem.
@@ -627,13 +629,20 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
         nz = state.arm_noise(k)
         used, lanes = session.cores_used, session.lanes
         free = cores - (nz.other_cores if math.isfinite(nz.other_cores) else 0.0)
+        starved = math.isfinite(used) and used >= free - BUSY_CORES
         if (verdict in ("same", "slower") and nz.other_cores >= BUSY_CORES and lanes > 1
-                and math.isfinite(used) and used >= free - BUSY_CORES):
-            # The arm used all the CPU that other programs left it: a busy machine, not the code, may have
-            # held it back. Say so rather than teach "it does not help".
+                and (starved or not _one_core_at_most(spec, arm_spec))):
+            # Other programs took CPU this arm could have used: a busy machine, not the code, may have held it
+            # back. Say so rather than teach "it does not help". Only an arm that can use one core at most
+            # whatever the machine does (pure-Python work on threads sharing one GIL) keeps its "same", and
+            # only while it did not use all the CPU left to it. The CPU it used alone does not tell: the
+            # neighbour's bursts come and go within a round, and a starved process pool's CPU ÷ wall was
+            # measured at 1.1 cores beside a GIL-bound thread pool's 1.0 (bench/verdicts.py, noisy).
             verdict = "undecided"
+            took = (f"it used all the CPU left ({used:.1f} cores)" if starved
+                    else "they took CPU its parallel lanes could have used")
             reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
-                      f" and it used all the CPU left ({used:.1f} cores); measure again when the machine is quieter")
+                      f" and {took}; measure again when the machine is quieter")
         ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
         walls = sorted(row[k] for row in times)
         wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
@@ -663,13 +672,19 @@ def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
     if math.isfinite(efficiency) and efficiency > EFFICIENCY_TOLERANCE:
         return (f"it ran at {efficiency:.2f}× the ideal this machine allows, which no engine can: the machine's speed"
                 " changed during the comparison; measure again")
-    wl = workload_info(spec.workload)  # your own function's is "unknown": no rule applies to it
-    one_gil = arm.engine in ONE_GIL_SCHEDULERS
-    if one_gil and wl.cpu_bound and wl.gil == "holds" and machine_info().gil_enabled:
+    if _one_core_at_most(spec, arm):
         return ("its threads share one GIL, and this pure-Python work cannot run in parallel on them: the speed-up"
                 " came from the machine's load changing between rounds, not from the threads; measure again when"
                 " the machine is quieter")
     return ""
+
+
+def _one_core_at_most(spec: CompareSpec, arm: Arm) -> bool:
+    """Whether the arm's tasks can use one core at most, whatever the machine: GIL-holding work on threads of one
+    process, on an interpreter with a GIL. Your own function's GIL behaviour is ``unknown``: no rule applies."""
+    wl = workload_info(spec.workload)
+    return (arm.engine in ONE_GIL_SCHEDULERS and wl.cpu_bound and wl.gil == "holds"
+            and machine_info().gil_enabled)
 
 
 def task_floor(spec: CompareSpec, state: Any) -> float:

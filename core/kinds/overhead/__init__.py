@@ -50,12 +50,16 @@ from core.kinds.overhead.break_even import (
 from core.kinds.overhead.chunksize import ChunksizeResult, ChunksizeSpec, chunksize_cost, measure_chunksize
 from core.kinds.overhead.common import (
     _ADVICE,
+    ALL_STARTUP_CASES,
+    BEYOND_DASK_ENGINES,
+    BREAK_EVEN_ENGINES,
     DASK_DEFAULT_CHUNKSIZE,
     DOCS_FIGURES,
     GRAPH_FORM_LABELS,
     GRAPH_FORMS,
     OVERHEAD_ENGINES,
     PARALLEL_ENGINES,
+    PER_TASK_ENGINES,
     STARTUP_CASES,
     STARTUP_LABELS,
     noop_graph,
@@ -83,6 +87,7 @@ from core.measure.machine import MachineInfo
 from core.measure.spec import SCHEDULERS, short_repr
 
 __all__ = [
+    "ALL_STARTUP_CASES", "BEYOND_DASK_ENGINES", "BREAK_EVEN_ENGINES", "PER_TASK_ENGINES",
     "DASK_DEFAULT_CHUNKSIZE", "DOCS_FIGURES", "GRAPH_FORMS", "GRAPH_FORM_LABELS", "KIND", "OVERHEAD_ENGINES",
     "PARALLEL_ENGINES", "STARTUP_CASES", "STARTUP_LABELS", "BreakEvenResult", "BreakEvenSpec", "ChunksizeResult",
     "ChunksizeSpec", "OverheadResult", "OverheadSpec", "PerTaskResult", "PerTaskSpec", "StartupResult", "StartupSpec",
@@ -277,13 +282,15 @@ class OverheadKind:
 
     def add_arguments(self, over: argparse.ArgumentParser) -> None:
         over.add_argument("--scheduler", default="all", choices=[*(s for s in SCHEDULERS if s != "external"), "all"],
-                          help="the engine to measure, or all of them (default all)")
+                          help="the engine to measure, or all of Dask's (default all); the pools beyond Dask"
+                               " (futures-*, multiprocessing, joblib-*) by name")
         over.add_argument("--workers", type=int, default=2, help="threads, processes or cluster workers (default 2)")
         over.add_argument("--tasks", type=int, default=1000, help="no-op tasks per graph, 10 to 20000 (default 1000)")
         over.add_argument("--repeats", type=int, default=3,
                           help="measured repeats; the median is reported (default 3)")
         over.add_argument("--chunksize", type=int, default=6,
-                          help="processes: tasks per submission (default 6, Dask's)")
+                          help="processes and the process pools beyond Dask: tasks per submission (default 6,"
+                               " Dask's); joblib's batch_size")
         over.add_argument("--graph", default="single", choices=["single", "list"],
                           help="single: one graph of N tasks; list: dask.compute(*N delayed) (default single)")
         over.add_argument("--break-even", action="store_true",

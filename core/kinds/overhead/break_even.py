@@ -18,8 +18,8 @@ import pandas as pd
 from core.kinds.base import RunContext, StrictJson, machine_line, records
 from core.kinds.overhead.common import (
     _ADVICE,
+    BREAK_EVEN_ENGINES,
     LIMITS,
-    PARALLEL_ENGINES,
     Progress,
     _check_int,
     _finite,
@@ -68,7 +68,7 @@ class BreakEvenSpec:
         _check_int("tasks", self.tasks, LIMITS["fib_tasks"])
         _check_int("workers", self.workers)
         _check_int("repeats", self.repeats)
-        object.__setattr__(self, "engines", _names("engines", self.engines, PARALLEL_ENGINES))
+        object.__setattr__(self, "engines", _names("engines", self.engines, BREAK_EVEN_ENGINES))
 
     def experiment(self, scheduler: str, n: int) -> ExperimentSpec:
         """The run of ``scheduler`` at fib ``n`` (sync with one worker, processes with a new pool)."""

@@ -19,12 +19,27 @@ from core.measure.estimate import (
     POOL_STOP_S,
     PROCESS_WORKER_BYTES,
 )
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
+from core.measure.spec import (
+    CHUNKSIZE_SCHEDULERS,
+    POOL_SCHEDULERS,
+    PROCESS_POOL_SCHEDULERS,
+    SCHEDULER_LABELS,
+    ExperimentSpec,
+    check_int,
+    short_repr,
+)
 from core.workloads import WORKLOADS, noop
 
 OverheadEngine = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes"]
-OVERHEAD_ENGINES: tuple[str, ...] = get_args(OverheadEngine)
+OVERHEAD_ENGINES: tuple[str, ...] = get_args(OverheadEngine)  # Dask's: the default, and --scheduler all
 PARALLEL_ENGINES: tuple[str, ...] = tuple(e for e in OVERHEAD_ENGINES if e != "sync")
+# The pools beyond Dask (concurrent.futures, multiprocessing, joblib) run plain calls, not graphs: their
+# per-task cost and start-up are measured with N no-op calls (:func:`noop_tasks`), beside Dask's.
+BEYOND_DASK_ENGINES: tuple[str, ...] = POOL_SCHEDULERS
+PER_TASK_ENGINES: tuple[str, ...] = (*OVERHEAD_ENGINES, *BEYOND_DASK_ENGINES)
+# The break-even sweep opens its points together (interleaved rounds): joblib's loky executor is one per
+# process, so it cannot be one of them (as in the scaling sweep).
+BREAK_EVEN_ENGINES: tuple[str, ...] = (*PARALLEL_ENGINES, *(e for e in BEYOND_DASK_ENGINES if e != "joblib-loky"))
 
 GraphForm = Literal["single", "list"]
 GRAPH_FORMS: tuple[str, ...] = get_args(GraphForm)
@@ -33,8 +48,10 @@ GRAPH_FORM_LABELS = {
     "list": "a list of N delayed objects",
 }
 
-StartupCase = Literal["sync", "threads", "processes", "processes-reused", "cluster-threads", "cluster-processes"]
-STARTUP_CASES: tuple[str, ...] = get_args(StartupCase)
+StartupCase = Literal["sync", "threads", "processes", "processes-reused", "cluster-threads", "cluster-processes",
+                      "futures-threads", "futures-processes", "multiprocessing", "joblib-threads", "joblib-loky"]
+ALL_STARTUP_CASES: tuple[str, ...] = get_args(StartupCase)
+STARTUP_CASES: tuple[str, ...] = ALL_STARTUP_CASES[:6]  # Dask's: the default, and --scheduler all
 STARTUP_LABELS: dict[str, str] = {
     "sync": "sync (nothing to start)",
     "threads": "threads: a new thread pool",
@@ -42,8 +59,13 @@ STARTUP_LABELS: dict[str, str] = {
     "processes-reused": "processes: one pool, reused",
     "cluster-threads": "LocalCluster processes=False",
     "cluster-processes": "LocalCluster processes=True",
+    "futures-threads": "ThreadPoolExecutor",
+    "futures-processes": "ProcessPoolExecutor (spawn)",
+    "multiprocessing": "multiprocessing.Pool (spawn)",
+    "joblib-threads": "joblib, threading backend",
+    "joblib-loky": "joblib, loky backend",
 }
-STARTUP_SCHEDULER = {case: ("processes" if case == "processes-reused" else case) for case in STARTUP_CASES}
+STARTUP_SCHEDULER = {case: ("processes" if case == "processes-reused" else case) for case in ALL_STARTUP_CASES}
 
 LIMITS: dict[str, tuple[int, int]] = {
     "tasks": (10, 20_000),
@@ -166,7 +188,21 @@ def noop_graph(tasks: int, form: GraphForm = "single", token: str | None = None)
     return [Delayed(out, HighLevelGraph.from_collections(out, graph))]
 
 
-def _ran(out: list[Any], tasks: int, form: GraphForm) -> bool:
+def noop_tasks(tasks: int, scheduler: str, form: GraphForm = "single") -> Any:
+    """``tasks`` no-ops as ``scheduler``'s ``compute`` takes them: a graph (:func:`noop_graph`) for Dask's
+    engines, ``tasks`` plain calls (a :class:`core.engines.base.Work`) for the pools beyond Dask."""
+    if scheduler not in BEYOND_DASK_ENGINES:
+        return noop_graph(tasks, form)
+    from core.engines.base import Work
+
+    token = uuid.uuid4().hex[:12]
+    return Work(func=noop, args=tuple((i,) for i in range(tasks)),
+                keys=tuple(f"noop-{i}-{token}" for i in range(tasks)))
+
+
+def _ran(out: list[Any], tasks: int, form: GraphForm, scheduler: str = "sync") -> bool:
+    if scheduler in BEYOND_DASK_ENGINES:
+        return list(out) == list(range(tasks))
     return (len(out) == tasks) if form == "list" else (out == [tasks])
 
 
@@ -175,14 +211,16 @@ def _engine_spec(scheduler: str, workers: int, **processes_options: Any) -> Expe
 
     Workload and size are unused (the graphs here are no-ops); fib keeps process workers light.
     """
-    opts = processes_options if scheduler == "processes" else {}
+    opts = {k: v for k, v in processes_options.items()
+            if (k == "chunksize" and scheduler in CHUNKSIZE_SCHEDULERS)
+            or (k == "reuse_pool" and scheduler in PROCESS_POOL_SCHEDULERS)}
     return ExperimentSpec(workload="fib", size=WORKLOADS["fib"].min_size, tasks=1,
                           scheduler=scheduler, workers=1 if scheduler == "sync" else workers, repeats=1, **opts)
 
 
 def _start_prior_s(scheduler: str, workers: int) -> float:
     """Rough seconds to start and stop ``scheduler``'s pool or cluster (from :mod:`core.measure.estimate`)."""
-    if scheduler == "processes":
+    if scheduler in PROCESS_POOL_SCHEDULERS:
         return POOL_START_S + POOL_START_PER_WORKER_S * workers + POOL_STOP_S
     if scheduler in CLUSTER_START_S:
         stop = 0.3 * workers if scheduler == "cluster-processes" else 0.05

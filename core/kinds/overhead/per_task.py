@@ -24,6 +24,7 @@ from core.kinds.overhead.common import (
     GRAPH_FORM_LABELS,
     GRAPH_FORMS,
     OVERHEAD_ENGINES,
+    PER_TASK_ENGINES,
     GraphForm,
     Progress,
     _check_int,
@@ -37,7 +38,7 @@ from core.kinds.overhead.common import (
     _ran,
     _start_prior_s,
     _worker_bytes,
-    noop_graph,
+    noop_tasks,
     references_frame,
 )
 from core.measure import noise as other_cpu
@@ -51,10 +52,12 @@ from core.report.explain import fmt_duration
 
 # Rough per-task and per-compute costs for the estimate shown before a run (a 2-core machine, loaded).
 _PER_TASK_PRIOR_S = {"sync": 4e-5, "threads": 1e-4, "processes": 3e-4, "cluster-threads": 2.5e-3,
-                     "cluster-processes": 3e-3}
+                     "cluster-processes": 3e-3, "futures-threads": 1e-4, "futures-processes": 3e-4,
+                     "multiprocessing": 1e-4, "joblib-threads": 2e-4, "joblib-loky": 5e-4}
 _LIST_EXTRA_S = 2e-4  # merging one more one-task graph in dask.compute(*list)
 _FIXED_PRIOR_S = {"sync": 2e-3, "threads": 3e-3, "processes": 5e-3, "cluster-threads": 2e-2,
-                  "cluster-processes": 3e-2}
+                  "cluster-processes": 3e-2, "futures-threads": 1e-3, "futures-processes": 3e-3,
+                  "multiprocessing": 3e-3, "joblib-threads": 5e-3, "joblib-loky": 2e-2}
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,11 @@ class PerTaskSpec:
 
     Parameters
     ----------
-    engines : tuple of {"sync", "threads", "processes", "cluster-threads", "cluster-processes"}
-        Engines to measure, in this order.
+    engines : tuple of str
+        Engines to measure, in this order: Dask's (``sync``, ``threads``, ``processes``,
+        ``cluster-threads``, ``cluster-processes``; the default) and the pools beyond Dask
+        (``futures-threads``, ``futures-processes``, ``multiprocessing``, ``joblib-threads``,
+        ``joblib-loky``), which run N no-op *calls* (there is no graph to build).
     tasks : int
         N, the no-op tasks of the big graph (10 to 20 000).
     workers : int
@@ -72,8 +78,9 @@ class PerTaskSpec:
     repeats : int
         Measured (one-task, N-task) pairs per engine; the median is reported with the spread.
     chunksize : int
-        Tasks per submission on ``processes`` (Dask's default is 6). The pool is started once and
-        reused here: its start-up is the start-up measurement's subject, not this one's.
+        Tasks per submission on ``processes`` (Dask's default is 6) and the process pools beyond Dask
+        (``map``'s chunksize, joblib's ``batch_size``). Every pool is started once and reused here: its
+        start-up is the start-up measurement's subject, not this one's.
     graph : {"single", "list"}
         How the N tasks reach ``compute`` (:func:`noop_graph`).
     """
@@ -86,7 +93,7 @@ class PerTaskSpec:
     graph: GraphForm = "single"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "engines", _names("engines", self.engines, OVERHEAD_ENGINES))
+        object.__setattr__(self, "engines", _names("engines", self.engines, PER_TASK_ENGINES))
         for name in ("tasks", "workers", "repeats", "chunksize"):
             _check_int(name, getattr(self, name))
         if self.graph not in GRAPH_FORMS:
@@ -221,15 +228,19 @@ class PerTaskResult(StrictJson):
         return "\n".join([*head, "", *_per_task_lines(records(self.summary), records(self.references))])
 
 
-def _timed_compute(engine: Any, graph: list[Any], tasks: int, form: GraphForm) -> float:
-    """Seconds of one ``compute`` of ``graph`` on ``engine`` (its per-compute start-up excluded)."""
+def _timed_compute(engine: Any, scheduler: str, tasks: int, form: GraphForm) -> float:
+    """Seconds of one ``compute`` of ``tasks`` no-ops on ``engine`` (its per-compute start-up excluded).
+
+    The graph (or the calls) is built before the stopwatch starts, as the run path builds its graphs.
+    """
     from core.engines import EngineError
 
+    work = noop_tasks(tasks, scheduler, form)
     with engine.repeat() as compute:
         t0 = time.perf_counter()
-        out = compute(graph)
+        out = compute(work)
         elapsed = time.perf_counter() - t0
-    if not _ran(out, tasks, form):
+    if not _ran(out, tasks, form, scheduler):
         raise EngineError(f"the no-op graph of {tasks} task(s) returned {str(out)[:80]}: not every task ran")
     return elapsed
 
@@ -241,6 +252,10 @@ def _detail(scheduler: str, spec: PerTaskSpec) -> str:
         return f"{spec.workers} threads, pool reused"
     if scheduler == "processes":
         return f"{spec.workers} processes, one pool reused, chunksize {spec.chunksize}"
+    if scheduler in ("futures-processes", "multiprocessing", "joblib-loky"):
+        return f"{spec.workers} processes, one pool reused, N plain calls, chunksize {spec.chunksize}"
+    if scheduler in ("futures-threads", "joblib-threads"):
+        return f"{spec.workers} threads, pool reused, N plain calls"
     return f"{spec.workers} worker(s) × 1 thread, cluster reused"
 
 
@@ -292,11 +307,11 @@ def measure_per_task(
             stack.callback(engine.close)
             setup_s = engine.setup()
             warm = min(spec.tasks, _WARMUP_TASKS)
-            _timed_compute(engine, noop_graph(warm, spec.graph), warm, spec.graph)
-            _timed_compute(engine, noop_graph(1, spec.graph), 1, spec.graph)
+            _timed_compute(engine, scheduler, warm, spec.graph)
+            _timed_compute(engine, scheduler, 1, spec.graph)
             for _ in range(spec.repeats):
-                fixed.append(_timed_compute(engine, noop_graph(1, spec.graph), 1, spec.graph))
-                full.append(_timed_compute(engine, noop_graph(spec.tasks, spec.graph), spec.tasks, spec.graph))
+                fixed.append(_timed_compute(engine, scheduler, 1, spec.graph))
+                full.append(_timed_compute(engine, scheduler, spec.tasks, spec.graph))
         fixed_s = statistics.median(fixed)
         per_task = [(t - fixed_s) / (spec.tasks - 1) * 1e6 for t in full]
         common = {"engine": SCHEDULER_LABELS[scheduler], "scheduler": scheduler, "tasks": spec.tasks}

@@ -18,6 +18,8 @@ import pandas as pd
 from core.kinds.base import StrictJson, machine_line, records
 from core.kinds.overhead.common import (
     _ADVICE,
+    ALL_STARTUP_CASES,
+    BEYOND_DASK_ENGINES,
     STARTUP_CASES,
     STARTUP_LABELS,
     STARTUP_SCHEDULER,
@@ -30,7 +32,7 @@ from core.kinds.overhead.common import (
     _ran,
     _start_prior_s,
     _worker_bytes,
-    noop_graph,
+    noop_tasks,
     references_frame,
 )
 from core.measure import noise as other_cpu
@@ -49,9 +51,12 @@ class StartupSpec:
 
     Parameters
     ----------
-    cases : tuple of {"sync", "threads", "processes", "processes-reused", "cluster-threads", "cluster-processes"}
-        ``processes`` starts a new spawn pool for a compute, as Dask's processes scheduler does on
-        every compute; ``processes-reused`` starts one pool and then reuses it.
+    cases : tuple of str
+        Dask's (``sync``, ``threads``, ``processes``, ``processes-reused``, ``cluster-threads``,
+        ``cluster-processes``; the default) and the pools beyond Dask (``futures-threads``,
+        ``futures-processes``, ``multiprocessing``, ``joblib-threads``, ``joblib-loky``, each started
+        once and reused). ``processes`` starts a new spawn pool for a compute, as Dask's processes
+        scheduler does on every compute; ``processes-reused`` starts one pool and then reuses it.
     workers : int
         Threads, processes or cluster workers.
     repeats : int
@@ -63,7 +68,7 @@ class StartupSpec:
     repeats: int = 3
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cases", _names("cases", self.cases, STARTUP_CASES))
+        object.__setattr__(self, "cases", _names("cases", self.cases, ALL_STARTUP_CASES))
         _check_int("workers", self.workers)
         _check_int("repeats", self.repeats)
 
@@ -176,7 +181,10 @@ def _start_once(case: str, workers: int) -> dict[str, float]:
     from core.engines import ClusterRegistry, EngineError, make_engine
 
     scheduler = STARTUP_SCHEDULER[case]
-    spec = _engine_spec(scheduler, workers, chunksize=1, reuse_pool=case == "processes-reused")
+    # A pool beyond Dask is started once and reused, as code using it does (``with ProcessPoolExecutor() as
+    # pool:`` around every map); only Dask's processes scheduler starts a pool per compute by default.
+    spec = _engine_spec(scheduler, workers, chunksize=1,
+                        reuse_pool=case == "processes-reused" or case in BEYOND_DASK_ENGINES)
     with ExitStack() as stack:
         # A private registry: a start-up measurement needs a cluster started now, never the app's
         # running one; closing the registry (timed below) shuts that cluster down.
@@ -187,7 +195,7 @@ def _start_once(case: str, workers: int) -> dict[str, float]:
         engine.setup()
         with engine.repeat() as compute:
             t_ready = time.perf_counter()
-            if not _ran(compute(noop_graph(1)), 1, "single"):
+            if not _ran(compute(noop_tasks(1, scheduler)), 1, "single", scheduler):
                 raise EngineError(f"{case}: the first no-op did not run")
             t_done = time.perf_counter()
         t_left = time.perf_counter()
@@ -199,7 +207,7 @@ def _start_once(case: str, workers: int) -> dict[str, float]:
         else:
             with engine.repeat() as compute:
                 per_compute = time.perf_counter() - t_left
-                compute(noop_graph(1))
+                compute(noop_tasks(1, scheduler))
             teardown_repeat = 0.0
         t_close = time.perf_counter()
         engine.close()
