@@ -219,14 +219,20 @@ def test_process_pools_beat_one_thread_on_pure_python(scheduler):
 def test_thread_pools_take_turns_on_pure_python(scheduler):
     sync = ExperimentSpec(workload="fib", size=26, tasks=4, scheduler="sync", repeats=3)
     threads = sync.replace(scheduler=scheduler, workers=4)
-    thread_result = run_experiment(threads)
-    # One GIL: the tasks waited for it, so each had the CPU for well under its wall time...
+
+    def side_by_side():
+        # Sync before and after the threads, best-of each: this machine's speed changes for seconds at a time
+        # (CI saw sync's best of six at 0.10 s while the threads, measured alone a moment earlier, took 0.074 s).
+        sync_s = _best_computes(sync, 2)
+        result = run_experiment(threads)
+        sync_s += _best_computes(sync, 2)
+        return result, min(sync_s)
+
+    # Four threads do not finish four pure-Python tasks clearly sooner than one thread.
+    thread_result, sync_s = physics(side_by_side, lambda v: min(v[0].runs["compute_s"]) > 0.75 * v[1],
+                                    busy_cores=0.5, what=f"{scheduler} compute > 0.75 x sync compute")
+    # One GIL: the tasks waited for it, so each had the CPU for well under its wall time.
     assert thread_result.cpu_share < 0.75, thread_result.tasks[["task", "cpu_s", "wall_s", "cpu_share"]]
-    # ... and four threads did not finish four pure-Python tasks clearly sooner than one thread. (Load from
-    # elsewhere slows both; best-of each.)
-    thread_s = min(thread_result.runs["compute_s"])
-    sync_s = min(_best_computes(sync) + _best_computes(sync))
-    assert thread_s > 0.75 * sync_s, (thread_s, sync_s)
 
 
 @pytest.mark.parametrize("scheduler", THREAD_POOLS)
