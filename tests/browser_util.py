@@ -70,6 +70,7 @@ class StreamlitServer:
     proc: subprocess.Popen | None = None
     needed_sigkill: bool = False
     warmed: bool = False  # a browser session has run the main page once (see the tests' ``app`` fixture)
+    env: dict[str, str] = field(default_factory=dict)  # settings for this server (GIL_LAB_*), over the defaults
 
     @property
     def url(self) -> str:
@@ -89,6 +90,7 @@ class StreamlitServer:
     def start(self) -> None:
         env = dict(os.environ)
         env.pop("GIL_LAB_MAX_SECONDS", None)  # the app's own default budget, as a visitor gets it
+        env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [
             sys.executable, "-m", "streamlit", "run", "streamlit_app.py",

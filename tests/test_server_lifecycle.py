@@ -152,7 +152,9 @@ class Tab:
 
 
 def test_processes_stay_bounded_and_sigterm_leaves_nothing(chromium, tmp_path):
-    server = StreamlitServer(log_dir=tmp_path)
+    # The long run must never be refused: its estimate comes from a calibration at the server's start, and one
+    # made in a busy moment of CI put it over the shared default budget (its Run button disabled).
+    server = StreamlitServer(log_dir=tmp_path, env={"GIL_LAB_MAX_SECONDS": "600", "GIL_LAB_MAX_LOCAL_SECONDS": "600"})
     server.start()
     try:
         server.wait_healthy(timeout_s=60)
