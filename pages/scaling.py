@@ -31,14 +31,14 @@ st.markdown(
 SWEEP_WORKLOADS = ["fib", "numpy-sort", "numpy-small"]
 SWEEP_ENGINES = ["processes", "cluster-processes", "threads", "cluster-threads", "futures-processes",
                  "multiprocessing", "futures-threads", "joblib-threads"]
-c = st.columns([1.3, 3.2])
-workload = c[0].segmented_control("Workload", SWEEP_WORKLOADS, default="fib", key="sc-workload", bind="query-params",
-                                  help="fib and numpy-small hold the GIL; numpy-sort releases it.") or "fib"
-engine = c[1].segmented_control("Engine", SWEEP_ENGINES, default="processes", key="sc-engine", bind="query-params",
-                                help="cluster-processes = LocalCluster(processes=True); cluster-threads ="
-                                     " LocalCluster(processes=False); futures-* are concurrent.futures' pools,"
-                                     " multiprocessing its Pool, joblib-threads joblib's threading backend."
-                                ) or "processes"
+workload = st.segmented_control("Workload", SWEEP_WORKLOADS, default="fib", key="sc-workload", bind="query-params",
+                                help="fib and numpy-small hold the GIL; numpy-sort releases it.") or "fib"
+# Pills, not a segmented control: eight engines wrap onto a second line instead of scrolling out of sight.
+engine = st.pills("Engine", SWEEP_ENGINES, default="processes", key="sc-engine", bind="query-params",
+                  help="cluster-processes = LocalCluster(processes=True); cluster-threads ="
+                       " LocalCluster(processes=False); futures-* are concurrent.futures' pools,"
+                       " multiprocessing its Pool, joblib-threads joblib's threading backend."
+                  ) or "processes"
 wl = WORKLOADS[workload]
 st.caption(f"**{wl.label}** — {wl.gil} the GIL. {wl.gil_why} · Engine: **{SCHEDULER_LABELS[engine]}**")
 limit = max_sweep_workers(cores)
