@@ -47,6 +47,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench._common import BusyMeter, machine_line, median, parser, resolve_repeats, table
 
@@ -186,6 +187,37 @@ def visitor_settings(n: int) -> list[dict[str, str]]:
     return [{"n": str(f), "tasks": str(t), "workers": str(w)} for f, t, w in combos[:n]]
 
 
+def _keep_apptest_runtime() -> None:
+    """Let many AppTest sessions run at once in this process.
+
+    ``AppTest.run`` installs a process-global mock ``Runtime`` when a script run starts and sets it back
+    to ``None`` when it ends; with 30 sessions in threads, one session's end pulls the runtime away from
+    another's script, which then fails in Streamlit's own clean-up ("Runtime hasn't been created!") and
+    renders no Run button. The real server has one runtime for all sessions: so does this bench, from the
+    first mock on.
+    """
+    from streamlit.runtime import Runtime
+
+    if getattr(Runtime, "_gil_lab_kept", False):
+        return
+    kept: list[Any] = []
+
+    def instance(cls: type[Runtime]) -> Runtime:
+        if cls._instance is not None:
+            kept[:] = [cls._instance]
+            return cls._instance
+        if kept:
+            return kept[0]
+        raise RuntimeError("Runtime hasn't been created!")
+
+    def exists(cls: type[Runtime]) -> bool:
+        return cls._instance is not None or bool(kept)
+
+    Runtime.instance = classmethod(instance)  # type: ignore[method-assign,assignment]
+    Runtime.exists = classmethod(exists)  # type: ignore[method-assign,assignment]
+    Runtime._gil_lab_kept = True  # type: ignore[attr-defined]
+
+
 def a_class(n: int) -> tuple[list[Visitor], float]:
     """``n`` AppTest sessions press Run at once (see the module docstring); returns them and the max wait setting."""
     import threading
@@ -193,6 +225,8 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
     from streamlit.testing.v1 import AppTest
 
     from core.serve.settings import load_settings
+
+    _keep_apptest_runtime()
 
     max_wait = load_settings().max_wait_seconds
     app = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
