@@ -28,6 +28,7 @@ from core.kinds.overhead import (
     parse_sizes,
     sweep_sizes,
 )
+from tests.test_sweep import _new_children, _workers_alive
 
 # --- specs and helpers (no engines) --------------------------------------------------------------------
 
@@ -237,36 +238,11 @@ def test_report_is_strict_json(per_task, parse_json):
 # --- the pools beyond Dask ------------------------------------------------------------------------------
 
 
-def _live_children() -> set[int]:
-    """Running child processes, except multiprocessing's and loky's resource trackers (one per interpreter,
-    started by the first spawned process and alive as long as it, by design)."""
-    import psutil
-
-    alive = set()
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(proc.cmdline()):
-                alive.add(proc.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
-def _left_over(before: set[int], timeout: float = 15.0) -> set[int]:
-    """Children started since ``before`` still alive after up to ``timeout`` s (a closed pool's workers exit)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while (left := _live_children() - before) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return left
-
-
 def test_the_pools_beyond_dask_have_their_per_task_cost_and_start_up_measured_and_closed(parse_json):
     """N no-op calls on each pool beyond Dask, beside Dask's threads: a process pool's round trip (pickling
     a call and its result through a pipe) costs more than a thread pool's hand-over, and every pool started
     for the measurement is gone afterwards (loky's reusable executor included)."""
-    before = _live_children()
+    before = _workers_alive()
     beyond = ("futures-threads", "futures-processes", "multiprocessing", "joblib-threads", "joblib-loky")
     result = measure_per_task(PerTaskSpec(engines=("threads", *beyond), tasks=200, workers=2, repeats=2,
                                           chunksize=1))
@@ -280,7 +256,7 @@ def test_the_pools_beyond_dask_have_their_per_task_cost_and_start_up_measured_an
     startup = measure_startup(StartupSpec(cases=("futures-threads", "futures-processes"), workers=1, repeats=1))
     threads, processes = startup.row("futures-threads"), startup.row("futures-processes")
     assert processes.paid == "once" and processes.startup_s > 10 * threads.startup_s  # an interpreter to start
-    assert not _left_over(before)
+    assert not _new_children(before)  # loky's reusable executor included
 
 
 def test_cli_overhead_of_one_pool_beyond_dask(cli, parse_json):
