@@ -442,10 +442,8 @@ def downloads(result: Any, frames: dict[str, pd.DataFrame], *, key: str) -> None
     cols[-1].download_button("everything (JSON)", result.to_json(indent=1), file_name=f"gil-lab-{key}.json",
                              mime="application/json", key=f"{key}-dl-json")
     if getattr(result, "kind", None) == "compare":  # the experiment itself, to run at home without the lab
-        from core.export import take_home
-
         try:
-            files = take_home(result, f"gil-lab-{key}")
+            files = _take_home(result.run_id, result.rounds, f"gil-lab-{key}", result)
         except ValueError as exc:  # an engine with no example code
             st.caption(f"This comparison cannot be exported: {exc}.")
             return
@@ -454,6 +452,17 @@ def downloads(result: Any, frames: dict[str, pd.DataFrame], *, key: str) -> None
                                 icon=":material/download:")
         st.caption("The notebook and the script run this comparison on your own machine with plain Dask, nothing of"
                    " GIL Lab needed, and quote what this server measured for you to compare.")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _take_home(run_id: str, rounds: int, stem: str, _result: Any) -> list[Any]:
+    """The notebook and script of one measured comparison, built once (≈ 17 ms), not on every rerun of its page.
+
+    A result never changes once measured: its run id and round count name it (``_result`` is not hashed).
+    """
+    from core.export import take_home
+
+    return take_home(_result, stem)
 
 
 def fmt_ratio(value: float) -> str:

@@ -22,7 +22,7 @@ from core.engines.shipping import TaskCall, task_call
 from core.measure.estimate import estimate
 from core.measure.machine import machine_info
 from core.measure.results import ExperimentResult, build_result
-from core.measure.spec import ExperimentSpec
+from core.measure.spec import POOL_SCHEDULERS, ExperimentSpec
 from core.serve.slot import RUN_SLOT, SlotStatus
 from core.workloads import make_payload, measured_call
 
@@ -213,7 +213,9 @@ class ArmSession:
         stopwatch: a dead worker means some tasks ran twice, and the repeat raises instead.
         """
         work = build_work(self.spec, f"{self.run_id}-{self._computes}", self.payload, self.root, self.call)
-        work.delayed(), work.calls()  # both forms built before the stopwatch, whichever the engine takes
+        # The form this engine takes, built before the stopwatch: plain calls for the pools beyond Dask, a graph
+        # for Dask's engines.
+        work.calls() if self.spec.scheduler in POOL_SCHEDULERS else work.delayed()
         self._computes += 1
         t_enter = time.perf_counter()
         with self.engine.repeat() as compute:
