@@ -274,3 +274,45 @@ def test_a_busy_machine_leaves_a_parallel_arms_same_undecided_and_a_one_gil_arms
     assert threads.verdict == "same", threads  # fib on threads sharing one GIL uses one core whatever the load
     quiet_processes, _ = verdicts_from(spec, _state(spec, times, other_cores=0.05, cores_used=1.1))
     assert quiet_processes.verdict == "same"  # a quiet machine: the measurement stands as measured
+
+
+def test_a_settled_arm_sits_out_the_later_rounds_and_the_rest_go_on(registry):
+    """Adaptive rounds ask at every look which arms are settled: those stop running, the baseline and the arms
+    still open go on, and every later round is still a paired round of the arms left. Real engines (sleeps:
+    cheap and exact); ``settled`` says arm 1 is settled at the first look and arm 2 at the third."""
+    import math as _math
+
+    from core.measure.rounds import LOOKS, run_rounds
+
+    spec = CompareSpec(workload="sleep", size=0.01, tasks=2, arms=(Arm("sync"), Arm("threads", 2), Arm("threads", 1)))
+    looks: list[int] = []
+
+    def settled(state):
+        looks.append(state.rounds)
+        return [1] + ([2] if len(looks) >= 3 else [])
+
+    state = run_rounds(spec.experiments(), rounds="auto", cores=CORES, budget_s=30, settled=settled,
+                       clusters=registry)
+    first, third = LOOKS[0], LOOKS[2]
+    assert state.stop == "decided" and state.rounds == third, (state.stop, state.rounds)
+    assert state.retired == {1: first, 2: third}
+    assert len(state.sessions[0].repeats) == third  # the baseline ran every round
+    assert len(state.sessions[1].repeats) == first and len(state.column(1)) == first
+    assert all(_math.isnan(row[1]) for row in state.times[first:])
+    assert all(_math.isfinite(row[0]) and _math.isfinite(row[2]) for row in state.times)
+
+
+def test_a_retired_arms_verdict_is_read_from_the_rounds_it_ran():
+    """After an arm settles, its column holds NaN: the verdict pairs only the rounds it ran (as it was at its
+    look), while the other arms use every round."""
+    from core.kinds.compare import verdicts_from
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("processes", 2, reuse_pool=True), Arm("threads", 2)))
+    times = [[0.08, 0.04 if r < 6 else math.nan, 0.08 * (1 + 0.01 * (r % 3))] for r in range(12)]
+    state = _state(spec, times)
+    state.retired = {1: 6}
+    for session in state.sessions:
+        session.records = [{"cpu_s": 0.01, "repeat": r} for r in range(12)]
+    processes, threads = verdicts_from(spec, state)
+    assert processes.rounds == 6 and processes.verdict == "faster" and processes.speedup == pytest.approx(2.0)
+    assert threads.rounds == 12 and threads.verdict == "same"

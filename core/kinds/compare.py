@@ -534,6 +534,9 @@ class ComparisonResult:
         """One line per round for a terminal: each arm's time this round and its verdict so far."""
         parts = []
         for k, (label, arm) in enumerate(zip(self.labels, self.arms, strict=True)):
+            if len(arm.runs) < self.rounds:  # settled at a look: it no longer runs
+                parts.append(f"{label} settled after {len(arm.runs)} rounds ({self.verdicts[k - 1].describe()})")
+                continue
             wall = float(arm.runs["wall_s"].iloc[-1])
             text = f"{label} {wall:.3f} s"
             if k:
@@ -618,12 +621,14 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
     """
     cores = state.cores
     times = state.times
-    base = [row[0] for row in times]
-    floor_s = task_floor(spec, state)
+    retired = getattr(state, "retired", {})
     out = []
     for k in range(1, len(spec.arms)):
         arm_spec, session = spec.arms[k], state.sessions[k]
-        interval: Interval = ratio_interval(paired_ratios(base, [row[k] for row in times]))
+        # A retired arm (settled at a look) is read from the rounds it ran, exactly as at that look.
+        n = retired.get(k, len(times))
+        floor_s = task_floor(spec, state, rounds=n if k in retired else None)
+        interval: Interval = ratio_interval(paired_ratios([row[0] for row in times[:n]], [row[k] for row in times[:n]]))
         verdict = classify(interval, spec.band)
         reason = "" if verdict != "undecided" else undecided_reason(interval, spec.band)
         nz = state.arm_noise(k)
@@ -644,7 +649,7 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
             reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
                       f" and {took}; measure again when the machine is quieter")
         ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
-        walls = sorted(row[k] for row in times)
+        walls = sorted(row[k] for row in times[:n])
         wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
         efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
         if verdict == "faster":
@@ -687,7 +692,7 @@ def _one_core_at_most(spec: CompareSpec, arm: Arm) -> bool:
             and machine_info().gil_enabled)
 
 
-def task_floor(spec: CompareSpec, state: Any) -> float:
+def task_floor(spec: CompareSpec, state: Any, rounds: int | None = None) -> float:
     """How long one task takes at best on this machine: the bound behind the ideal and the efficiencies.
 
     A sleep lasts its own length. For CPU-bound work it is the CPU time of a typical task on the arm
@@ -697,6 +702,7 @@ def task_floor(spec: CompareSpec, state: Any) -> float:
     inflate. A median, not the single luckiest task: on a shared core a few tasks always run in a
     quiet moment, and an ideal built from those no typical run can approach. ``transfer`` is about
     moving data, not computing, and your own function may wait as well as compute: they have no floor.
+    ``rounds`` limits it to the tasks of the first rounds (a retired arm's verdict, as it was decided).
     """
     wl = workload_info(spec.workload)
     if spec.workload in ("transfer", FUNCTION):
@@ -705,7 +711,8 @@ def task_floor(spec: CompareSpec, state: Any) -> float:
         return float(spec.size) if spec.workload == "sleep" else math.nan
     medians = []
     for session in state.sessions:
-        cpu = sorted(r["cpu_s"] for r in session.records if r["cpu_s"] > 0)
+        cpu = sorted(r["cpu_s"] for r in session.records
+                     if r["cpu_s"] > 0 and (rounds is None or r["repeat"] < rounds))
         if cpu:
             medians.append((cpu[(len(cpu) - 1) // 2] + cpu[len(cpu) // 2]) / 2)
     return min(medians) if medians else math.nan
@@ -750,8 +757,8 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
             trial = check_spec(exp).to_dict()
         watch.deadline_s = function_deadline(ctx, cost(spec))
 
-    def decided(state: Any) -> bool:
-        return all(v.verdict != "undecided" for v in verdicts_from(spec, state))
+    def settled(state: Any) -> list[int]:
+        return [k for k, v in enumerate(verdicts_from(spec, state), start=1) if v.verdict != "undecided"]
 
     def on_round(state: Any) -> None:
         if ctx.on_partial is not None and state.rounds >= 1:
@@ -759,7 +766,7 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
                                             trial=trial))
 
     state = run_rounds(spec.experiments(), rounds=spec.rounds, cores=cores, budget_s=spec.budget_s,
-                       decided=decided, on_round=on_round, clusters=ctx.clusters, watch=watch)
+                       settled=settled, on_round=on_round, clusters=ctx.clusters, watch=watch)
     return build_comparison(spec, state, run_id=run_id, started_at=started_at, running=False, trial=trial)
 
 
@@ -874,6 +881,9 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                 sentence += "."
         else:
             sentence = (f"{name} against {base_label}: **undecided** — {_fmt_x(v.speedup)} ({ci}); {v.reason}.")
+        if 0 < v.rounds < result.rounds and result.stop != "running":
+            sentence += (f" It was settled after {v.rounds} rounds and sat out the {result.rounds - v.rounds} later"
+                         " ones, which measured the arms still undecided.")
         if v.busy and v.verdict != "undecided":
             sentence += f" (Measured while other programs used {v.other_cores:.1f} of {cores} cores.)"
         out.append(sentence)
