@@ -265,6 +265,32 @@ def test_no_loky_worker_survives_a_run(reuse):
     assert executor is None or executor._flags.shutdown
 
 
+def test_loky_stays_warm_in_a_registry_until_it_closes_and_a_resize_is_noticed():
+    """As Dask's and concurrent.futures' pools: a registry (the app's, the CLI's) keeps loky's executor between
+    runs, so a comparison does not pay its start on every click; another size resizes loky's one executor,
+    and the next run of the first size starts it afresh instead of computing on the wrong number of workers."""
+    from joblib.externals.loky import reusable_executor
+
+    from core.engines import ClusterRegistry
+
+    spec = spec_for("joblib-loky", size=18)
+    with ClusterRegistry() as registry:
+        first = run_experiment(spec, clusters=registry)
+        workers = set(reusable_executor._executor._processes)
+        again = run_experiment(spec, clusters=registry)
+        assert first.setup_s > 0 and again.setup_s == 0.0
+        assert len(workers) == 2 and set(first.tasks["pid"]) | set(again.tasks["pid"]) <= workers  # the same two
+        assert loky_workers()  # kept between runs, by the registry
+        three = run_experiment(spec.replace(workers=3, tasks=3), clusters=registry)
+        assert three.setup_s > 0 and len(reusable_executor._executor._processes) == 3  # loky resized its one executor
+        back = run_experiment(spec, clusters=registry)
+        assert back.setup_s > 0 and len(reusable_executor._executor._processes) == 2
+    deadline = time.monotonic() + 10
+    while loky_workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not loky_workers(), loky_workers()  # the registry's close ends them
+
+
 def test_pool_threads_are_gone_after_a_run(run_cached):
     run_cached(spec_for("futures-threads"))
     assert not [t.name for t in threading.enumerate() if t.name.startswith("gil-lab-futures")]

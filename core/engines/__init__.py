@@ -66,7 +66,7 @@ def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, 
         # A warm pool only from a registry the caller owns (and closes): a bare run_experiment() must
         # not leave processes behind.
         return ProcessesEngine(spec, clusters)
-    if spec.scheduler in ("futures-processes", "multiprocessing"):
+    if spec.scheduler in ("futures-processes", "multiprocessing", "joblib-loky"):
         return _POOLS[spec.scheduler](spec, watch, clusters)  # warm pools, like Dask's, from the caller's registry
     if spec.scheduler in _POOLS:
         return _POOLS[spec.scheduler](spec, watch)

@@ -5,7 +5,10 @@
   shape, which is why a comparison may hold one ``joblib-loky`` shape only (two sizes would resize it
   every round). With ``reuse_pool`` the executor is started before the repeats and kept for all of
   them; without, every compute starts a fresh one and shuts it down afterwards, both outside the
-  compute's stopwatch. Either way it is shut down when the run ends: no loky worker outlives a run.
+  compute's stopwatch. A ``reuse_pool`` run given a registry (the app's, the CLI's) keeps the executor
+  warm there, as the other process pools are kept, so a comparison does not pay loky's start (about
+  0.8 s on two cores) on every click; the registry shuts it down when it closes. Without a registry it
+  is shut down when the run ends: no loky worker outlives a bare run.
 * ``joblib-threads``: ``backend="threading"``, a thread pool in this process (one GIL).
 
 ``chunksize`` is joblib's ``batch_size``. A ``Parallel`` call blocks its caller with no cancellation
@@ -22,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
@@ -114,10 +117,45 @@ class JoblibThreadsEngine(_JoblibEngine):
     backend = "threading"
 
 
+def _current_executor() -> Any:
+    from joblib.externals.loky import reusable_executor
+
+    return getattr(reusable_executor, "_executor", None)
+
+
 class JoblibLokyEngine(_JoblibEngine):
     """``joblib.Parallel(n_jobs=workers)`` on loky processes (joblib's default backend)."""
 
     backend = "loky"
+
+    def __init__(self, spec: ExperimentSpec, watch: Watch | None = None, pools: Any = None) -> None:
+        super().__init__(spec, watch)
+        self.pools = pools
+        self._warm: Any = None
+        self._stack = ExitStack()
+
+    # -- the warm executor a registry keeps ------------------------------------------------------------
+
+    def _start_executor(self) -> Any:
+        """Start loky's executor with every worker ready, and return it (the registry's pool object)."""
+        try:
+            self._await_workers()
+        except BaseException:
+            shutdown_loky(kill_workers=True)
+            raise
+        return _current_executor()
+
+    def _executor_alive(self, executor: Any) -> bool:
+        """Whether ``executor`` is still loky's executor, unbroken and of this size (another shape resizes it)."""
+        flags = getattr(executor, "_flags", None)
+        return (executor is not None and executor is _current_executor()
+                and getattr(executor, "_max_workers", None) == self.spec.workers
+                and not getattr(flags, "broken", None) and not getattr(flags, "shutdown", False))
+
+    @staticmethod
+    def _stop_executor(executor: Any) -> None:
+        if executor is not None and executor is _current_executor():  # never another holder's new executor
+            shutdown_loky()
 
     def _open(self) -> Any:
         try:
@@ -132,7 +170,8 @@ class JoblibLokyEngine(_JoblibEngine):
         try:
             super()._close(parallel)
         finally:
-            shutdown_loky()
+            if self._warm is None:
+                shutdown_loky()
 
     def _await_workers(self) -> None:
         """Return once every loky worker has started and imported what the tasks need.
@@ -156,7 +195,14 @@ class JoblibLokyEngine(_JoblibEngine):
     def setup(self) -> float:
         if not self.spec.reuse_pool:
             return 0.0
-        return super().setup()
+        warm = getattr(self.pools, "pool", None)
+        if warm is None:
+            return super().setup()
+        self._warm = warm(self.spec.workers, self.spec.workload.startswith("numpy"), self.spec.scheduler,
+                          start=self._start_executor, stop=self._stop_executor, healthy=self._executor_alive)
+        _, started = self._stack.enter_context(self._warm.use())
+        self.parallel = _JoblibEngine._open(self)  # a Parallel of the same shape: loky hands it the warm executor
+        return started
 
     @contextmanager
     def repeat(self) -> Iterator[Compute]:
@@ -175,7 +221,10 @@ class JoblibLokyEngine(_JoblibEngine):
             return super()._run(parallel, work)
         except BaseException:
             # Other tasks of this compute may still run in the workers: end them with the executor.
+            executor = _current_executor()
             shutdown_loky(kill_workers=True)
+            if self._warm is not None:
+                self._warm.discard(executor)
             raise
 
     def info(self) -> dict[str, Any]:
@@ -185,4 +234,7 @@ class JoblibLokyEngine(_JoblibEngine):
         try:
             super().close()
         finally:
-            shutdown_loky()  # whatever happened, no loky worker outlives the run
+            if self._warm is not None:
+                self._stack.close()  # back to the registry, still warm
+            else:
+                shutdown_loky()  # whatever happened, no loky worker outlives a bare run
