@@ -15,8 +15,8 @@ io-bound       sync, threads × cores (Dask's default), threads ×8      waiting
 numpy          numpy-matmul: sync, threads ×2, processes ×2            a kernel that releases the GIL scales on
                                                                        threads, without copying
 numpy-small    numpy-small: sync, threads ×2, processes ×2             tiny NumPy calls hold the GIL
-local-cluster  sync, LocalCluster processes=False 1×4, processes=True  one GIL per process, not per worker
-               2×1
+local-cluster  fib 27 × 2: sync, LocalCluster processes=False 1×2,     one GIL per process, not per worker
+               processes=True 2×1 (the same two lanes)
 beyond-dask    fib 26 × 2: sync, futures-threads ×2, futures-processes the GIL is Python's: every thread pool takes
                ×2, joblib-loky ×2 (process pools warm; the page adds  turns, every process pool runs in parallel
                multiprocessing and joblib-threads on request)
@@ -76,10 +76,13 @@ def _numpy_small(cores: int) -> CompareSpec:
 
 
 def _cluster(cores: int) -> CompareSpec:
-    # A distributed compute costs a few milliseconds of scheduling: fib(26) tasks (~17 ms) are long enough
-    # to show the parallelism through it, and short enough for a dozen rounds in the budget.
-    return CompareSpec(workload="fib", size=26, tasks=4,
-                       arms=(Arm("sync"), Arm("cluster-threads", 1, 4), Arm("cluster-processes", 2, 1)))
+    # A distributed compute costs 10-30 ms of scheduling here (measured: 4 trivial tasks took 11 ms on
+    # processes=False, 16 ms median and 27 ms p90 on processes=True). Two fib(27) tasks (~30-50 ms each)
+    # on the same two lanes either way, threads of one process or two processes: long enough for the
+    # second GIL to show through that cost (1.3-1.5× where four fib(26) on 1×4 / 2×1 gave 1.1-1.35×,
+    # undecided), short enough for about ten rounds in the budget.
+    return CompareSpec(workload="fib", size=27, tasks=2,
+                       arms=(Arm("sync"), Arm("cluster-threads", 1, 2), Arm("cluster-processes", 2, 1)))
 
 
 def _beyond(cores: int) -> CompareSpec:

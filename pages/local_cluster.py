@@ -17,8 +17,9 @@ st.markdown(
 default = preset("local-cluster")
 c = st.columns(2)
 n = c[0].slider("fib n", 15, 32, int(default.size), key="n", bind="query-params",
-                help="The tutorial uses 30. A distributed task costs about a millisecond to schedule: n = 27 tasks"
-                     " are long enough to show the parallelism through it, and decide in seconds.")
+                help="The tutorial uses 30. A distributed compute costs 10-30 ms of scheduling on a small shared"
+                     " machine: n = 27 tasks are long enough to show the parallelism through it, and decide in"
+                     " seconds.")
 tasks = c[1].slider("Tasks", 1, 16, default.tasks, key="tasks", bind="query-params")
 threads_arm, processes_arm = default.arms[1], default.arms[2]
 left, right = st.columns(2, border=True)
