@@ -199,7 +199,8 @@ def rounds_picker(key: str = "rounds") -> int | str:
             " interval of those paired speed-ups: *faster* or *slower* only when the whole interval is beyond"
             " ±20 %, *same* when it lies within ±20 %, and *undecided* otherwise — the lab would rather say it"
             " does not know than teach a lesson the data do not support. At least 6 rounds are needed for any"
-            " interval."
+            " interval. With *auto*, an engine whose verdict is settled sits out the later rounds, so the time"
+            " left goes to the ones still undecided (a *same* needs more rounds than a *faster*)."
         )
     return choice if choice == "auto" else int(choice)
 

@@ -4,10 +4,11 @@ Measuring one engine's repeats and then the next engine's puts minutes of a shar
 between them: a neighbour that starts in the middle slows only the second engine, and the comparison
 teaches a lesson the code does not have. Here every arm is opened first (pools and clusters started,
 their one-time start-up recorded apart), one unrecorded warm-up round runs every arm once (imports,
-first-touch memory, a cluster's first task), then round ``r`` runs every arm once, with the order
-rotated by ``r`` so no arm always goes first or last. Each arm's run in a round is one repeat of its
-:class:`~core.measure.run.ArmSession`, timed by the one run path; between runs (never inside a
-stopwatch) :mod:`core.measure.noise` reads how much CPU other programs took.
+first-touch memory, a cluster's first task), then round ``r`` runs every arm once (every arm still
+running: see *settled arms* below), with the order rotated by ``r`` so no arm always goes first or
+last. Each arm's run in a round is one repeat of its :class:`~core.measure.run.ArmSession`, timed by
+the one run path; between runs (never inside a stopwatch) :mod:`core.measure.noise` reads how much
+CPU other programs took.
 
 Rounds are fixed (``rounds=N``) or adaptive (``"auto"``): after :data:`MIN_ROUNDS` rounds, a round is
 added while ``decided(state)`` says no and the next round still fits in ``budget_s``.
