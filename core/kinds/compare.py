@@ -882,8 +882,10 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         else:
             sentence = (f"{name} against {base_label}: **undecided** — {_fmt_x(v.speedup)} ({ci}); {v.reason}.")
         if 0 < v.rounds < result.rounds and result.stop != "running":
-            sentence += (f" It was settled after {v.rounds} rounds and sat out the {result.rounds - v.rounds} later"
-                         " ones, which measured the arms still undecided.")
+            later = result.rounds - v.rounds
+            sentence += (f" It was settled after {v.rounds} rounds and sat out the "
+                         + ("last round" if later == 1 else f"{later} later rounds")
+                         + ", which measured the arms still undecided.")
         if v.busy and v.verdict != "undecided":
             sentence += f" (Measured while other programs used {v.other_cores:.1f} of {cores} cores.)"
         out.append(sentence)
