@@ -300,6 +300,14 @@ def test_a_settled_arm_sits_out_the_later_rounds_and_the_rest_go_on(registry):
     assert len(state.sessions[1].repeats) == first and len(state.column(1)) == first
     assert all(_math.isnan(row[1]) for row in state.times[first:])
     assert all(_math.isfinite(row[0]) and _math.isfinite(row[2]) for row in state.times)
+    # The result says so: each verdict counts its own rounds, and the sentence of the early one says it sat out.
+    from core.kinds.compare import build_comparison
+
+    result = build_comparison(spec, state, run_id="t", started_at="now", running=False)
+    assert [v.rounds for v in result.verdicts] == [first, third]
+    assert [len(a.runs) for a in result.arms] == [third, first, third]
+    assert f"settled after {first} rounds" in " ".join(result.explain())
+    assert len(result.frames()["rounds"]) == 2 * third + first
 
 
 def test_a_retired_arms_verdict_is_read_from_the_rounds_it_ran():
