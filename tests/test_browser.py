@@ -255,8 +255,9 @@ def test_cpu_bound_run(app):
 
 
 def test_rounds_arrive_live_and_the_verdicts_are_shown(app):
-    """Each round shows up as it is measured (numbers on screen long before the end), then the verdicts."""
-    app.open("cpu_bound?n=21&tasks=2&workers=2&rounds=20")
+    """The rounds show up while they are measured (the latest about once a second: numbers on screen long before
+    the end), then the verdicts."""
+    app.open("cpu_bound?n=24&tasks=2&workers=2&rounds=40")  # ~2-3 s: the live view is drawn about once a second
     app.page.get_by_role("button", name="Run experiment", exact=True).click()
     live = app.page.get_by_text(re.compile(r"^Round \d+ — verdicts so far"))
     seen: set[str] = set()
