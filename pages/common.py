@@ -332,7 +332,7 @@ def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[l
 
         def progress(text: str, fraction: float) -> None:
             now = time.monotonic()
-            if now - shown[0] >= LIVE_EVERY_S:
+            if now - shown[0] >= LIVE_EVERY_S or not text.startswith("round "):  # a start-up or warm-up: at once
                 shown[0] = now
                 message.caption(f"{part[0]}{text} · {now - t0:.1f} s of about {expected:.0f} s")
 
