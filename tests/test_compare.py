@@ -300,6 +300,12 @@ def test_a_settled_arm_sits_out_the_later_rounds_and_the_rest_go_on(registry):
     assert len(state.sessions[1].repeats) == first and len(state.column(1)) == first
     assert all(_math.isnan(row[1]) for row in state.times[first:])
     assert all(_math.isfinite(row[0]) and _math.isfinite(row[2]) for row in state.times)
+    # The arms left still take turns going first (the order of a round: when each arm's first task started).
+    def started(k: int, r: int) -> float:
+        return min(t["start_epoch"] for t in state.sessions[k].records if t["repeat"] == r)
+
+    baseline_first = [started(0, r) < started(2, r) for r in range(first, third)]
+    assert baseline_first.count(True) == baseline_first.count(False) == (third - first) // 2, baseline_first
     # The result says so: each verdict counts its own rounds, and the sentence of the early one says it sat out.
     from core.kinds.compare import build_comparison
 

@@ -204,9 +204,10 @@ def run_rounds(
             t_round = time.monotonic()
             times = [math.nan] * len(sessions)
             windows: list[noise.Window] = [noise.Window(0.0, math.nan, math.nan)] * len(sessions)
-            for k in order(len(sessions), r + 1):
-                if k in state.retired:
-                    continue
+            # Rotated among the arms still running: with one arm settled, the others still take turns going
+            # first (skipping it in the full rotation would put the same arm first in two rounds of three).
+            active = [k for k in range(len(sessions)) if k not in state.retired]
+            for k in (active[i] for i in order(len(active), r + 1)):
                 label = f"round {r + 1}" + (f" of {rounds}" if rounds != "auto" else "")
                 watch.stage(f"{label}: {specs[k].scheduler}", r + 1, total)
                 watch.check()
