@@ -330,31 +330,3 @@ def test_a_retired_arms_verdict_is_read_from_the_rounds_it_ran():
     processes, threads = verdicts_from(spec, state)
     assert processes.rounds == 6 and processes.verdict == "faster" and processes.speedup == pytest.approx(2.0)
     assert threads.rounds == 12 and threads.verdict == "same"
-
-
-def test_the_labs_own_idle_engines_count_as_cpu_an_arm_could_not_have():
-    """Seen in bench/verdicts.py: warm process pools "about the same" as sync (1.16 [1.03, 1.20], 1.05 [0.93, 1.19])
-    with other programs at 0.17 cores, while the lab's two kept LocalClusters took ~0.15 more — CPU the noise
-    monitor counted as the lab's (its whole process tree), so the busy guard never saw it. Read from the
-    baseline's rounds: the lab's CPU while sync ran, minus sync's tasks, is the idle engines'."""
-    from core.kinds.compare import idle_engines_cores, verdicts_from
-    from core.measure.noise import Window
-
-    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("futures-processes", 2, reuse_pool=True)))
-    times = [[0.1 * (1 + 0.02 * (r % 3)), 0.1 * (1 + 0.02 * ((r + 1) % 3))] for r in range(12)]
-
-    def state_with(lab_cores: float):
-        state = _state(spec, times, other_cores=0.17, cores_used=1.1)
-        # sync's tasks took one core for its 0.1 s; the lab's process tree used lab_cores over the window.
-        state.sessions[0].repeats = [{"task_cpu_s": 0.1, "wall_s": 0.1} for _ in times]
-        state.windows = [[Window(0.1, lab_cores + 0.17, lab_cores), Window(0.1, 1.3, 1.1)] for _ in times]
-        return state
-
-    assert idle_engines_cores(state_with(1.0)) == pytest.approx(0.0)
-    busy_state = state_with(1.15)
-    assert idle_engines_cores(busy_state) == pytest.approx(0.15)
-    [kept] = verdicts_from(spec, state_with(1.0))
-    assert kept.verdict == "same" and not kept.busy  # 0.17 cores of others alone: under the guard's 0.25
-    [processes] = verdicts_from(spec, busy_state)
-    assert processes.verdict == "undecided" and processes.busy, processes
-    assert "idle engines" in processes.reason and processes.idle_engines_cores == pytest.approx(0.15)

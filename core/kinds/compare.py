@@ -287,10 +287,8 @@ class Verdict:
     ``speedup`` is the geometric mean of the per-round ratios baseline ÷ arm (> 1: the arm was
     faster), ``ci`` its 95 % interval, ``verdict`` what that interval supports, ``reason`` why an
     ``undecided`` one decides nothing (and what would help). ``busy`` says other programs took at
-    least :data:`core.measure.noise.BUSY_CORES` cores while this arm ran — counting, with the other
-    programs, ``idle_engines_cores``: what this lab's own idle engines took (see :func:`idle_engines_cores`);
-    ``cores_used`` is the CPU its tasks really got (task CPU ÷ compute time), ``efficiency`` its wall
-    against the honest ideal.
+    least :data:`core.measure.noise.BUSY_CORES` cores while this arm ran; ``cores_used`` is the CPU its
+    tasks really got (task CPU ÷ compute time), ``efficiency`` its wall against the honest ideal.
     """
 
     label: str
@@ -306,7 +304,6 @@ class Verdict:
     other_cores: float
     cores_used: float
     efficiency: float
-    idle_engines_cores: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -625,7 +622,6 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
     cores = state.cores
     times = state.times
     retired = getattr(state, "retired", {})
-    idle = idle_engines_cores(state)
     out = []
     for k in range(1, len(spec.arms)):
         arm_spec, session = spec.arms[k], state.sessions[k]
@@ -637,10 +633,9 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
         reason = "" if verdict != "undecided" else undecided_reason(interval, spec.band)
         nz = state.arm_noise(k)
         used, lanes = session.cores_used, session.lanes
-        taken = (nz.other_cores if math.isfinite(nz.other_cores) else 0.0) + idle  # CPU this arm could not have
-        free = cores - taken
+        free = cores - (nz.other_cores if math.isfinite(nz.other_cores) else 0.0)
         starved = math.isfinite(used) and used >= free - BUSY_CORES
-        if (verdict in ("same", "slower") and taken >= BUSY_CORES and lanes > 1
+        if (verdict in ("same", "slower") and nz.other_cores >= BUSY_CORES and lanes > 1
                 and (starved or not _one_core_at_most(spec, arm_spec))):
             # Other programs took CPU this arm could have used: a busy machine, not the code, may have held it
             # back. Say so rather than teach "it does not help". Only an arm that can use one core at most
@@ -651,10 +646,8 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
             verdict = "undecided"
             took = (f"it used all the CPU left ({used:.1f} cores)" if starved
                     else "they took CPU its parallel lanes could have used")
-            engines = (f" and this lab's idle engines (pools and clusters kept warm for later runs) {idle:.1f}"
-                       if idle >= 0.05 else "")
-            reason = (f"the machine was busy: other programs used {nz.other_cores:.1f}{engines} of {cores} cores"
-                      f" while it ran, and {took}; measure again when the machine is quieter")
+            reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
+                      f" and {took}; measure again when the machine is quieter")
         ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
         walls = sorted(row[k] for row in times[:n])
         wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
@@ -666,39 +659,10 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
         out.append(Verdict(
             label=arm_spec.label, scheduler=arm_spec.engine, spec=session.spec.to_dict(), lanes=lanes,
             verdict=verdict, speedup=interval.estimate, ci=(interval.low, interval.high), rounds=interval.n,
-            reason=reason, busy=bool(nz.busy or taken >= BUSY_CORES), other_cores=nz.other_cores, cores_used=used,
-            efficiency=efficiency, idle_engines_cores=idle,
+            reason=reason, busy=bool(nz.busy), other_cores=nz.other_cores, cores_used=used,
+            efficiency=efficiency,
         ))
     return tuple(out)
-
-
-def idle_engines_cores(state: Any) -> float:
-    """Cores this lab's own idle engines took while the baseline ran: busy CPU the noise monitor counts as
-    the lab's (it subtracts the lab's whole process tree), yet no arm's.
-
-    Pools and LocalClusters are kept warm between runs, and a kept LocalCluster is never quite idle: its
-    scheduler, workers and nannies heartbeat and watch their memory (measured here: 0.10-0.16 cores for
-    the two of the LocalCluster page, 0.003 for warm process pools alone). That CPU is gone for whichever
-    arm runs, like another program's. It is read from the baseline's own rounds, no extra time: the
-    lab's CPU while the baseline ran, minus the CPU its tasks took and the lab's own work around the
-    stopwatch, over its wall time. What is left is the idle engines and the baseline's own dispatch
-    (measured: 0.01-0.03 cores for sync with no cluster kept, 0.12-0.16 more with the two of the
-    LocalCluster page).
-    """
-    windows = getattr(state, "windows", None)
-    sessions = getattr(state, "sessions", None)
-    if not windows or not sessions:
-        return 0.0
-    own = wall = task = 0.0
-    for row, repeat in zip(windows, getattr(sessions[0], "repeats", []), strict=False):  # one per round each
-        window = row[0]
-        if window.wall_s > 0 and math.isfinite(window.own_cores):
-            own += window.own_cores * window.wall_s
-            wall += window.wall_s
-            # The tasks' CPU, and one core for the part of the window outside the stopwatch (the lab building
-            # the next graph and checking the engine: single-threaded work of this process).
-            task += float(repeat.get("task_cpu_s", 0.0)) + max(0.0, window.wall_s - float(repeat.get("wall_s", 0.0)))
-    return max(0.0, (own - task) / wall) if wall > 0 else 0.0
 
 
 def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
@@ -923,9 +887,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                          + ("last round" if later == 1 else f"{later} later rounds")
                          + ", which measured the arms still undecided.")
         if v.busy and v.verdict != "undecided":
-            engines = (f" and this lab's idle engines {v.idle_engines_cores:.1f}" if v.idle_engines_cores >= 0.05
-                       else "")
-            sentence += f" (Measured while other programs used {v.other_cores:.1f}{engines} of {cores} cores.)"
+            sentence += f" (Measured while other programs used {v.other_cores:.1f} of {cores} cores.)"
         out.append(sentence)
         if arm.setup_s > 0.05:
             out.append(f"Starting **{v.label}** took {_ms(arm.setup_s)} once, before the rounds; it is not in the"
