@@ -92,9 +92,11 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
     if arm.engine in ("cluster-threads", "cluster-processes"):
         processes = arm.engine == "cluster-processes"
         return EngineCode(
-            ident, ("import dask", "from distributed import Client, LocalCluster"),
+            ident, ("import dask", "import logging", "from distributed import Client, LocalCluster"),
+            # silence_logs: distributed's INFO lines, among them a benign CommClosedError traceback when a
+            # worker closes as the scheduler writes to it, are not what the script is run to see.
             f"{ident} = Client(LocalCluster(processes={processes}, n_workers={arm.workers},"
-            f" threads_per_worker={arm.threads_per_worker}, dashboard_address=None))",
+            f" threads_per_worker={arm.threads_per_worker}, dashboard_address=None, silence_logs=logging.ERROR))",
             f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close(); {ident}.cluster.close()",
             f"dask.compute(*{mapped}, scheduler={ident})")
     if arm.engine == "external":
