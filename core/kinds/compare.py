@@ -622,12 +622,13 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
     cores = state.cores
     times = state.times
     retired = getattr(state, "retired", {})
+    floor_all = task_floor(spec, state)  # once: it sorts every task of every arm, and this runs after every round
     out = []
     for k in range(1, len(spec.arms)):
         arm_spec, session = spec.arms[k], state.sessions[k]
         # A retired arm (settled at a look) is read from the rounds it ran, exactly as at that look.
         n = retired.get(k, len(times))
-        floor_s = task_floor(spec, state, rounds=n if k in retired else None)
+        floor_s = task_floor(spec, state, rounds=n) if k in retired else floor_all
         interval: Interval = ratio_interval(paired_ratios([row[0] for row in times[:n]], [row[k] for row in times[:n]]))
         verdict = classify(interval, spec.band)
         reason = "" if verdict != "undecided" else undecided_reason(interval, spec.band)
