@@ -337,8 +337,9 @@ def test_cluster_shapes_get_their_own_clusters(registry):
 def test_process_cluster_listens_on_loopback_only(run_cached, registry):
     result = run_cached(structure_spec("cluster-processes"))
     assert result.engine["scheduler_address"].startswith("tcp://127.0.0.1:")
-    handle = registry.get(True, 2, 1)
-    workers = handle.client.scheduler_info(n_workers=-1)["workers"]
+    # The cached run's cluster may have been parked by a later measurement since: use() starts it again.
+    with registry.get(True, 2, 1).use() as (client, _):
+        workers = client.scheduler_info(n_workers=-1)["workers"]
     assert len(workers) == 2
     assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
 
@@ -346,8 +347,43 @@ def test_process_cluster_listens_on_loopback_only(run_cached, registry):
 def test_thread_cluster_uses_the_in_process_transport(run_cached, registry):
     result = run_cached(structure_spec("cluster-threads"))
     assert result.engine["scheduler_address"].startswith("inproc://")
-    workers = registry.get(False, 2, 1).client.scheduler_info(n_workers=-1)["workers"]
+    with registry.get(False, 2, 1).use() as (client, _):
+        workers = client.scheduler_info(n_workers=-1)["workers"]
     assert all(address.startswith("inproc://") for address in workers)
+
+
+def test_a_measurement_parks_the_labs_idle_clusters_and_a_parked_one_starts_again(registry):
+    """A kept LocalCluster is never idle (heartbeats, profiling: ~0.1 core here), and that CPU counts as the lab's
+    own, which the noise monitor subtracts: a comparison that does not use it must not run beside it."""
+    from core.measure.rounds import run_rounds
+
+    kept = registry.get(True, 2, 1)
+    with kept.use():
+        pass
+    pids = [pid for pid in kept.worker_pids().values() if pid is not None]
+    assert kept.running and len(pids) == 2
+
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    seen: list[tuple[bool, list[int]]] = []
+    arms = [ExperimentSpec(workload="fib", size=FIB_SIZE, tasks=2, scheduler=s, workers=2, repeats=1)
+            for s in ("sync", "threads")]
+    run_rounds(arms, rounds=2, cores=2, clusters=registry,
+               on_round=lambda state: seen.append((kept.running, [p for p in pids if alive(p)])))
+    assert seen and all(not running and not live for running, live in seen), \
+        f"the idle cluster ran beside the comparison: {seen}"
+    assert registry.get(True, 2, 1) is kept, "parked, not forgotten: the handle stays where it is kept"
+
+    # A parked cluster starts again when a run needs it, and reports that start-up; a measurement that uses
+    # a kept cluster does not park it.
+    spec = ExperimentSpec(workload="fib", size=FIB_SIZE, tasks=2, scheduler="cluster-processes", workers=2, repeats=1)
+    assert run_experiment(spec, clusters=registry).setup_s > 0 and kept.running
+    state = run_rounds([arms[0], spec], rounds=1, cores=2, clusters=registry)
+    assert state.setup_s[1] == 0 and kept.running
 
 
 def test_closing_a_cluster_mid_run_waits_for_the_run():

@@ -312,23 +312,25 @@ def test_wrong_external_address_is_a_quick_clear_error(servers, kind):
 
 def test_a_workers_address_is_not_a_schedulers(clusters):
     handle = clusters.get(*SHAPES["cluster-processes"])
+    # Held in use for the whole test: a run parks the lab's idle LocalClusters, and this one stands in for
+    # somebody's running cluster.
     with handle.use():
         address = next(iter(handle.worker_pids()))
-    spec = ExperimentSpec(workload="fib", size=15, tasks=1, scheduler="external", address=address, repeats=1)
-    t0 = time.monotonic()
-    with pytest.raises(EngineError, match="it is a Dask Worker, not a scheduler") as caught:
-        run_experiment(spec)
-    assert time.monotonic() - t0 < CONNECT_LIMIT_S
+        spec = ExperimentSpec(workload="fib", size=15, tasks=1, scheduler="external", address=address, repeats=1)
+        t0 = time.monotonic()
+        with pytest.raises(EngineError, match="it is a Dask Worker, not a scheduler") as caught:
+            run_experiment(spec)
+        assert time.monotonic() - t0 < CONNECT_LIMIT_S
     assert address in str(caught.value)
 
 
 def test_the_scheduler_still_connects(clusters):
     """The probe lets a real scheduler through (here a LocalCluster's, used as an external cluster)."""
     handle = clusters.get(*SHAPES["cluster-processes"])
-    with handle.use() as (client, _):
+    with handle.use() as (client, _):  # in use throughout: a run parks the lab's idle LocalClusters
         address = client.scheduler.address
-    spec = ExperimentSpec(workload="fib", size=18, tasks=2, scheduler="external", address=address, repeats=1)
-    assert list(run_experiment(spec).values) == [2584, 2584]
+        spec = ExperimentSpec(workload="fib", size=18, tasks=2, scheduler="external", address=address, repeats=1)
+        assert list(run_experiment(spec).values) == [2584, 2584]
 
 
 

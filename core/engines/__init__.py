@@ -30,6 +30,7 @@ from core.engines.cluster import (
     DistributedEngine,
     LocalClusterHandle,
     close_all_clusters,
+    park_idle_clusters,
     probe_scheduler,
 )
 from core.engines.joblib_engines import JoblibLokyEngine, JoblibThreadsEngine
@@ -41,7 +42,7 @@ __all__ = [
     "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "FuturesProcessesEngine",
     "FuturesThreadsEngine", "JoblibLokyEngine", "JoblibThreadsEngine", "LocalClusterHandle", "MultiprocessingEngine",
     "ProcessesEngine", "Progress", "RunCancelled", "RunTimeout", "SyncEngine", "ThreadsEngine", "Watch",
-    "WorkerLost", "close_all_clusters", "make_engine", "probe_scheduler",
+    "WorkerLost", "close_all_clusters", "make_engine", "park_idle_clusters", "probe_scheduler",
 ]
 
 

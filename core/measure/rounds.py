@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.engines import ClusterSource, Watch
+from core.engines import ClusterSource, Watch, park_idle_clusters
 from core.measure import noise
 from core.measure.results import ExperimentResult
 from core.measure.run import ArmSession
@@ -161,6 +161,9 @@ def run_rounds(
     with ExitStack() as stack:
         sessions = [stack.enter_context(ArmSession(spec, clusters, watch)) for spec in specs]
         state = RoundsState(list(specs), sessions, cores)
+        # Kept LocalClusters no arm uses are stopped first: idle, they still take ~0.1 core that the noise
+        # monitor counts as the lab's own (core.engines.cluster.park_idle_clusters).
+        park_idle_clusters(session.cluster for session in sessions)
         for k, session in enumerate(sessions):
             watch.check()  # a cluster's start cannot be interrupted: do not begin one for nothing
             watch.notify(f"Starting {specs[k].scheduler}", 0.0)

@@ -16,7 +16,7 @@ from typing import Any
 
 from dask.delayed import Delayed
 
-from core.engines import ClusterSource, Progress, Watch, make_engine
+from core.engines import ClusterSource, Progress, Watch, make_engine, park_idle_clusters
 from core.engines.base import SHARED, Work, _quiet
 from core.engines.shipping import TaskCall, task_call
 from core.measure.estimate import estimate
@@ -144,6 +144,7 @@ def _run_locked(spec: ExperimentSpec, clusters: ClusterSource | None, watch: Wat
     with ArmSession(spec, clusters, watch) as session:
         watch.notify(f"Starting {spec.scheduler}", 0.0)
         watch.check()  # a cluster's start cannot be interrupted: do not begin one for nothing
+        park_idle_clusters([session.cluster])  # the lab's other clusters would take CPU nobody accounts for
         session.open()
         watch.start()
         for i in range(total):
@@ -200,6 +201,11 @@ class ArmSession:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    @property
+    def cluster(self) -> Any:
+        """The :class:`~core.engines.LocalClusterHandle` this arm runs on, or None (no LocalCluster)."""
+        return getattr(self.engine, "handle", None)
 
     def open(self) -> float:
         """Start the engine (a pool, a cluster); returns the seconds of one-time start-up (0 if reused)."""

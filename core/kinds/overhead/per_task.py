@@ -290,7 +290,7 @@ def measure_per_task(
     EngineError
         If an engine cannot start, or a graph did not run every task.
     """
-    from core.engines import make_engine
+    from core.engines import make_engine, park_idle_clusters
 
     notify = progress or _quiet
     started_at, run_id = _now(), uuid.uuid4().hex[:8]
@@ -305,6 +305,7 @@ def measure_per_task(
         full: list[float] = []
         with ExitStack() as stack:
             stack.callback(engine.close)
+            park_idle_clusters([getattr(engine, "handle", None)])  # idle clusters' CPU is nobody's in the timing
             setup_s = engine.setup()
             warm = min(spec.tasks, _WARMUP_TASKS)
             _timed_compute(engine, scheduler, warm, spec.graph)
