@@ -12,7 +12,8 @@ st.markdown(
     "`distributed.LocalCluster` runs a scheduler and *workers* on this machine. With `processes=False`"
     " every worker is a thread pool inside this one Python process — one GIL for all. With"
     " `processes=True` each worker is its own process with its own GIL. Split the same total concurrency"
-    " differently and watch the GIL decide. Clusters start once and are reused; their start-up is shown."
+    " differently and watch the GIL decide. Clusters are kept for the next run here and stopped while another page"
+    " measures (idle, they still take CPU); their start-up is shown."
 )
 default = preset("local-cluster")
 c = st.columns(2)
