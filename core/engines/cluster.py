@@ -268,9 +268,9 @@ class LocalClusterHandle:
 
         A LocalCluster is never idle: its scheduler, nannies and workers heartbeat, profile and monitor.
         Two kept clusters (1×2 threads, 2×1 processes) took 0.17 cores here doing nothing, about 0.07 of
-        it in this process. Nobody else sees that CPU as someone else's: the noise monitor subtracts the
-        lab's whole process tree, so a comparison measured beside kept clusters ran on less of the
-        machine than its "other programs" line said (a warm process pool was called "about the same"
+        it in this process. The noise monitor subtracts the lab's whole process tree, so that CPU counts
+        as the lab's own, and a comparison measured beside kept clusters ran on less of the machine
+        than its "other programs" line said (a warm process pool was called "about the same"
         as sync, at 1.16×, with others at 0.17). Returns whether a running cluster was stopped.
         """
         with self._lock:

@@ -11,9 +11,9 @@ the one run path; between runs (never inside a stopwatch) :mod:`core.measure.noi
 CPU other programs took.
 
 Rounds are fixed (``rounds=N``) or adaptive (``"auto"``): after :data:`MIN_ROUNDS` rounds, a round is
-added while ``decided(state)`` says no and the next round still fits in ``budget_s``.
+added while some arm is still unsettled and the next round still fits in ``budget_s``.
 
-**Settled arms leave.** With ``settled``, adaptive rounds also ask at every look which arms are decided
+**Settled arms leave.** With ``settled``, adaptive rounds ask at every look which arms are decided
 already; those stop running (their verdict is read from the rounds they ran, as it was at that look)
 and the budget left goes to the arms still undecided. On a 2-core machine a *same* verdict needs two to
 three times the rounds a *faster* one does: a process pool decided after six rounds no longer takes a
@@ -47,7 +47,7 @@ LOOKS = (6, 7, 8, 10, 12, 14, 17, 20, 24, 28, 32, 36, 40)
 
 @dataclass
 class RoundsState:
-    """What the rounds have measured so far (handed to ``decided`` and ``on_round`` after each round).
+    """What the rounds have measured so far (handed to ``settled`` and ``on_round`` after each round).
 
     Attributes
     ----------
@@ -122,7 +122,6 @@ def run_rounds(
     rounds: Rounds,
     cores: int,
     budget_s: float | None = None,
-    decided: Callable[[RoundsState], bool] | None = None,
     settled: Callable[[RoundsState], Collection[int]] | None = None,
     on_round: Callable[[RoundsState], None] | None = None,
     clusters: ClusterSource | None = None,
@@ -143,10 +142,8 @@ def run_rounds(
         warm-up round began (the engines' one-time start-up is not counted: a LocalCluster is started
         once and reused); on a busy machine, :data:`BUSY_BUDGET_FACTOR` times that. :data:`MIN_ROUNDS`
         rounds always run.
-    decided : callable, optional
-        Adaptive rounds stop once ``decided(state)`` is true (looked at after the rounds in :data:`LOOKS`).
     settled : callable, optional
-        Adaptive rounds only: at the same looks, the indices of arms (never 0, the baseline) whose
+        Adaptive rounds only: at the rounds in :data:`LOOKS`, the indices of arms (never 0, the baseline) whose
         verdict is settled; they stop running (:attr:`RoundsState.retired`). The rounds stop as decided
         when every arm but the baseline has settled.
     on_round : callable, optional
@@ -194,9 +191,6 @@ def run_rounds(
                     if len(state.retired) == len(sessions) - 1:
                         state.stop = "decided"
                         break
-                if r in LOOKS and decided is not None and decided(state):
-                    state.stop = "decided"
-                    break
                 if r >= MAX_ROUNDS:
                     state.stop = "max-rounds"
                     break
