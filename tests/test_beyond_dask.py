@@ -12,6 +12,7 @@ import ast
 import os
 import threading
 import time
+from contextlib import suppress
 
 import psutil
 import pytest
@@ -289,6 +290,29 @@ def test_loky_stays_warm_in_a_registry_until_it_closes_and_a_resize_is_noticed()
     while loky_workers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not loky_workers(), loky_workers()  # the registry's close ends them
+
+
+def test_a_multiprocessing_pool_is_killed_even_when_its_result_queue_lock_is_lost():
+    """``Pool.terminate()`` waits for ever once a worker was terminated while writing its result: that worker
+    held the result queue's lock, and nobody releases it (CI saw it with a function failing in every worker at
+    once). Here the test holds the lock, as the dead worker would; killing the pool must still end every worker."""
+    engine = make_engine(spec_for("multiprocessing"))
+    pool = engine._start()
+    pids = engine._pids(pool)
+    lock = pool._outqueue._wlock
+    lock.acquire()
+    try:
+        killer = threading.Thread(target=engine._kill, args=(pool,), daemon=True)
+        killer.start()
+        killer.join(60)
+        assert not killer.is_alive(), "killing the pool hung on the lost lock"
+        alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"workers outlived the kill: {alive}"
+        left = [t.name for t in threading.enumerate() if t.name == "gil-lab-pool-terminate"]
+        assert not left, "terminate() still waits: the pool's threads outlived the kill"
+    finally:
+        with suppress(ValueError):  # already freed by the kill: the pool's handler threads finished
+            lock.release()
 
 
 def test_pool_threads_are_gone_after_a_run(run_cached):

@@ -22,10 +22,11 @@ killed (nothing of the run is left running); a thread cannot be stopped, so its 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
@@ -36,6 +37,8 @@ from core.measure.spec import ExperimentSpec
 # The longest a stop request, a deadline or a dead worker goes unnoticed while a compute runs; waiting
 # in slices adds nothing measurable (each wait returns the moment the results are in).
 _WAIT_SLICE_S = 0.25
+# How long Pool.terminate() may take before its workers are killed directly (see MultiprocessingEngine._kill).
+_TERMINATE_WAIT_S = 5.0
 
 
 def spawn_context() -> Any:
@@ -273,5 +276,32 @@ class MultiprocessingEngine(_ProcessPoolBase):
         pool.join()
 
     def _kill(self, pool: Any) -> None:
-        pool.terminate()
-        pool.join()
+        # Pool.terminate() can wait for ever: a worker terminated while it held one of the queues' locks (the
+        # result queue's, writing a result; the task queue's, waiting for a task) takes it along, and
+        # terminate() waits for that lock (seen in CI: a function that fails in every worker at once). So it
+        # runs in a helper thread. If it has not returned in time, every worker is killed here. The locks are
+        # semaphores, owned by no one: with no worker left, a lock still taken is one a dead worker took, and it
+        # is freed, so terminate() finishes. No process and no thread of the run outlives it.
+        terminate = threading.Thread(target=pool.terminate, name="gil-lab-pool-terminate", daemon=True)
+        terminate.start()
+        terminate.join(_TERMINATE_WAIT_S)
+        if terminate.is_alive():
+            for process in list(getattr(pool, "_pool", [])):
+                with suppress(Exception):  # gone already: nothing to kill
+                    process.kill()
+                    process.join(_TERMINATE_WAIT_S)
+            for _ in range(3):  # terminate() takes the locks one after another
+                for queue, name in (("_inqueue", "_rlock"), ("_outqueue", "_wlock")):
+                    lock = getattr(getattr(pool, queue, None), name, None)
+                    if lock is None:
+                        continue
+                    if lock.acquire(False):
+                        lock.release()  # free: not what terminate() waits for
+                    else:
+                        with suppress(ValueError):  # freed meanwhile
+                            lock.release()
+                terminate.join(1.0)
+                if not terminate.is_alive():
+                    break
+        if not terminate.is_alive():  # else pool.join() would wait on the same handler threads
+            pool.join()
