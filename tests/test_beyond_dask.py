@@ -295,6 +295,25 @@ def test_loky_stays_warm_in_a_registry_until_it_closes_and_a_resize_is_noticed()
     assert not loky_workers(), loky_workers()  # the registry's close ends them
 
 
+def test_a_run_without_reuse_starts_its_own_loky_executor_even_beside_a_warm_one():
+    """loky has one executor per process: a registry's warm one, of the same shape, would be handed to a run
+    without ``reuse_pool`` as if it had just started (CI: a first repeat's start-up of 15 ms, not ~1 s)."""
+    from joblib.externals.loky import reusable_executor
+
+    from core.engines import ClusterRegistry
+
+    spec = spec_for("joblib-loky", size=18)
+    with ClusterRegistry() as registry:
+        run_experiment(spec, clusters=registry)
+        warm = set(reusable_executor._executor._processes)
+        fresh = run_experiment(spec.replace(reuse_pool=False), clusters=registry)
+        runs = fresh.runs
+        assert (runs["startup_s"] > runs["compute_s"]).all(), runs  # every compute started interpreters
+        assert not set(fresh.tasks["pid"]) & warm, "a repeat ran on the registry's warm executor"
+        again = run_experiment(spec, clusters=registry)  # the registry notices its executor is gone
+        assert again.setup_s > 0 and not set(again.tasks["pid"]) & warm
+
+
 def test_a_multiprocessing_pool_is_killed_even_when_its_result_queue_lock_is_lost():
     """``Pool.terminate()`` waits for ever once a worker was terminated while writing its result: that worker
     held the result queue's lock, and nobody releases it (CI saw it with a function failing in every worker at

@@ -193,9 +193,14 @@ class JoblibLokyEngine(_JoblibEngine):
             shutil.rmtree(directory, ignore_errors=True)
 
     def setup(self) -> float:
+        warm = getattr(self.pools, "pool", None) if self.spec.reuse_pool else None
+        if warm is None:
+            # This run starts its own executor (per compute, or one for the run). loky keeps one per process,
+            # and one still running (a registry's warm one, of this very shape) would be handed over by
+            # Parallel as if it had just started: end it here, outside every stopwatch.
+            shutdown_loky()
         if not self.spec.reuse_pool:
             return 0.0
-        warm = getattr(self.pools, "pool", None)
         if warm is None:
             return super().setup()
         self._warm = warm(self.spec.workers, self.spec.workload.startswith("numpy"), self.spec.scheduler,
