@@ -260,7 +260,8 @@ class _Parts:
         return " ".join(_PIP_NAMES.get(m, m) for m in dict.fromkeys([*third, *extra]))
 
     def setup(self, tasks_path: str) -> list[str]:
-        lines = []
+        # Each prelude once, however many engines need it (two LocalClusters set distributed's log level once).
+        lines = list(dict.fromkeys(line for e in self.engines for line in e.code.prelude))
         for e in self.engines:
             lines += _wrap_call(e.code.setup)
             if e.arm.engine == "external":  # a cluster elsewhere has no gil_lab_tasks.py: send it

@@ -195,7 +195,12 @@ def test_preset_runs_as_notebook_and_as_script_where_the_lab_is_not_importable(n
     assert_every_engine_timed(notebook_rows(nb), labels, f"{name} notebook")
     assert (nb_dir / f"{TASKS_MODULE}.py").exists()
     assert proc.returncode == 0, f"{name} script failed:\n{err[-3000:]}"
-    assert "Traceback" not in err, err[-3000:]
+    # Nothing on stderr: no traceback, and no distributed INFO chatter or port warning, among which a benign
+    # CommClosedError traceback at close shows up now and then.
+    assert not err.strip(), err[-3000:]
+    noise = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if o.output_type == "stream" and o.name == "stderr"]
+    assert not noise, "".join(noise)[-3000:]
     assert_every_engine_timed(script_rows(out, labels), labels, f"{name} script")
     assert (py_dir / f"{TASKS_MODULE}.py").exists()
     print(f"{name}: notebook {nb_s:.1f} s with {ROUNDS} rounds")

@@ -5,6 +5,8 @@ notebooks and scripts a comparison is exported as, and the README. Each engine's
 parts so that an exported comparison can start every engine first, measure them in interleaved rounds,
 and close them at the end, exactly as the lab does:
 
+* ``prelude``: statements a program runs once, before any engine starts, however many engines need them
+  (distributed's log level); deduplicated like the imports;
 * ``setup``: start the engine once (a pool, a cluster), before anything is timed;
 * ``run``: one compute of ``calls`` — a Python expression of a list of ``(function, args)`` pairs that
   the caller defines — returning the list of results; this is what a round times (for a pool started
@@ -29,7 +31,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class EngineCode:
-    """Source lines for one engine: imports, and the setup / run / teardown parts (see the module docstring).
+    """Source lines for one engine: imports, and the prelude / setup / run / teardown parts (see the module docstring).
 
     ``name`` is the Python identifier the parts use for the engine's handle (a pool, a client), so that
     several engines can live side by side in one script.
@@ -41,6 +43,7 @@ class EngineCode:
     run: str
     teardown: str
     map_run: str = ""
+    prelude: tuple[str, ...] = ()
 
     def snippet(self, calls: str = "calls", *, fn: str | None = None, items: str | None = None) -> str:
         """The three parts as one readable block (for a page), with ``calls`` as the list of calls.
@@ -48,8 +51,14 @@ class EngineCode:
         With ``fn`` and ``items`` (e.g. ``"fib"`` and ``"[30] * 4"``), the run part maps ``fn`` over ``items``.
         """
         run = self.map_run.format(fn=fn, items=items) if fn and items and self.map_run else self.run.format(calls=calls)
-        parts = [*self.imports, "", self.setup, run, self.teardown]
+        parts = [*self.imports, "", *self.prelude, self.setup, run, self.teardown]
         return "\n".join(p for p in parts if p is not None).strip() + "\n"
+
+
+# LocalCluster's ``silence_logs`` quiets distributed only while the cluster starts (so in distributed 2026.8): its
+# INFO lines as it closes, among them a benign CommClosedError traceback when a worker closes while the
+# scheduler writes to it, would follow every run. They are not what a script or notebook is run to see.
+QUIET_DISTRIBUTED = 'logging.getLogger("distributed").setLevel(logging.ERROR)  # distributed\'s INFO chatter off'
 
 
 def _ident(label: str) -> str:
@@ -93,12 +102,12 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
         processes = arm.engine == "cluster-processes"
         return EngineCode(
             ident, ("import dask", "import logging", "from distributed import Client, LocalCluster"),
-            # silence_logs: distributed's INFO lines, among them a benign CommClosedError traceback when a
-            # worker closes as the scheduler writes to it, are not what the script is run to see.
+            # dashboard_address: a free loopback port, so that two clusters (or one already running) do not
+            # collide on 8787 with a warning.
             f"{ident} = Client(LocalCluster(processes={processes}, n_workers={arm.workers},"
-            f" threads_per_worker={arm.threads_per_worker}, dashboard_address=None, silence_logs=logging.ERROR))",
+            f' threads_per_worker={arm.threads_per_worker}, dashboard_address="127.0.0.1:0"))',
             f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close(); {ident}.cluster.close()",
-            f"dask.compute(*{mapped}, scheduler={ident})")
+            f"dask.compute(*{mapped}, scheduler={ident})", prelude=(QUIET_DISTRIBUTED,))
     if arm.engine == "external":
         return EngineCode(ident, ("import dask", "from distributed import Client"),
                           f"{ident} = Client({arm.address!r})  # an existing cluster",
