@@ -22,6 +22,7 @@ from core import (
     ClusterRegistry,
     EngineError,
     ExperimentSpec,
+    LocalClusterHandle,
     machine_info,
     run_experiment,
 )
@@ -505,3 +506,36 @@ def test_a_warm_pool_closed_while_in_use_finishes_the_run_then_shuts_down():
     assert warm.pool is None  # the last user left: shut down
     with pytest.raises(RuntimeError):
         pool.submit(os.getpid)
+
+
+def test_a_lab_cluster_worker_drops_the_heartbeat_at_close_error_and_nothing_else(capfd):
+    """A worker whose heartbeat meets a closing scheduler logs an OSError traceback at ERROR, from its own
+    process, where the lab's log levels do not reach (CI: a rare "Traceback" in a CLI run's stderr). The
+    lab's clusters drop that one message in every worker; every other error still shows."""
+    from core.engines.quiet import HEARTBEAT_FAILURE
+
+    handle = LocalClusterHandle(processes=True, n_workers=1, threads_per_worker=1)
+
+    def log_as_the_worker_does() -> int:
+        import logging
+        import os
+
+        log = logging.getLogger("distributed.worker")
+        try:
+            raise OSError("gil-lab-test: the scheduler went away")
+        except OSError:
+            log.exception("Failed to communicate with scheduler during heartbeat.")
+        log.error("gil-lab-test: any other error")
+        return os.getpid()
+
+    try:
+        with handle.use() as (client, _):
+            pids = set(client.run(log_as_the_worker_does).values())
+            client.restart(wait_for_workers=True)  # a restarted worker gets the filter again
+            pids |= set(client.run(log_as_the_worker_does).values())
+    finally:
+        handle.close(force=True)
+    err = capfd.readouterr().err
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, neither of them this one
+    assert err.count("gil-lab-test: any other error") == 2, err[-3000:]
+    assert HEARTBEAT_FAILURE not in err and "the scheduler went away" not in err, err[-3000:]

@@ -243,6 +243,10 @@ class LocalClusterHandle:
             **listen,
         )
         self.client = Client(self.cluster, set_as_default=False)
+        from core.engines.quiet import QuietHeartbeat
+
+        # Before the workers are awaited, so that every worker has it (see core.engines.quiet).
+        self.client.register_plugin(QuietHeartbeat())
         self.client.wait_for_workers(self.n_workers, timeout=60)
         self.startup_s = time.perf_counter() - t0
         return self.startup_s
