@@ -45,6 +45,14 @@ def crunch(n):
     return total
 
 
+def cheaper_on_a_pool_thread(n):
+    """Pure Python (holds the GIL) with five times the work outside the lab's pool threads: a task that costs
+    more in the baseline's thread than on a pool's, as a memory allocator's state can make it."""
+    import threading
+
+    return crunch(n if threading.current_thread().name.startswith("gil-lab") else 5 * n)
+
+
 def wait(seconds, label="io"):
     """Waiting releases the GIL."""
     time.sleep(seconds)
@@ -328,6 +336,22 @@ def test_advice_for_a_function_too_small_to_share_is_to_keep_it_serial(fn):
                       busy_cores=1.0, what="advice 'does not pay' for a function that takes less than sending it")
     assert advised.advice.text.startswith("Parallelism does not pay at this size: no engine gained by running tasks")
     assert advised.result.verdict("futures-processes ×2").verdict == "slower"
+
+
+@pytest.mark.parametrize("n", [2000, 60000], ids=["one-after-the-other", "taking-turns"])
+def test_threads_faster_only_because_a_task_costs_less_there_are_not_said_to_release_the_gil(fn, n):
+    """CI once advised "Threads help: it releases the GIL" for ``b"x" * 2_000_000``, which holds it: the tasks cost
+    more in sync's thread than on the pool's, and the overlap check compared the pool's compute with *sync's*
+    tasks. Here a task does five times the work outside a pool thread: the threads are faster, with tasks too
+    short to be switched (one after the other) or long enough to take turns on the GIL. Neither is overlap."""
+    spec = CompareSpec(workload="function", function=fn("cheaper_on_a_pool_thread"), function_args=f"[{n}]",
+                       tasks=4, rounds=6, arms=(Arm("sync"), Arm("futures-threads", 2)))
+    result = measure(KIND, spec, RunContext())
+    threads = result.verdict("futures-threads ×2")
+    assert threads.verdict == "faster" and threads.speedup > 2, threads  # five times less work per task
+    advice = advise(result)
+    assert advice.use == "none" and "GIL" not in advice.text, advice
+    assert "its tasks still ran one after the other" in advice.text, advice
 
 
 # --- the CLI -------------------------------------------------------------------------------------------------------
