@@ -354,6 +354,26 @@ def test_threads_faster_only_because_a_task_costs_less_there_are_not_said_to_rel
     assert "its tasks still ran one after the other" in advice.text, advice
 
 
+def test_threads_clearly_ahead_of_processes_without_overlap_are_advised_but_not_for_running_tasks_at_once(fn):
+    """The same function beside a process pool, whose workers do the five-fold work in parallel: processes gain by
+    running tasks at once, threads gain more without. The advice is threads, and says why not."""
+    needs_two_cores()
+    spec = CompareSpec(workload="function", function=fn("cheaper_on_a_pool_thread"), function_args="[60000]",
+                       tasks=4, rounds=6, arms=(Arm("sync"), Arm("futures-threads", 2),
+                                                Arm("futures-processes", 2, reuse_pool=True)))
+
+    def both_faster(result) -> bool:
+        threads, procs = result.verdict("futures-threads ×2"), result.verdict("futures-processes ×2")
+        return threads.verdict == procs.verdict == "faster" and threads.speedup > 1.5 * procs.speedup
+
+    result = physics(lambda: measure(KIND, spec, RunContext()), both_faster, busy_cores=0.5,
+                     what="threads (five times less work a task) clearly ahead of processes, both faster than sync")
+    advice = advise(result)
+    assert advice.use == "threads" and "GIL" not in advice.text, advice
+    assert advice.text.startswith("Use threads, though not for running tasks at once"), advice
+    assert "its tasks still ran one after the other" in advice.text and "which did run tasks at once" in advice.text
+
+
 # --- the CLI -------------------------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,8 @@ function is assumed to do:
 * else a process engine was ``faster``: **use processes** — and if the threads were decided not faster,
   it holds the GIL, and a task is long enough to pay for sending it to another process (the pool's
   start-up, paid once and reported apart, is said too, with after how many computes it is won back); an
-  undecided thread verdict claims nothing about the GIL;
+  undecided thread verdict claims nothing about the GIL. Unless a thread engine was clearly faster still,
+  its tasks one after the other: then **threads**, said to be not for running tasks at once;
 * every verdict decided and none ``faster``: **parallelism does not pay at this size**;
 * otherwise: no advice yet, with why (an undecided verdict, and what would decide it).
 
@@ -159,6 +160,8 @@ def advise(result: Any) -> Advice:
     turns = (": its tasks still ran one after the other, it only cost less per compute than"
              f" {base_label}") if cheaper_t else ": the threads took turns"
     clearly_p = faster_p and (not faster_t or best_p.speedup > best_t.speedup * (1 + band))
+    # Threads clearly faster than processes, yet not by running tasks at once: a task cost less on their threads.
+    cheaper_still = clearly_p and cheaper_t and best_t.speedup > best_p.speedup * (1 + band)
     if faster_t and not clearly_p:
         why = "this interpreter runs without the GIL" if gil_free else "it releases the GIL"
         evidence = evidence_t(best_t)
@@ -167,6 +170,10 @@ def advise(result: Any) -> Advice:
             evidence = f"alone, a task had the CPU {alone:.0%} of its time; {evidence}"
         use: Use = "threads"
         text = f"Threads help: {why} ({evidence})."
+    elif cheaper_still:
+        use = "threads"
+        text = (f"Use threads, though not for running tasks at once: they ran it fastest ({evidence_t(best_t)}{turns}),"
+                f" ahead of processes, which did run tasks at once ({evidence_p(best_p)}).")
     elif clearly_p:
         use = "processes"
         if faster_t:
