@@ -55,9 +55,12 @@ class EngineCode:
         return "\n".join(p for p in parts if p is not None).strip() + "\n"
 
 
-# LocalCluster's ``silence_logs`` quiets distributed only while the cluster starts (so in distributed 2026.8): its
-# INFO lines as it closes, among them a benign CommClosedError traceback when a worker closes while the
-# scheduler writes to it, would follow every run. They are not what a script or notebook is run to see.
+# Not LocalCluster's ``silence_logs``: it lowers distributed's log handlers for the cluster's life and puts back
+# what it found when that cluster closes. With two clusters, the second finds them lowered already and keeps
+# nothing to put back, and the first to close puts INFO back while the second closes (checked, distributed
+# 2026.8: one cluster closed quietly, two printed 13 INFO lines). Those lines, among them now and then a
+# benign CommClosedError traceback when a worker closes while the scheduler writes to it, are not what a
+# script or notebook is run to see.
 QUIET_DISTRIBUTED = 'logging.getLogger("distributed").setLevel(logging.ERROR)  # distributed\'s INFO chatter off'
 
 
