@@ -19,6 +19,7 @@ from core.measure.estimate import BudgetError
 from core.measure.machine import machine_info
 from core.presets import PRESETS, preset
 from core.serve.store import ResultStore
+from tests.test_engines import physics
 
 CORES = machine_info().usable_cores
 FIB = dict(workload="fib", size=24, tasks=4)
@@ -88,7 +89,11 @@ def test_no_engine_beats_the_honest_ideal(fib_comparison):
 
 def test_sleep_on_threads_is_faster_and_decided_in_the_fewest_rounds(registry):
     spec = CompareSpec(workload="sleep", size=0.02, tasks=4, arms=(Arm("sync"), Arm("threads", 4)))
-    result = measure(KIND, spec, RunContext(clusters=registry))
+    # A big effect is decided at one of the first looks (6, 7 or 8 rounds), unless a burst of other programs
+    # makes a few rounds' sleeps wake late (CI: 10 rounds once, beside 0.35 busy cores): then measure again.
+    result = physics(lambda: measure(KIND, spec, RunContext(clusters=registry)),
+                     lambda r: r.stop == "decided" and r.rounds <= 8, busy_cores=0.25,
+                     what="sleeping threads decided faster within 8 rounds")
     v = result.verdicts[0]
     assert v.verdict == "faster" and v.speedup > 2.5, v
     assert result.stop == "decided" and result.rounds <= 8, (result.stop, result.rounds)  # a big, quiet effect
