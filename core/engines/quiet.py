@@ -9,8 +9,9 @@ closes of a ``processes=True`` cluster.)
 
 The lab's clusters live on this machine, over loopback, for the lab alone; the scheduler going away is
 the lab closing them, so this one message is dropped and nothing else is. Every other worker log line
-still goes through. Imported in worker processes, which register it as a ``WorkerPlugin``: a worker that
-a nanny restarts gets it again from the scheduler.
+still goes through. The lab's client registers it as a ``WorkerPlugin`` when it starts a cluster; every
+worker imports this module and installs the filter, and a worker that a nanny restarts gets it again from
+the scheduler.
 """
 
 from __future__ import annotations

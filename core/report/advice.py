@@ -110,7 +110,7 @@ def _overlapped(result: Any, label: str) -> bool:
     # Shares of all the tasks' time together, not a median task's: when only some tasks are switched out,
     # the median task still had the CPU ~100 % of its time.
     alone_wall_s, alone_cpu_s = _task_sums(result.arms[0])
-    share_fell = cpu_s / wall_s * (1 + band) < alone_cpu_s / alone_wall_s if alone_wall_s > 0 else False
+    share_fell = alone_wall_s > 0 and cpu_s / wall_s * (1 + band) < alone_cpu_s / alone_wall_s
     one_gil_busy = compute_s / (1 + band) <= cpu_s <= compute_s * (1 + band)
     return not (share_fell and one_gil_busy)
 
