@@ -261,7 +261,9 @@ class _Parts:
 
     def setup(self, tasks_path: str) -> list[str]:
         # Each prelude once, however many engines need it (two LocalClusters set distributed's log level once).
-        lines = list(dict.fromkeys(line for e in self.engines for line in e.code.prelude))
+        # An entry may span lines (a small function): it is deduplicated whole, then split.
+        lines = [line for entry in dict.fromkeys(p for e in self.engines for p in e.code.prelude)
+                 for line in entry.splitlines()]
         for e in self.engines:
             lines += _wrap_call(e.code.setup)
             if e.arm.engine == "external":  # a cluster elsewhere has no gil_lab_tasks.py: send it

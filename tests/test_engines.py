@@ -13,7 +13,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psutil
 import pytest
@@ -508,34 +508,34 @@ def test_a_warm_pool_closed_while_in_use_finishes_the_run_then_shuts_down():
         pool.submit(os.getpid)
 
 
-def test_a_lab_cluster_worker_drops_the_heartbeat_at_close_error_and_nothing_else(capfd):
-    """A worker whose heartbeat meets a closing scheduler logs an OSError traceback at ERROR, from its own
-    process, where the lab's log levels do not reach (CI: a rare "Traceback" in a CLI run's stderr). The
-    lab's clusters drop that one message in every worker; every other error still shows."""
+def _answer_heartbeats_late(dask_scheduler: Any, delay: float) -> None:
+    """The scheduler answers every worker heartbeat ``delay`` s late, as a loaded scheduler does."""
+    import asyncio
+
+    answer = dask_scheduler.handlers["heartbeat_worker"]
+
+    async def late(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(delay)
+        return answer(*args, **kwargs)
+
+    dask_scheduler.handlers["heartbeat_worker"] = late
+
+
+def test_a_lab_cluster_closes_without_the_heartbeat_race_even_when_heartbeats_are_answered_late(capfd):
+    """A worker that closes with a heartbeat in flight logs "Failed to communicate with scheduler during heartbeat"
+    with a traceback from its own process (dask/distributed#7192; CI: a rare "Traceback" at the end of a run).
+    The lab stops every worker's heartbeat and waits for the one in flight before it closes anything. Here the
+    scheduler answers heartbeats 0.4 s late, so one is in flight at almost every moment: a plain
+    ``client.close(); cluster.close()`` logs the traceback for most workers (bench/cluster_close.py)."""
     from core.engines.quiet import HEARTBEAT_FAILURE
 
-    handle = LocalClusterHandle(processes=True, n_workers=1, threads_per_worker=1)
-
-    def log_as_the_worker_does() -> int:
-        import logging
-        import os
-
-        log = logging.getLogger("distributed.worker")
+    for processes, workers, threads in ((True, 2, 1), (False, 1, 2)):
+        handle = LocalClusterHandle(processes=processes, n_workers=workers, threads_per_worker=threads)
         try:
-            raise OSError("gil-lab-test: the scheduler went away")
-        except OSError:
-            log.exception("Failed to communicate with scheduler during heartbeat.")
-        log.error("gil-lab-test: any other error")
-        return os.getpid()
-
-    try:
-        with handle.use() as (client, _):
-            pids = set(client.run(log_as_the_worker_does).values())
-            client.restart(wait_for_workers=True)  # a restarted worker gets the filter again
-            pids |= set(client.run(log_as_the_worker_does).values())
-    finally:
-        handle.close(force=True)
+            with handle.use() as (client, _):
+                client.run_on_scheduler(_answer_heartbeats_late, delay=0.4)
+                time.sleep(1.2)  # two heartbeats late: one is in flight now
+        finally:
+            handle.close()
     err = capfd.readouterr().err
-    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, neither of them this one
-    assert err.count("gil-lab-test: any other error") == 2, err[-3000:]
-    assert HEARTBEAT_FAILURE not in err and "the scheduler went away" not in err, err[-3000:]
+    assert HEARTBEAT_FAILURE not in err and "Traceback" not in err, err[-3000:]

@@ -243,10 +243,10 @@ class LocalClusterHandle:
             **listen,
         )
         self.client = Client(self.cluster, set_as_default=False)
-        from core.engines.quiet import QuietHeartbeat
+        from core.engines.quiet import HeartbeatGuard
 
         # Before the workers are awaited, so that every worker has it (see core.engines.quiet).
-        self.client.register_plugin(QuietHeartbeat())
+        self.client.register_plugin(HeartbeatGuard())
         self.client.wait_for_workers(self.n_workers, timeout=60)
         self.startup_s = time.perf_counter() - t0
         return self.startup_s
@@ -304,12 +304,32 @@ class LocalClusterHandle:
 
     @staticmethod
     def _close_quietly(client: Any, cluster: Any) -> None:
-        for obj in (client, cluster):
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception:  # closing is best effort; never mask the caller's own error
-                    logging.getLogger(__name__).debug("error while closing %r", obj, exc_info=True)
+        try:
+            close_cluster(client, cluster)
+        except Exception:  # closing is best effort; never mask the caller's own error
+            logging.getLogger(__name__).debug("error while closing %r", cluster, exc_info=True)
+
+
+def close_cluster(client: Any, cluster: Any = None) -> None:
+    """Close ``client`` and its LocalCluster ``cluster`` in the order that cannot race a heartbeat.
+
+    Every worker first stops heartbeating and waits for a heartbeat in flight to end
+    (:func:`core.engines.quiet.stop_heartbeats`), while the scheduler still answers; then the client
+    closes, then the cluster (its workers, then its scheduler). A worker that closes with a heartbeat in
+    flight logs a traceback from its own process (see :mod:`core.engines.quiet`); with none in flight there
+    is nothing to cut. Each step is attempted even if the one before failed (a dead cluster still closes).
+    """
+    from core.engines.quiet import stop_heartbeats
+
+    if client is not None:
+        with suppress(Exception):  # a cluster whose workers died: nothing left to stop
+            client.run(stop_heartbeats, wait=True)
+    for obj in (client, cluster):
+        if obj is not None:
+            try:
+                obj.close()
+            except Exception:
+                logging.getLogger(__name__).debug("error while closing %r", obj, exc_info=True)
 
 
 class ClusterRegistry:

@@ -63,6 +63,19 @@ class EngineCode:
 # script or notebook is run to see.
 QUIET_DISTRIBUTED = 'logging.getLogger("distributed").setLevel(logging.ERROR)  # distributed\'s INFO chatter off'
 
+# Closing a LocalCluster while one of its workers' heartbeats is in flight makes that worker log a traceback
+# from its own process ("Failed to communicate with scheduler during heartbeat", dask/distributed#7192): the
+# worker stops its heartbeat timer as it closes, then closes its connections under the heartbeat already
+# sent. So the exported code stops every worker's heartbeat first and awaits one last heartbeat while the
+# scheduler still answers: the one sent before it has been answered by then. The lab's own clusters close
+# the same way, and also wait for a counted in-flight heartbeat (core.engines.quiet).
+STOP_HEARTBEATS = (
+    "async def stop_heartbeats(dask_worker):  # run on every worker before its cluster closes\n"
+    '    """No heartbeat left in flight for the close to cut (it would log a traceback: dask/distributed#7192)."""\n'
+    '    dask_worker.periodic_callbacks["heartbeat"].stop()\n'
+    "    await dask_worker.heartbeat()  # a last one, answered while the scheduler is still up"
+)
+
 
 def _ident(label: str) -> str:
     out = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
@@ -109,8 +122,9 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
             # collide on 8787 with a warning.
             f"{ident} = Client(LocalCluster(processes={processes}, n_workers={arm.workers},"
             f' threads_per_worker={arm.threads_per_worker}, dashboard_address="127.0.0.1:0"))',
-            f"dask.compute(*{delayed}, scheduler={ident})", f"{ident}.close(); {ident}.cluster.close()",
-            f"dask.compute(*{mapped}, scheduler={ident})", prelude=(QUIET_DISTRIBUTED,))
+            f"dask.compute(*{delayed}, scheduler={ident})",
+            f"{ident}.run(stop_heartbeats); {ident}.close(); {ident}.cluster.close()",
+            f"dask.compute(*{mapped}, scheduler={ident})", prelude=(QUIET_DISTRIBUTED, STOP_HEARTBEATS))
     if arm.engine == "external":
         return EngineCode(ident, ("import dask", "from distributed import Client"),
                           f"{ident} = Client({arm.address!r})  # an existing cluster",
