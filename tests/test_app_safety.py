@@ -101,9 +101,17 @@ def test_an_unreachable_external_cluster_gives_a_clear_error(monkeypatch):
 
 
 def test_local_engines_are_capped_harder_than_the_budget(monkeypatch):
+    from core.measure.estimate import estimate
+    from core.measure.spec import ExperimentSpec
+
+    # The cap is 1 s (the setting's least); the size is read from this machine's own estimate of one sync compute
+    # (the calibration it runs at start-up): the smallest fib n whose compute it puts at 2 s or more, so that the
+    # page must refuse on a fast machine as on a slow one (fib(32) x 4 was 2 s on one machine, 0.87 s on another).
+    n = next(n for n in range(30, 40) if estimate(ExperimentSpec(
+        workload="fib", size=n, tasks=4, scheduler="sync", repeats=1, warmup=0)).per_repeat_s >= 2.0)
     monkeypatch.setenv("GIL_LAB_MAX_LOCAL_SECONDS", "1")
     st.cache_resource.clear()
-    at = open_page("pages/cpu_bound.py", n="32", tasks="4", workers="4")  # one sync compute ≈ 2 s > 1 s
+    at = open_page("pages/cpu_bound.py", n=str(n), tasks="4", workers="4")
     assert any("cannot be cancelled" in w.value for w in at.warning), [w.value for w in at.warning]
     assert [b for b in at.button if b.label == "Run experiment"][0].disabled
 
