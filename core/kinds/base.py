@@ -208,17 +208,20 @@ def measure(kind: Kind, spec: Any, ctx: RunContext | None = None) -> Any:
     ctx = ctx or RunContext()
 
     def waiting(status: SlotStatus) -> None:
-        if ctx.should_stop is not None and ctx.should_stop():
-            from core.engines import RunCancelled
-
-            raise RunCancelled("the run was stopped on request while it waited for another one")
         if ctx.on_wait is not None:
             ctx.on_wait(status)
         else:
             ctx.progress(f"Waiting for another experiment to finish (runs never overlap: they would share cores):"
                          f" {status.describe()}", 0.0)
 
-    expected = 0.0 if RUN_SLOT.held_by_me else kind.cost(spec).seconds
+    def gave_up() -> bool:
+        if ctx.should_stop is not None and ctx.should_stop():
+            from core.engines import RunCancelled
+
+            raise RunCancelled("the run was stopped on request while it waited for another one")
+        return False
+
+    expected = 0.0 if RUN_SLOT.held_by_me else kind.cost(spec).typical_s
     with RUN_SLOT.hold(getattr(spec, "label", kind.title), estimate_s=expected, max_wait_s=ctx.max_wait_s,
-                       on_wait=waiting):
+                       on_wait=waiting, should_stop=gave_up):
         return kind.run(spec, ctx)

@@ -794,9 +794,13 @@ def cost(spec: CompareSpec) -> Cost:
     seconds = setup + (1 + fewest) * per_round
     most = max(seconds, setup + min(spec.budget_s * BUSY_BUDGET_FACTOR, (1 + MAX_ROUNDS) * per_round)) \
         if spec.rounds == "auto" else None
+    # Adaptive rounds usually end at the budget or when decided: that, not the busy-machine maximum, is what a
+    # queue behind this comparison waits.
+    typical = min(most, max(seconds, setup + min(spec.budget_s, (1 + MAX_ROUNDS) * per_round))) \
+        if most is not None else None
     return Cost(seconds=seconds, memory_bytes=memory, longest_uncancellable_s=longest, what="this comparison",
                 advice="lower the size or tasks, or use fewer engines or rounds (the CLI's --force runs it anyway)",
-                max_seconds=most)
+                max_seconds=most, typical_seconds=typical)
 
 
 # --- words ---------------------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ class Cost:
         What to change when it is over budget.
     max_seconds : float or None
         For measurements that adapt their length (rounds until decided): the most they will take.
+    typical_seconds : float or None
+        For those: about how long one usually takes (until decided or at the budget, on a quiet machine),
+        which is what a queue behind it waits; ``seconds`` when None.
     """
 
     seconds: float
@@ -79,6 +82,12 @@ class Cost:
     what: str = "this run"
     advice: str = "lower the size, tasks or repeats (the CLI's --force runs it anyway)"
     max_seconds: float | None = None
+    typical_seconds: float | None = None
+
+    @property
+    def typical_s(self) -> float:
+        """About how long it usually takes: what sessions queued behind it are told they wait."""
+        return self.typical_seconds if self.typical_seconds is not None else self.seconds
 
     def describe(self) -> str:
         """``≈ 2 s`` or ``≈ 2 s (rounds until decided, at most 3 s)``."""

@@ -128,14 +128,17 @@ def run_experiment(
     watch = Watch(notify, should_stop, deadline_s)
 
     def waiting(status: SlotStatus) -> None:
-        watch.check()  # a visitor who gives up while waiting does not wait on (the slot lets it raise)
         notify(f"Waiting for another experiment to finish (runs never overlap: they would share cores):"
                f" {status.describe()}", 0.0)
+
+    def gave_up() -> bool:
+        watch.check()  # a visitor who gives up while waiting does not wait on (the slot lets it raise)
+        return False
 
     # Waiters are told roughly how long this run has left; when the app already holds the slot for a
     # whole comparison the estimate is not needed (reentrant hold).
     expected_s = 0.0 if RUN_SLOT.held_by_me else estimate(spec).seconds
-    with RUN_SLOT.hold(spec.label, estimate_s=expected_s, on_wait=waiting):
+    with RUN_SLOT.hold(spec.label, estimate_s=expected_s, on_wait=waiting, should_stop=gave_up):
         return _run_locked(spec, clusters, watch)
 
 
@@ -147,13 +150,16 @@ def _run_locked(spec: ExperimentSpec, clusters: ClusterSource | None, watch: Wat
         park_idle_clusters([session.cluster])  # the lab's other clusters would take CPU nobody accounts for
         session.open()
         watch.start()
+        slowest_s: float | None = None  # the first repeat has only the run's own deadline
         for i in range(total):
             measured = i >= spec.warmup
             label = f"repeat {i - spec.warmup + 1} of {spec.repeats}" if measured else f"warm-up {i + 1}"
             watch.stage(f"{spec.scheduler}: {label}", i, total)
             watch.check()
             watch.notify(f"{spec.scheduler}: {label}", i / total)
-            session.measure(record=measured)
+            watch.step(slowest_s)
+            row = session.measure(record=measured)
+            slowest_s = max(slowest_s or 0.0, row["wall_s"])
         result = session.result()
     watch.notify("Done", 1.0)
     return result
