@@ -41,6 +41,12 @@ def _quiet(message: str, fraction: float) -> None:
     """The default progress callback: say nothing."""
 
 
+# A step (a round of a comparison, a repeat of a run) is hung once it takes this many times the slowest step
+# before it, and at least STALL_FLOOR_S: a loaded machine slows every step alike, a hang only one.
+STALL_FACTOR = 5.0
+STALL_FLOOR_S = 10.0
+
+
 class Watch:
     """One run's progress reports, stop requests and deadline.
 
@@ -63,6 +69,9 @@ class Watch:
         self.where = "start-up"
         self.index = 0
         self.total = 1
+        self._step_t0: float | None = None
+        self._step_limit_s: float | None = None
+        self._step_usual_s = 0.0
 
     def start(self) -> None:
         """Start the deadline's clock (after the engine's start-up: a cluster start is not compute)."""
@@ -70,6 +79,19 @@ class Watch:
 
     def stage(self, where: str, index: int, total: int) -> None:
         self.where, self.index, self.total = where, index, max(total, 1)
+
+    def step(self, usual_s: float | None) -> None:
+        """A new step begins (a round, a repeat) that usually takes about ``usual_s`` (None: no limit of its own).
+
+        The step counts as hung, and the run is stopped, only once it has taken :data:`STALL_FACTOR` times
+        the slowest step measured before it, and at least :data:`STALL_FLOOR_S`. A limit derived from the
+        run's own steps keeps up with a loaded machine: a round that takes three times its estimate because
+        twenty-nine other sessions share the server is still a round, and the whole-run ``deadline_s`` (a
+        hard cap for runs that truly hang) stays far away.
+        """
+        self._step_t0 = time.perf_counter()
+        self._step_usual_s = usual_s or 0.0
+        self._step_limit_s = None if usual_s is None else max(STALL_FLOOR_S, STALL_FACTOR * usual_s)
 
     def check(self) -> None:
         """Raise :class:`RunCancelled` or :class:`RunTimeout` if the run must stop now."""
@@ -81,6 +103,13 @@ class Watch:
                 raise RunTimeout(
                     f"the run exceeded its time limit of {self.deadline_s:g} s and was stopped after"
                     f" {elapsed:.1f} s (at {self.where})"
+                )
+        if self._step_limit_s is not None and self._step_t0 is not None:
+            took = time.perf_counter() - self._step_t0
+            if took > self._step_limit_s:
+                raise RunTimeout(
+                    f"{self.where} had taken {took:.1f} s where the slowest step before it took"
+                    f" {self._step_usual_s:.2f} s: it was stopped as hung (limit {self._step_limit_s:.0f} s)"
                 )
 
     def heartbeat(self, done: int, total: int) -> None:

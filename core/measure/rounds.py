@@ -178,6 +178,7 @@ def run_rounds(
         if on_round is not None:
             on_round(state)
         last_round_s = state.warmup_s
+        slowest_s = state.warmup_s  # a round is hung only against the rounds this comparison really took
         while True:
             r = state.rounds
             if rounds != "auto" and r >= rounds:
@@ -199,6 +200,7 @@ def run_rounds(
                     state.stop = "budget"
                     break
             t_round = time.monotonic()
+            watch.step(slowest_s)
             times = [math.nan] * len(sessions)
             windows: list[noise.Window] = [noise.Window(0.0, math.nan, math.nan)] * len(sessions)
             # Rotated among the arms still running: with one arm settled, the others still take turns going
@@ -216,6 +218,7 @@ def run_rounds(
             state.times.append(times)
             state.windows.append(windows)
             last_round_s = time.monotonic() - t_round
+            slowest_s = max(slowest_s, last_round_s)
             state.elapsed_s = time.monotonic() - t0
             if on_round is not None:
                 on_round(state)
