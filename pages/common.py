@@ -123,19 +123,29 @@ def session_gone() -> Callable[[], bool]:
         return lambda: False
 
 
-def slot_waiter(placeholder: DeltaGenerator, gone: Callable[[], bool]) -> Callable[[SlotStatus], None]:
-    """``on_wait`` for the run slot: tell the visitor what they queue behind; stop if they left.
+def slot_waiter(placeholder: DeltaGenerator, max_wait_s: float) -> Callable[[SlotStatus], None]:
+    """``on_wait`` for the run slot: tell the visitor what they queue behind, their place and an honest wait.
 
-    ``st.stop()`` raises through the slot's wait loop, which then holds nothing.
+    The slot calls it when the visitor joins the queue, when their place or the holder changes, and
+    otherwise rarely (every waiter is a thread of the process that measures: see :mod:`core.serve.slot`).
+    When the runs queued ahead cannot all end within ``max_wait_s``, the visitor is told so at once, not
+    after waiting that long.
     """
 
     def on_wait(status: SlotStatus) -> None:
-        if gone():
-            st.stop()
+        place = (f" You are number **{status.place}** in the queue, about {status.wait_s:.0f} s from your turn."
+                 if status.place > 1 else " Yours is next.")
+        if status.wait_s > max_wait_s:
+            placeholder.warning(
+                f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}.{place}"
+                f" That is longer than the {max_wait_s:.0f} s this server lets a visitor wait: yours still starts"
+                " if the queue moves faster than estimated, otherwise press Run again in a few minutes"
+                " (finished results are cached for everyone).")
+            return
         placeholder.info(
-            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}. Yours starts"
-            " as soon as it ends: keep this page open, or come back later (finished results are cached for"
-            " everyone).",
+            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}.{place} Yours"
+            " starts as soon as the ones ahead of it end: keep this page open, or come back later (finished"
+            " results are cached for everyone).",
         )
 
     return on_wait
@@ -217,10 +227,13 @@ def _server_spec(spec: Any) -> Any:
 
 
 def _deadline(cost: Cost) -> float:
-    """When a run is cancelled: well past its estimate (machines are noisy), within twice the budget."""
-    limit = settings().max_seconds
-    expected = cost.max_seconds if cost.max_seconds is not None else cost.seconds
-    return min(2 * limit, max(10.0, 4 * expected))
+    """The hard cap of a run, for runs that truly hang: twice the server's budget (twice its own maximum if more).
+
+    A run that progresses normally on a loaded server is never stopped by it: its rounds may each take three
+    times their estimate. A round that takes far longer than the rounds before it is stopped as hung by the
+    run itself (:meth:`core.engines.Watch.step`).
+    """
+    return max(2 * settings().max_seconds, 2 * (cost.max_seconds or cost.seconds))
 
 
 def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = True) -> Any | None:
@@ -305,44 +318,43 @@ def _together(costs: list[Cost], what: str) -> Cost:
                 max_seconds=sum(c.max_seconds or c.seconds for c in costs) if most else None)
 
 
-# A browser on the same machine as the server (a learner's laptop) draws every update the page sends, on the
-# cores being measured. Measured beside a comparison of the CPU-bound page in headless Chromium: other
-# programs took 0.7-0.8 cores with a progress line per arm and the verdicts after every round, 0.1-0.2 with
-# no updates at all. Drawn about once a second, the live view still shows numbers within a second of the
-# click and takes the browser's CPU off the measurement.
-LIVE_EVERY_S = 1.0
+# A browser on the same machine as the server (a learner's laptop, a shared VM) draws every update the page
+# sends, on the cores being measured, and a chart redrawn per round costs it far more than a line of text. So
+# while the rounds run the page shows one light line (the round, each engine's speed-up and claim so far),
+# redrawn at most every LIVE_EVERY_S, and the charts are drawn once, at the end.
+LIVE_EVERY_S = 1.5
 
 
 def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[list[Any], float]:
     """Take the run slot for all of ``jobs`` (kind, spec), then run them with live rounds; ``(results, waited)``."""
     gone = session_gone()
     waiting = st.empty()
-    on_wait = slot_waiter(waiting, gone)
-    with RUN_SLOT.hold(f"a visitor's {what}", cost.max_seconds or cost.seconds,
-                       max_wait_s=settings().max_wait_seconds, on_wait=on_wait) as waited:
+    max_wait = settings().max_wait_seconds
+    on_wait = slot_waiter(waiting, max_wait)
+    with RUN_SLOT.hold(f"a visitor's {what}", cost.typical_s, max_wait_s=max_wait, on_wait=on_wait,
+                       should_stop=gone) as waited:
         waiting.empty()
-        status = st.status(f"Measuring this {what}…", expanded=True)
-        with status:
-            message = st.empty()
-            live = st.empty()
+        # A plain line, not st.status: its spinner is an animation the browser draws for the whole run.
+        message = st.empty()
+        live = st.empty()
         t0 = time.monotonic()
-        expected = max(cost.max_seconds or cost.seconds, 0.5)
-        shown = [-LIVE_EVERY_S, -LIVE_EVERY_S]  # when the progress line and the live view were last drawn
+        expected = max(cost.typical_s, 0.5)
+        shown = [-LIVE_EVERY_S, -LIVE_EVERY_S]  # when the progress line and the live line were last drawn
         part = [""]
 
         def progress(text: str, fraction: float) -> None:
             now = time.monotonic()
-            if now - shown[0] >= LIVE_EVERY_S or not text.startswith("round "):  # a start-up or warm-up: at once
+            rounds = text.startswith(("round ", "warm-up"))
+            if not rounds or now - shown[0] >= LIVE_EVERY_S:  # a start-up at once: it may take a while
                 shown[0] = now
-                message.caption(f"{part[0]}{text} · {now - t0:.1f} s of about {expected:.0f} s")
+                message.caption(f":material/hourglass_top: Measuring this {what}: {part[0]}{text}"
+                                f" · {now - t0:.1f} s of about {expected:.0f} s")
 
         def on_partial(partial: Any) -> None:
-            # Live rounds: the first round at once, then the latest round about once a second (see LIVE_EVERY_S).
             now = time.monotonic()
             if now - shown[1] >= LIVE_EVERY_S:
                 shown[1] = now
-                with live.container():
-                    live_view(partial)
+                live.markdown(live_line(partial))
 
         ctx = RunContext(clusters=AppClusters(), progress=progress, on_partial=on_partial, should_stop=gone,
                          deadline_s=_deadline(cost))
@@ -351,20 +363,18 @@ def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[l
             part[0] = f"{i + 1} of {len(jobs)}: " if len(jobs) > 1 else ""
             results.append(kind.run(spec, ctx))
         live.empty()
-        status.update(label=f"Measured in {time.monotonic() - t0:.1f} s. Results below.", state="complete",
-                      expanded=False)
+        message.caption(f":material/check_circle: Measured in {time.monotonic() - t0:.1f} s. Results below.")
     return results, waited
 
 
-def live_view(partial: Any, *, chart: bool = True) -> None:
-    """What a measurement in rounds shows while it runs: its ``live_table()`` and ``live_chart()`` (if it has them)."""
-    st.markdown(f"**Round {getattr(partial, 'rounds', '?')}** — verdicts so far (they settle as rounds add up):")
-    table = getattr(partial, "live_table", None)
-    if table is not None:
-        st.dataframe(table(), hide_index=True)
-    drawing = getattr(partial, "live_chart", None)
-    if chart and drawing is not None:
-        st.altair_chart(drawing(), width="stretch")
+def live_line(partial: Any) -> str:
+    """The one line a measurement in rounds shows while it runs: the round, and each verdict so far."""
+    head = f"**Round {getattr(partial, 'rounds', '?')}** — verdicts so far (they settle as rounds add up)"
+    verdicts = getattr(partial, "verdicts", None)
+    if not verdicts:
+        return head
+    parts = [f"{v.label} {fmt_ratio(v.speedup)} *{v.verdict}*" for v in verdicts]
+    return head + ": " + " · ".join(parts)
 
 
 # --- showing any result ------------------------------------------------------------------------------
