@@ -38,8 +38,9 @@ def main() -> None:
         ],
     }
     nav = st.navigation(pages)
-    from pages.common import interpreter_banner, sidebar
+    from pages.common import interpreter_banner, sidebar, warm_start
 
+    warm_start()  # once per server: the start page's process pool, so that a first click measures
     sidebar()
     interpreter_banner()
     nav.run()

@@ -10,6 +10,7 @@ sentences, charts and downloads. No timing and no Dask here.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,6 +99,56 @@ class AppClusters:
         return warm_pool(engine, workers, numpy, how)
 
 
+WARM_START_PRESET = "start"  # the page a fresh server's first visitor meets
+WARMING = "starting"  # how the run slot names the warm start to a visitor who waits for it
+
+
+@st.cache_resource(show_spinner=False)
+def warm_start() -> threading.Thread | None:
+    """Start the start page's warm process pools in the background, once per server (``warm_start`` setting).
+
+    A learner's first click is the lab's first impression: it should measure, not start four worker
+    processes inside the first result. So the first page any visitor opens starts them, in a thread
+    that holds the run slot while it does (a pool starting takes the cores a measurement would use): a
+    click that comes meanwhile waits and is told what for ("the lab is starting 4 worker processes"),
+    and a click after it finds the pool warm (its start-up 0 in the result). Skipped when the pools would
+    not fit the server's memory limit. Only the pools are started here (Dask's ``processes`` with a reused
+    pool, what the start preset has); other pages start theirs at their first click, shown apart.
+    """
+    conf = settings()
+    if not conf.warm_start:
+        return None
+    from core.measure.estimate import estimate
+    from core.presets import preset
+
+    spec = preset(WARM_START_PRESET)
+    arms = [spec.experiment(a) for a in spec.arms if a.engine == "processes" and a.reuse_pool]
+    if not arms:
+        return None
+    try:
+        check(kind_of(spec).cost(spec), conf.max_seconds, memory_fraction=conf.memory_fraction)
+    except BudgetError:
+        return None
+    # The holders are fetched here, in the script thread (st.cache_resource); the thread only starts them.
+    pools = [AppClusters().pool(a.workers, a.workload.startswith("numpy")) for a in arms]
+    workers = sum(a.workers for a in arms)
+    label = f"{WARMING} {workers} worker processes for the start page (once per server)"
+    expected = sum(estimate(a.replace(reuse_pool=True)).setup_s for a in arms)
+
+    def start() -> None:
+        try:
+            with RUN_SLOT.hold(label, estimate_s=expected):
+                for pool in pools:
+                    with pool.use():
+                        pass
+        except Exception:  # a pool that cannot start now starts (and reports why) at the first click instead
+            pass
+
+    thread = threading.Thread(target=start, name="gil-lab-warm-start", daemon=True)
+    thread.start()
+    return thread
+
+
 @st.cache_resource(show_spinner=False)
 def results_store() -> ResultStore:
     """The server's one result store (``st.cache_resource``: shared by all sessions)."""
@@ -133,17 +184,19 @@ def slot_waiter(placeholder: DeltaGenerator, max_wait_s: float) -> Callable[[Slo
     """
 
     def on_wait(status: SlotStatus) -> None:
+        lead = ("The lab is getting ready" if status.label.startswith(WARMING)
+                else "Another visitor's experiment is running")
         place = (f" You are number **{status.place}** in the queue, about {status.wait_s:.0f} s from your turn."
                  if status.place > 1 else " Yours is next.")
         if status.wait_s > max_wait_s:
             placeholder.warning(
-                f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}.{place}"
+                f":material/hourglass_top: {lead} — {status.describe()}.{place}"
                 f" That is longer than the {max_wait_s:.0f} s this server lets a visitor wait: yours still starts"
                 " if the queue moves faster than estimated, otherwise press Run again in a few minutes"
                 " (finished results are cached for everyone).")
             return
         placeholder.info(
-            f":material/hourglass_top: Another visitor's experiment is running — {status.describe()}.{place} Yours"
+            f":material/hourglass_top: {lead} — {status.describe()}.{place} Yours"
             " starts as soon as the ones ahead of it end: keep this page open, or come back later (finished"
             " results are cached for everyone).",
         )

@@ -90,6 +90,7 @@ class StreamlitServer:
     def start(self) -> None:
         env = dict(os.environ)
         env.pop("GIL_LAB_MAX_SECONDS", None)  # the app's own default budget, as a visitor gets it
+        env.pop("GIL_LAB_WARM_START", None)  # and its warm start (the in-process AppTest tests turn it off)
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [

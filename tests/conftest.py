@@ -12,6 +12,7 @@ Task functions never live here: process workers start by spawn and import tasks 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,11 @@ from core import ClusterRegistry, ExperimentResult, ExperimentSpec, run_experime
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 120
+
+# The app tests run the app in this process (AppTest) and clear its caches often: a warm start of the start
+# page's pool at every fresh cache would hold the run slot and take the cores from the test that follows. The
+# tests of the warm start turn it on; servers started for the browser tests get the app's default (on).
+os.environ.setdefault("GIL_LAB_WARM_START", "false")
 
 
 def pytest_configure(config: pytest.Config) -> None:

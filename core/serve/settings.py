@@ -46,7 +46,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "compare_seconds": (0.5, 600.0),
 }
 
-_FLAGS = ("allow_external_cluster", "allow_user_functions")
+_FLAGS = ("allow_external_cluster", "allow_user_functions", "warm_start")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -78,6 +78,9 @@ class Settings:
     allow_user_functions : bool
         Whether the "Your function" page imports and runs a function a visitor names (``module:name``).
         Off on a shared deployment: importing a module runs its code, on the server, for whoever asks.
+    warm_start : bool
+        Whether the server starts the start page's engines (its warm process pool) in the background as soon
+        as it serves its first page, so that a learner's first click measures instead of starting a pool.
     warnings : tuple of str
         Settings that were ignored, and why.
     """
@@ -90,6 +93,7 @@ class Settings:
     compare_seconds: float = 3.0
     allow_external_cluster: bool = False
     allow_user_functions: bool = False
+    warm_start: bool = True
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
