@@ -100,11 +100,39 @@ def run_order(order: str, clusters: int, slow_s: float) -> dict[str, object]:
             "exit": proc.returncode}
 
 
+def run_export(runs: int) -> dict[str, object]:
+    """The exported local-cluster script, run ``runs`` times where the lab is not importable: runs whose stderr
+    is not empty (the learner's take-home must end cleanly every time)."""
+    import tempfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "gil-lab-local-cluster.py"
+        subprocess.run([sys.executable, "-m", "core", "export", "--preset", "local-cluster", "--format", "py",
+                        "--output", str(script)], cwd=repo, check=True, capture_output=True)
+        noisy, failed, t0 = 0, 0, time.perf_counter()
+        for _ in range(runs):
+            proc = subprocess.run([sys.executable, str(script)], cwd=tmp, capture_output=True, text=True,
+                                  timeout=300, env={k: v for k, v in __import__("os").environ.items()
+                                                    if k != "PYTHONPATH"})
+            noisy += bool(proc.stderr.strip())
+            failed += proc.returncode != 0
+            if proc.stderr.strip() and noisy == 1:
+                print(proc.stderr[-2000:], file=sys.stderr)
+    return {"order": "exported script", "clusters": 2 * runs, "late_s": 0.0,
+            "seconds": round(time.perf_counter() - t0, 1), "tracebacks": noisy, "heartbeat_failures": "",
+            "other_stderr_lines": "", "exit": failed}
+
+
 def main() -> None:
     p = parser(__doc__, repeats=1, quick_repeats=1, quick_help="6 clusters per order")
     p.add_argument("--clusters", type=int, default=40, help="clusters per order (default 40)")
     p.add_argument("--orders", default="plain,lab,exported")
     p.add_argument("--neighbour", action="store_true", help="beside bench.neighbour (one core in bursts)")
+    p.add_argument("--export-runs", type=int, default=0, metavar="N",
+                   help="also run the exported local-cluster script N times; its column 'tracebacks' then counts"
+                        " runs with anything on stderr")
     p.add_argument("--late", type=float, default=0.0, metavar="S",
                    help="the scheduler answers every heartbeat S seconds late (a loaded scheduler; 0.4 makes the"
                         " race likely at every close)")
@@ -118,8 +146,10 @@ def main() -> None:
 
         with neighbour():
             rows = [run_order(o, clusters, args.late) for o in orders for _ in range(repeats)]
+            rows += [run_export(args.export_runs)] if args.export_runs else []
     else:
         rows = [run_order(o, clusters, args.late) for o in orders for _ in range(repeats)]
+        rows += [run_export(args.export_runs)] if args.export_runs else []
     print(machine_line())
     print(f"{clusters} clusters per run, alternately processes=True 2x1 and processes=False 1x2"
           + (", beside the neighbour" if args.neighbour else ""))

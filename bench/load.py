@@ -175,6 +175,11 @@ class Visitor:
     done_s: float = float("nan")
     waited_s: float = 0.0
     error: str = ""
+    measure_s: float = float("nan")  # the comparison itself (its result's wall_s), queued or alone
+    decided: int = 0
+    verdicts: int = 0
+    alone_s: float = float("nan")  # the same settings measured again once the class has gone
+    alone_decided: int = 0
 
     @property
     def took_s(self) -> float:
@@ -262,15 +267,37 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
                 v.error = "error on page: " + " | ".join(str(e.value)[:100] for e in [*at.exception, *at.error])
             m = next((WAITED.search(t) for t in texts if WAITED.search(t)), None)
             v.waited_s = float(m.group(1)) if m else 0.0
+            v.measure_s, v.decided, v.verdicts = _measured(at)
+            at_home[v.index] = at
         except Exception as exc:
             v.error = f"{type(exc).__name__}: {str(exc)[:150]}"
 
+    at_home: dict[int, Any] = {}
     threads = [threading.Thread(target=visit, args=(v,), name=f"visitor-{v.index}") for v in visitors]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    # Alone: once the class has gone, a few of them measure the same settings again ("Measure again": a fresh
+    # measurement), one at a time, nobody queued: what the queue cost their comparison.
+    for v in visitors[:: max(1, len(visitors) // ALONE)][:ALONE]:
+        at = at_home.get(v.index)
+        if at is None:
+            continue
+        with contextlib.suppress(Exception):
+            at.button(key="cpu-again").click().run()
+            v.alone_s, v.alone_decided, _ = _measured(at)
     return visitors, max_wait
+
+
+ALONE = 5  # visitors who measure their settings again, alone, after the class
+
+
+def _measured(at: Any) -> tuple[float, int, int]:
+    """The visitor's comparison as stored in its session: ``(wall_s, decided verdicts, verdicts)``."""
+    result = at.session_state["last-cpu"]
+    verdicts = list(result.verdicts)
+    return float(result.wall_s), sum(v.verdict != "undecided" for v in verdicts), len(verdicts)
 
 
 def report_class(visitors: list[Visitor], max_wait: float) -> bool:
@@ -289,6 +316,19 @@ def report_class(visitors: list[Visitor], max_wait: float) -> bool:
               f" {max(v.waited_s for v in visitors):.1f} s of the {max_wait:g} s allowed")
     print(f"visitors served within max_wait_seconds: {served} of {len(visitors)};"
           f" goal: all: {'met' if served == len(visitors) else 'MISSED'}")
+    pairs = [v for v in visitors if not v.error and v.alone_s == v.alone_s]
+    if pairs:
+        queued = [v.measure_s for v in pairs]
+        alone = [v.alone_s for v in pairs]
+        ratio = median([q / a for q, a in zip(queued, alone, strict=True)])
+        print(f"the same {len(pairs)} comparisons measured with the class queued behind them and then alone: median"
+              f" {median(queued):.2f} s queued vs {median(alone):.2f} s alone, queued ÷ alone {ratio:.2f}× (goal ≤ 1.2:"
+              f" {'met' if ratio <= 1.2 else 'MISSED'}); verdicts decided {sum(v.decided for v in pairs)} of"
+              f" {sum(v.verdicts for v in pairs)} queued, {sum(v.alone_decided for v in pairs)} alone")
+    everyone = [v for v in visitors if not v.error]
+    if everyone:
+        print(f"every visitor's comparison: median {median([v.measure_s for v in everyone]):.2f} s, verdicts decided"
+              f" {sum(v.decided for v in everyone)} of {sum(v.verdicts for v in everyone)}")
     return served == len(visitors)
 
 
