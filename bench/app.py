@@ -34,9 +34,12 @@ memory does not. Every server is stopped with its whole process group; leftovers
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from bench._common import BusyMeter, machine_line, median, parser, resolve_repeats, spread, table, verdict
 
@@ -162,6 +165,79 @@ def local_cluster_session(browser, server) -> float:
         ctx.close()
 
 
+FIRST_CLICK_AFTER_S = 10.0  # a learner's first click on a fresh server: the page read, the button found
+GOAL_FIRST_CLICK_S = 5.0
+GOAL_LATER_CLICK_S = 3.0
+GOAL_BROWSER_CORES = 0.05
+VERDICT_NOTE = re.compile(r"^\**(faster|same|slower|undecided|not-faster|not-slower)\b")
+OTHERS = re.compile(r"other programs used ([0-9.]+) of (\d+) cores")
+
+
+def browser_cpu_s() -> float:
+    """CPU seconds used so far by every headless Chromium process on this machine (the bench's browser)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            name = (proc.info["name"] or "").lower()
+            if "chrom" in name and any("--headless" in a for a in proc.info["cmdline"] or []):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except (psutil.Error, TypeError):
+            continue
+    return total
+
+
+def _verdict_notes(page) -> list[str]:
+    texts = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
+        .map(el => el.innerText.trim())""")
+    return [m.group(1) for t in texts if (m := VERDICT_NOTE.match(t))]
+
+
+def _others(page) -> float:
+    text = page.evaluate("() => document.body.innerText")
+    m = OTHERS.search(text)
+    return float(m.group(1)) if m else float("nan")
+
+
+def first_click(browser, port: int, log_dir: Path, later: int) -> list[dict[str, object]]:
+    """(d) A fresh server, its start page opened at once, Run pressed 10 s after the server started; then
+    ``later`` more clicks ("Measure again"). For each click: seconds to results, how many verdicts were decided,
+    the browser's CPU (all its processes) per second of the click, and the other-programs figure the lab showed.
+    """
+    from bench._browser import ARM_BUSY_JS, NEW_RESULTS_JS, RENDERED_JS, RUN_IDS_JS, start_server, wait_healthy_fast
+
+    rows: list[dict[str, object]] = []
+    t0 = time.perf_counter()
+    server = start_server(port, log_dir)
+    try:
+        wait_healthy_fast(server)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = ctx.new_page()
+            open_rendered(page, server.url + "/")
+            time.sleep(max(0.0, FIRST_CLICK_AFTER_S - (time.perf_counter() - t0)))
+            for i in range(1 + later):
+                button = "Run experiment" if i == 0 else "Measure again"
+                page.wait_for_function(RENDERED_JS, timeout=LOAD_MS, polling=50)
+                before = page.evaluate(RUN_IDS_JS)  # the results of the click before are not this click's
+                page.evaluate(ARM_BUSY_JS)
+                cpu0, w0 = browser_cpu_s(), time.perf_counter()
+                page.get_by_role("button", name=button, exact=True).first.click()
+                page.wait_for_function(NEW_RESULTS_JS, arg=before, timeout=RUN_MS, polling=50)
+                took, cpu = time.perf_counter() - w0, browser_cpu_s() - cpu0
+                page.wait_for_function(RENDERED_JS, timeout=LOAD_MS, polling=50)
+                _check(page, f"start page after click {i + 1}")
+                notes = _verdict_notes(page)
+                rows.append({"click": "first (fresh server)" if i == 0 else f"later {i}", "seconds": took,
+                             "decided": sum(n != "undecided" for n in notes), "verdicts": len(notes),
+                             "browser_cores": cpu / took if took > 0 else float("nan"), "others": _others(page)})
+        finally:
+            ctx.close()
+    finally:
+        stop(server)
+    return rows
+
+
 def apptest_reruns(repeats: int) -> dict[str, list[float]]:
     """(b) again through AppTest, in this process (its own cache: the first run measures)."""
     import logging
@@ -202,9 +278,33 @@ def apptest_reruns(repeats: int) -> dict[str, list[float]]:
     return out
 
 
+class _SkipAC(Exception):
+    """--clicks: only (d)."""
+
+
+def _report_clicks(clicks: list[dict[str, object]]) -> None:
+    print(f"\n(d) the first click on a fresh server ({FIRST_CLICK_AFTER_S:g} s after it started), then later clicks"
+          " (Measure again), start page")
+    print(table(["click", "click → results s", "verdicts decided", "browser cores during the click",
+                 "other programs (the lab's figure)"],
+                [[r["click"], f"{r['seconds']:.2f}", f"{r['decided']} of {r['verdicts']}", f"{r['browser_cores']:.3f}",
+                  f"{r['others']:.2f}"] for r in clicks]))
+    one, rest = clicks[0], clicks[1:]
+    print(f"first click {one['seconds']:.2f} s, {one['decided']} of {one['verdicts']} decided; goal every verdict"
+          f" decided within {GOAL_FIRST_CLICK_S:g} s:"
+          f" {verdict(one['seconds'] <= GOAL_FIRST_CLICK_S and one['decided'] == one['verdicts'])}")
+    if rest:
+        print(f"later clicks median {median([r['seconds'] for r in rest]):.2f} s; goal ≤ {GOAL_LATER_CLICK_S:g} s:"
+              f" {verdict(median([r['seconds'] for r in rest]) <= GOAL_LATER_CLICK_S)}")
+    cores = max(r["browser_cores"] for r in clicks)
+    print(f"browser during a click: at most {cores:.3f} cores; goal ≤ {GOAL_BROWSER_CORES:g}:"
+          f" {verdict(cores <= GOAL_BROWSER_CORES)}")
+
+
 def main() -> None:
     p = parser(__doc__, repeats=3, quick_repeats=1, quick_help="skips the AppTest measure")
     p.add_argument("--port", type=int, default=8620, help="port for the app's server (default 8620)")
+    p.add_argument("--clicks", action="store_true", help="only (d): the first click on a fresh server, then later ones")
     args = p.parse_args()
     repeats = resolve_repeats(args)
     from playwright.sync_api import sync_playwright
@@ -222,12 +322,14 @@ def main() -> None:
 
             browser = pw.chromium.launch(**launch_args())
             try:
-                for i in range(repeats):
+                for i in range(0 if args.clicks else repeats):
                     server, figures = cold_start(browser, args.port, Path(tmp) / f"server-{i}")
                     starts.append(figures)
                     if i < repeats - 1:
                         survivors += stop(server)
                 try:  # the last server goes on to (b) and (c)
+                    if args.clicks:
+                        raise _SkipAC
                     assert server.proc is not None
                     memory.append(("idle, after first page loads", tree_memory(server.proc.pid)))
                     timings.update(cached_reruns(browser, server, repeats))
@@ -235,14 +337,27 @@ def main() -> None:
                     timings["LocalCluster page run (measures)"] = [local_cluster_session(browser, server)]
                     time.sleep(2)  # let the cluster workers settle after the run
                     memory.append(("after the LocalCluster page's experiment", tree_memory(server.proc.pid)))
+                except _SkipAC:
+                    pass
                 finally:
-                    survivors += stop(server)
+                    if not args.clicks:
+                        survivors += stop(server)
             finally:
                 with contextlib.suppress(Exception):
                     browser.close()
-        if not args.quick:  # after the server is gone, so the two never share the cores
+            browser = pw.chromium.launch(**launch_args())
+            try:
+                clicks = first_click(browser, args.port, Path(tmp) / "first-click", later=max(2, repeats))
+            finally:
+                with contextlib.suppress(Exception):
+                    browser.close()
+        if not args.quick and not args.clicks:  # after the server is gone, so the two never share the cores
             timings.update(apptest_reruns(repeats))
 
+    if args.clicks:
+        _report_clicks(clicks)
+        print("\n" + busy.line())
+        return
     healthy, first, warm = zip(*starts, strict=True)
     print(f"\n(a) cold start → first render of the start page, {repeats} fresh server(s)")
     print(table(["measure", "median s", "min–max"], [
@@ -270,6 +385,7 @@ def main() -> None:
     final = memory[-1][1]
     print(f"default session: PSS {final['pss_mb']:.0f} MB (RSS {final['rss_mb']:.0f}, USS {final['uss_mb']:.0f});"
           f" goal ≤ {GOAL_MEMORY_MB:g} MB (PSS): {verdict(final['pss_mb'] <= GOAL_MEMORY_MB)}")
+    _report_clicks(clicks)
     print("\n" + busy.line())
     print("servers stopped; leftover processes: " + ("none" if not survivors else f"{len(survivors)} (killed)"))
 
