@@ -29,8 +29,8 @@ about the run-to-run spread of a shared 2-core machine). The first row that hold
 ``not-faster``   ``U < 1+b``                      it does not help by more than the band: at most ``U``×
 ``not-slower``   ``L > 1/(1+b)``                  it does not hurt by more than the band: at least ``L``×
 ``undecided``    otherwise                        the data support no claim (``bound`` null); also a bound
-                                                  past the margin from bounds more than ``s`` (:data:`SPREAD`)
-                                                  apart: too noisy for a claim, not a weaker one
+                                                  past the margin but inside the band, from bounds more than
+                                                  ``s`` (:data:`SPREAD`) apart: too noisy for a claim
 ===============  ===============================  ============================================================
 
 Why this precedence: a directional claim (``faster``/``slower``) is the strongest answer and a lesson
@@ -241,7 +241,10 @@ def decide(lower: float, upper: float, band: float = DEFAULT_BAND, margin: float
         return "undecided"
     top, bottom = 1.0 + band, 1.0 / (1.0 + band)
     if lower > margin or upper < 1.0 / margin:
-        if upper > lower * spread:
+        # Too wide for a claim whose bound lies inside the band; a bound past the band's edge needs no
+        # spread check (noise that lines up rarely moves a bound that far).
+        inside = lower <= top if lower > margin else upper >= bottom
+        if inside and upper > lower * spread:
             return "undecided"
         return "faster" if lower > margin else "slower"
     if bottom <= lower and upper <= top:
@@ -286,8 +289,10 @@ def claim_words(verdict: VerdictName, bound: float | None) -> str:
 
 def undecided_reason(interval: Interval, band: float = DEFAULT_BAND) -> str:
     """Why an interval decides nothing, and what would help: too few rounds, too noisy, or too close to call."""
-    if not interval.exists or not interval.bounded:
+    if not interval.exists:
         return f"only {interval.n} round(s): a 95 % interval needs at least {MIN_ROUNDS}"
+    if not interval.bounded:
+        return f"only {interval.n} round(s): a claim needs at least {CLAIM_FIRST} (the looks' error control)"
     edge = "1 + band" if interval.estimate >= 1 else "1 − band"
     if interval.log_half_width > math.log1p(band):
         return (f"too noisy: the interval spans ±{math.expm1(interval.log_half_width):.0%}, wider than the ±{band:.0%}"
