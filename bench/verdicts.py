@@ -14,11 +14,11 @@ Ground truth is physics, not the lab's words (``truth()``):
     is wrong.
   * GIL-holding work on a warm process engine (a reused pool of Dask's processes, concurrent.futures,
     multiprocessing or joblib's loky; LocalCluster processes=True) with ≥ 2 lanes on ≥ 2 cores is
-    faster: ``same`` or ``slower`` is wrong.
+    faster: ``same``, ``slower`` or ``not-faster`` (with ≥ 2 tasks a core, a pool must win) is wrong.
   * Sleeping tasks on ≥ 2 threads are faster; a GIL-releasing kernel (numpy-matmul, numpy-sort) on
     ≥ 2 threads of a local pool on ≥ 2 cores is faster.
 Arms no rule covers are counted apart ("no rule"). ``undecided`` is never wrong: it is the lab saying
-it does not know.
+it does not know. ``not-faster`` and ``not-slower`` are decided claims like the others.
 
 Goals (issue 9): 0 wrong, quiet and noisy; ≥ 90 % of verdicts decided quietly, ≥ 70 % beside the
 neighbour; median comparison ≤ 3 s quietly.
@@ -68,14 +68,20 @@ def truth(spec: Any, arm: Any, cores: int) -> str | None:
     return None
 
 
-def judge(expected: str | None, verdict: str) -> str:
+def judge(expected: str | None, verdict: str, spec: Any = None, arm: Any = None, cores: int = 2) -> str:
+    """``right``, ``wrong``, ``undecided`` or ``no rule``: a claim against physics (:func:`truth`)."""
     if verdict == "undecided":
         return "undecided"
     if expected is None:
         return "no rule"
     if expected == "faster":
+        if verdict == "not-slower":  # true, if weaker than the truth: not a wrong lesson
+            return "right"
+        if verdict == "not-faster":  # wrong for a warm process pool with at least 2 tasks a core
+            many = spec is None or arm is None or spec.tasks >= 2 * min(cores, max(arm.workers, 1))
+            return "wrong" if many else "right"
         return "right" if verdict == "faster" else "wrong"
-    return "wrong" if verdict == "faster" else "right"
+    return "wrong" if verdict == "faster" else "right"  # GIL-bound threads: faster is the wrong claim
 
 
 def run(presets: list[str], conditions: list[str], n: int, verbose: bool) -> list[dict[str, Any]]:
@@ -101,7 +107,8 @@ def run(presets: list[str], conditions: list[str], n: int, verbose: bool) -> lis
                         for arm, v in zip(spec.arms[1:], result.verdicts, strict=True):
                             expected = truth(spec, arm, cores)
                             rec = {"preset": name, "condition": condition, "i": i, "arm": v.label,
-                                   "verdict": v.verdict, "expected": expected, "judged": judge(expected, v.verdict),
+                                   "verdict": v.verdict, "expected": expected,
+                                   "judged": judge(expected, v.verdict, spec, arm, cores),
                                    "speedup": v.speedup, "ci": list(v.ci), "rounds": result.rounds,
                                    "seconds": seconds, "other_cores": result.noise.other_cores, "reason": v.reason}
                             records.append(rec)

@@ -446,8 +446,9 @@ def _measured(result: ComparisonResult | None, spec: CompareSpec, markdown: bool
             "",
             *_table(_lab_rows(result), markdown),
             "",
-            "The lab's verdict comes from the 95 % interval of the per-round speed-ups: *faster* or *slower* only"
-            f" when the whole interval lies beyond ±{result.spec.band:.0%}, *same* when it lies within, and"
+            "The lab's verdict comes from one-sided bounds of the per-round speed-ups, paid for every look: *faster*"
+            " when the lower bound clears 1.05×, *no faster* when the upper bound stays below"
+            f" {1 + result.spec.band:.2f}×, *same* within ±{result.spec.band:.0%}, *slower* and *no slower* alike,"
             " *undecided* otherwise. What the lab said about it:",
             "",
             *[f"- {s}" for s in result.explain()],

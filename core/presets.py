@@ -25,6 +25,13 @@ beyond-dask-io sleep: sync, Dask threads ×8, futures-threads ×8,       waiting
 beyond-dask-   numpy-matmul: sync, futures-threads ×2,                 a kernel that releases the GIL scales on
 numpy          futures-processes ×2 (warm), joblib-threads ×2          any thread pool
 ============== ======================================================= ============================================
+
+Each preset also names the pairs its page teaches (``CompareSpec.pairs``), decided from the same rounds and
+shown first: ``start`` and ``cpu-bound`` processes against threads; ``local-cluster`` processes=True against
+processes=False; ``beyond-dask`` each process pool (concurrent.futures, loky) against the concurrent.futures
+thread pool, since no Dask engine is among its arms (with Dask's engines added on the page, each pool against its
+Dask counterpart); ``beyond-dask-io`` each thread pool against Dask's. The others teach each arm against sync
+alone (:data:`PAIR_RULES`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,28 @@ from dataclasses import dataclass
 
 from core.kinds.compare import Arm, CompareSpec
 from core.measure.machine import machine_info
+
+# The pairs each page teaches, by engine: (a, b) decides a against b wherever both are among the arms (the
+# first arm of each engine), so a page whose learner changed the workers still gets its own question decided.
+PAIR_RULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "start": (("processes", "threads"),),
+    "cpu-bound": (("processes", "threads"),),
+    "local-cluster": (("cluster-processes", "cluster-threads"),),
+    # Each pool against its Dask counterpart where there is one; with no Dask engine among the arms (the fib
+    # preset), each process pool against the concurrent.futures threads: the GIL is Python's, not Dask's.
+    "beyond-dask": (("futures-threads", "threads"), ("futures-processes", "processes"),
+                    ("futures-processes", "futures-threads"), ("joblib-loky", "futures-threads"),
+                    ("multiprocessing", "futures-threads")),
+    "beyond-dask-io": (("futures-threads", "threads"), ("joblib-threads", "threads")),
+}
+
+
+def pairs_for(name: str, arms: tuple[Arm, ...]) -> tuple[tuple[str, str], ...]:
+    """The pairs preset ``name``'s page teaches among ``arms``, as labels (see :data:`PAIR_RULES`)."""
+    first: dict[str, str] = {}
+    for arm in arms[1:]:
+        first.setdefault(arm.engine, arm.label)
+    return tuple((first[a], first[b]) for a, b in PAIR_RULES.get(name, ()) if a in first and b in first)
 
 
 @dataclass(frozen=True)
@@ -51,12 +80,14 @@ class Preset:
 
 def _start(cores: int) -> CompareSpec:
     return CompareSpec(workload="fib", size=25, tasks=4,
-                       arms=(Arm("sync"), Arm("threads", 4), Arm("processes", 4, reuse_pool=True)))
+                       arms=(arms := (Arm("sync"), Arm("threads", 4), Arm("processes", 4, reuse_pool=True))),
+                       pairs=pairs_for("start", arms))
 
 
 def _cpu(cores: int) -> CompareSpec:
     return CompareSpec(workload="fib", size=25, tasks=4,
-                       arms=(Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True)))
+                       arms=(arms := (Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True))),
+                       pairs=pairs_for("cpu-bound", arms))
 
 
 def _io(cores: int) -> CompareSpec:
@@ -82,23 +113,27 @@ def _cluster(cores: int) -> CompareSpec:
     # second GIL to show through that cost (1.3-1.5× where four fib(26) on 1×4 / 2×1 gave 1.1-1.35×,
     # undecided), short enough for about ten rounds in the budget.
     return CompareSpec(workload="fib", size=27, tasks=2,
-                       arms=(Arm("sync"), Arm("cluster-threads", 1, 2), Arm("cluster-processes", 2, 1)))
+                       arms=(arms := (Arm("sync"), Arm("cluster-threads", 1, 2), Arm("cluster-processes", 2, 1))),
+                       pairs=pairs_for("local-cluster", arms))
 
 
 def _beyond(cores: int) -> CompareSpec:
     # Four arms: a round near 0.13 s, so about twenty rounds fit the budget (with all six, ten fit, and
     # the thread verdicts stayed undecided on a shared machine). Two fib(26) tasks (~20 ms each): shorter
     # ones would let joblib's per-call cost (2-10 ms: its dispatch threads) blur the loky verdict. The
-    # process pools start once, before the rounds, and are reported apart.
+    # process pools start once, before the rounds, and are reported apart. No Dask engine is among the arms,
+    # so the pairs the page teaches are each process pool against the thread pool: the GIL is Python's.
     return CompareSpec(workload="fib", size=26, tasks=2,
-                       arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True),
-                             Arm("joblib-loky", 2, reuse_pool=True)))
+                       arms=(arms := (Arm("sync"), Arm("futures-threads", 2),
+                                      Arm("futures-processes", 2, reuse_pool=True),
+                                      Arm("joblib-loky", 2, reuse_pool=True))),
+                       pairs=pairs_for("beyond-dask", arms))
 
 
 def _beyond_io(cores: int) -> CompareSpec:
-    return CompareSpec(workload="sleep", size=0.02, tasks=8,
-                       arms=(Arm("sync"), Arm("threads", 8, label="Dask threads ×8"), Arm("futures-threads", 8),
-                             Arm("joblib-threads", 8)))
+    arms = (Arm("sync"), Arm("threads", 8, label="Dask threads ×8"), Arm("futures-threads", 8),
+            Arm("joblib-threads", 8))
+    return CompareSpec(workload="sleep", size=0.02, tasks=8, arms=arms, pairs=pairs_for("beyond-dask-io", arms))
 
 
 def _beyond_numpy(cores: int) -> CompareSpec:

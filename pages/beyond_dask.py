@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.engines.code import engine_code
 from core.kinds.compare import Arm, CompareSpec
-from core.presets import preset
+from core.presets import pairs_for, preset
 from core.workloads import WORKLOADS
 from pages.common import engine_picker, panel, rounds_picker
 
@@ -64,7 +64,8 @@ name_of = {"threads": "Dask threads", "processes": "Dask processes"}
 engines = engine_picker(f"bd-engines-{kernel}", ENGINES, [name_of.get(a.engine, a.engine) for a in default.arms[1:]],
                         label="Engines (each against sync, the baseline)")
 arms = (Arm("sync"), *(make[e] for e in engines))
-spec = CompareSpec(workload=kernel, size=size, tasks=tasks, arms=arms, rounds=rounds_picker())
+spec = CompareSpec(workload=kernel, size=size, tasks=tasks, arms=arms, rounds=rounds_picker(),
+                   pairs=pairs_for({"fib": "beyond-dask", "sleep": "beyond-dask-io"}.get(kernel, ""), arms))
 result = panel(spec, key=f"beyond-{kernel}", what=f"{kernel} comparison beyond Dask")
 
 st.subheader("What each engine runs")

@@ -258,9 +258,9 @@ def rounds_picker(key: str = "rounds") -> int | str:
         st.markdown(
             "The engines run **together, in rounds**: after one warm-up round, every round runs each engine once,"
             " in an order that rotates, so a busy moment of this shared machine hits them all alike. Each"
-            " engine is compared with the baseline **round by round**, and the verdict comes from the 95 %"
-            " interval of those paired speed-ups: *faster* or *slower* only when the whole interval is beyond"
-            " ±20 %, *same* when it lies within ±20 %, and *undecided* otherwise — the lab would rather say it"
+            " engine is compared with the baseline **round by round**, and the verdict comes from bounds of"
+            " those paired speed-ups: *faster* when surely above 1.05×, *no faster* when surely below 1.2×, *same*"
+            " within ±20 %, *slower* and *no slower* alike, and *undecided* otherwise — the lab would rather say it"
             " does not know than teach a lesson the data do not support. At least 6 rounds are needed for any"
             " interval. With *auto*, an engine whose verdict is settled sits out the later rounds, so the time"
             " left goes to the ones still undecided (a *same* needs more rounds than a *faster*)."

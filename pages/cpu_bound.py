@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.kinds.compare import Arm, CompareSpec
-from core.presets import preset
+from core.presets import pairs_for, preset
 from pages.common import engine_picker, panel, rounds_picker
 
 default = preset("cpu-bound")
@@ -42,7 +42,8 @@ if arms[0].engine != "sync":
 if len(arms) < 2:
     st.caption("Pick at least one engine besides sync: it is the baseline every speed-up is measured against.")
     arms = default.arms
-spec = CompareSpec(workload="fib", size=n, tasks=tasks, arms=arms, rounds=rounds_picker())
+spec = CompareSpec(workload="fib", size=n, tasks=tasks, arms=arms, rounds=rounds_picker(),
+                   pairs=pairs_for("cpu-bound", arms))
 panel(spec, key="cpu", what="CPU-bound comparison")
 
 with st.expander("The tutorial's code (§4), and what one stopwatch hides"):

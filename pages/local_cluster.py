@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.kinds.compare import Arm, CompareSpec
 from core.kinds.pitfall import map_pitfall
-from core.presets import preset
+from core.presets import pairs_for, preset
 from pages.common import AppClusters, panel, rounds_picker, settings
 
 st.title("LocalCluster: workers × threads per worker")
@@ -54,7 +54,8 @@ if settings().allow_external_cluster:
                 arms.append(candidate)
             except ValueError as exc:
                 st.error(f"That address cannot be used: {exc}")
-panel(CompareSpec(workload="fib", size=n, tasks=tasks, arms=tuple(arms), rounds=rounds_picker()), key="cluster",
+panel(CompareSpec(workload="fib", size=n, tasks=tasks, arms=tuple(arms), rounds=rounds_picker(),
+                  pairs=pairs_for("local-cluster", tuple(arms))), key="cluster",
       what="LocalCluster comparison")
 
 st.divider()

@@ -35,7 +35,7 @@ for key, name, title, text in LESSONS:
         mine = st.session_state.get(f"last-{key}")
         if mine is not None:
             st.caption("From your run on the experiment page:")
-            st.markdown("\n".join(f"- {s}" for s in mine.explain()[: len(mine.verdicts)]))
+            st.markdown("\n".join(f"- {s}" for s in mine.explain()[: len(mine.pair_verdicts) + len(mine.verdicts)]))
             st.altair_chart(mine.live_chart(), width="stretch")
         else:
             st.caption(f"The page's default comparison (preset `{name}`: {PRESETS[name].lesson}).")

@@ -17,6 +17,7 @@ from core.kinds.base import RunContext, check, measure
 from core.kinds.compare import KIND, MAX_ARMS, Arm, CompareSpec, parse_arm, parse_arms
 from core.measure.estimate import BudgetError
 from core.measure.machine import machine_info
+from core.measure.stats import VERDICTS
 from core.presets import PRESETS, preset
 from core.serve.store import ResultStore
 from tests.test_engines import physics
@@ -70,14 +71,16 @@ def test_the_interval_brackets_the_estimate_and_the_verdict_matches_it(fib_compa
         low, high = v.ci
         assert low <= v.speedup <= high
         band = result.spec.band
-        if v.verdict == "faster":
-            assert low > 1 + band
-        elif v.verdict == "slower":
-            assert high < 1 / (1 + band)
+        from core.measure.stats import MARGIN
+
+        if v.verdict in ("faster", "not-slower"):  # the bound the claim states is a lower one, past its edge
+            assert v.bound is not None and v.bound > (MARGIN if v.verdict == "faster" else 1 / (1 + band))
+        elif v.verdict in ("slower", "not-faster"):
+            assert v.bound is not None and v.bound < (1 / MARGIN if v.verdict == "slower" else 1 + band)
         elif v.verdict == "same":
-            assert 1 / (1 + band) <= low and high <= 1 + band
+            assert v.bound is None
         else:
-            assert v.reason
+            assert v.reason and v.bound is None
 
 
 def test_no_engine_beats_the_honest_ideal(fib_comparison):
@@ -111,7 +114,8 @@ def test_the_json_has_the_documented_schema(fib_comparison, parse_json):
     assert {"runs", "tasks", "wall_s", "machine", "spec"} <= set(arm) and len(arm["tasks"]) == 8 * 4
     for v in out["verdicts"]:
         assert set(v) >= {"label", "scheduler", "spec", "lanes", "verdict", "speedup", "ci", "rounds"}
-        assert v["verdict"] in ("faster", "same", "slower", "undecided") and len(v["ci"]) == 2
+        assert v["verdict"] in VERDICTS and len(v["ci"]) == 2 and "bound" in v
+    assert out["pairs"] == [] and list(out).index("pairs") < list(out).index("verdicts")
 
 
 def test_a_stored_comparison_is_never_mixed_with_an_arm_of_another_moment(registry):
@@ -183,13 +187,13 @@ def test_a_comparison_over_the_budget_is_refused_with_the_estimate():
 
 
 def test_cli_compare_preset_json_and_one_progress_line_per_round(cli, parse_json):
-    run = cli("compare", "--preset", "io-bound", "--rounds", "6", "--json")
+    run = cli("compare", "--preset", "io-bound", "--rounds", "7", "--json")  # 7: the fewest that can claim
     assert run.returncode == 0, run.stderr
     out = parse_json(run.stdout)
-    assert out["rounds"] == 6 and out["workload"] == "sleep"
+    assert out["rounds"] == 7 and out["workload"] == "sleep"
     assert [v["verdict"] for v in out["verdicts"]] == ["faster", "faster"]
     lines = [line for line in run.stderr.splitlines() if line.startswith("round ")]
-    assert [line.split(":")[0] for line in lines] == [f"round {r}" for r in range(1, 7)]
+    assert [line.split(":")[0] for line in lines] == [f"round {r}" for r in range(1, 8)]
 
 
 def test_cli_compare_explicit_engines_table(cli):
@@ -327,11 +331,65 @@ def test_a_retired_arms_verdict_is_read_from_the_rounds_it_ran():
     from core.kinds.compare import verdicts_from
 
     spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("processes", 2, reuse_pool=True), Arm("threads", 2)))
-    times = [[0.08, 0.04 if r < 6 else math.nan, 0.08 * (1 + 0.01 * (r % 3))] for r in range(12)]
+    times = [[0.08, 0.04 if r < 7 else math.nan, 0.08 * (1 + 0.01 * (r % 3))] for r in range(12)]
     state = _state(spec, times)
-    state.retired = {1: 6}
+    state.retired = {1: 7}
     for session in state.sessions:
         session.records = [{"cpu_s": 0.01, "repeat": r} for r in range(12)]
     processes, threads = verdicts_from(spec, state)
-    assert processes.rounds == 6 and processes.verdict == "faster" and processes.speedup == pytest.approx(2.0)
+    assert processes.rounds == 7 and processes.verdict == "faster" and processes.speedup == pytest.approx(2.0)
     assert threads.rounds == 12 and threads.verdict == "same"
+
+
+# --- pairs: the page's own question ---------------------------------------------------------------------------
+
+
+def test_pairs_are_validated_and_kept_in_the_json():
+    arms = (Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True))
+    spec = CompareSpec(**FIB, arms=arms, pairs=(("processes ×2", "threads ×2"),))
+    assert spec.pair_indices() == [(2, 1)] and spec.to_dict()["pairs"] == [["processes ×2", "threads ×2"]]
+    for pairs, words in ((("nope", "threads ×2"),), "no engine"), ((("threads ×2", "threads ×2"),), "different"):
+        with pytest.raises(ValueError, match=words):
+            CompareSpec(**FIB, arms=arms, pairs=pairs)
+    assert preset("start").pairs == (("processes ×4", "threads ×4"),)
+    assert preset("local-cluster").pairs == (("processes=True 2×1", "processes=False 1×2"),)
+
+
+def test_a_pair_is_decided_from_the_rounds_both_ran_with_the_physics_guards():
+    """Processes against GIL-bound threads: faster is a lesson; threads faster than processes on pure Python is a
+    measurement problem, like threads faster than sync."""
+    from core.kinds.compare import pair_verdicts_from
+
+    spec = CompareSpec(**FIB, arms=(Arm("sync"), Arm("threads", 2), Arm("processes", 2, reuse_pool=True)),
+                       pairs=(("processes ×2", "threads ×2"), ("threads ×2", "processes ×2")))
+    times = [[0.08 * (1 + 0.01 * (r % 3)), 0.08, 0.045 * (1 + 0.01 * (r % 2))] for r in range(8)]
+    state = _state(spec, times)
+    state.retired = {2: 7}  # processes left after 7 rounds: the pairs are read from those
+    for session in state.sessions:
+        session.records = [{"cpu_s": 0.01, "repeat": r} for r in range(8)]
+    fast, slow = pair_verdicts_from(spec, state)
+    assert fast.against == "threads ×2" and fast.rounds == 7 and fast.verdict == "faster" and fast.bound > 1.5
+    assert slow.verdict == "slower"  # the other way round: slower, a claim the physics allows
+    times = [[0.08, 0.04, 0.08] for _ in range(8)]  # threads "2× faster" than processes on fib: impossible
+    [bad, _] = pair_verdicts_from(spec.replace(pairs=(("threads ×2", "processes ×2"), ("processes ×2", "threads ×2"))),
+                                  _state(spec, times))
+    assert bad.verdict == "undecided" and "one GIL" in bad.reason
+
+
+def test_pair_verdicts_come_first_and_an_old_json_without_pairs_or_bounds_still_reads(fib_comparison):
+    from core.kinds.compare import ComparisonResult
+
+    _, result, _ = fib_comparison
+    data = json.loads(result.to_json())
+    old = {**data, "spec": {k: v for k, v in data["spec"].items() if k != "pairs"}}
+    old.pop("pairs")
+    old["verdicts"] = [{k: v for k, v in x.items() if k not in ("bound", "against")} for x in data["verdicts"]]
+    back = ComparisonResult.from_dict(old)
+    assert back.pair_verdicts == () and [v.bound for v in back.verdicts] == [None, None]
+    assert [v.verdict for v in back.verdicts] == [v.verdict for v in result.verdicts]
+    paired = ComparisonResult.from_dict({**data, "pairs": [{**data["verdicts"][1], "against": "threads ×2"}]})
+    assert paired.pair_verdicts[0].against == "threads ×2"
+    sentences = paired.explain()
+    assert sentences[0].startswith("**processes ×2** ") and "**threads ×2**" in sentences[0]
+    assert paired.live_table()["engine"].iloc[0] == "processes ×2 vs threads ×2"
+    assert "processes ×2 vs threads ×2" in paired.text().split("\n\n")[1]

@@ -4,14 +4,17 @@ This is the lab's main kind of measurement: every experiment page, the presets, 
 and the benches use it. The arms are measured in interleaved rounds (:mod:`core.measure.rounds`), so
 they saw the same machine; every arm is compared with the first one (the baseline, usually ``sync``)
 round by round; the paired speedups give a point estimate, a 95 % interval and a verdict
-(:mod:`core.measure.stats`): ``faster``, ``same``, ``slower`` or ``undecided``. What is shown, said and
+(:mod:`core.measure.stats`): ``faster``, ``not-faster``, ``same``, ``not-slower``, ``slower`` or
+``undecided``, with the bound the claim states. Besides, the pairs a page teaches (``CompareSpec.pairs``:
+processes against threads, say) get verdicts of their own from the same rounds (``pair_verdicts``), and
+they come first wherever the comparison is shown: they answer the page's own question. What is shown, said and
 written to JSON all come from those verdicts, so the sentence under a chart can never claim more than
 the interval supports.
 
 Two more guards against a wrong lesson:
 
-* **A busy machine.** Other programs' CPU is read between runs (:mod:`core.measure.noise`). A ``same``
-  or ``slower`` verdict for a parallel arm while they took a quarter core or more is what a busy
+* **A busy machine.** Other programs' CPU is read between runs (:mod:`core.measure.noise`). A ``same``,
+  ``not-faster`` or ``slower`` verdict for a parallel arm while they took a quarter core or more is what a busy
   machine produces whatever the code does (they took the CPU its lanes could have used), so it is
   shown as ``undecided`` with that reason. Only pure-Python work on threads that share one GIL, which
   can use one core at most anyway, keeps its ``same`` (unless it used all the CPU left to it).
@@ -59,8 +62,11 @@ from core.measure.stats import (
     DEFAULT_BAND,
     MAX_ROUNDS,
     MIN_ROUNDS,
+    SETTLED,
     Interval,
     VerdictName,
+    claim_bound,
+    claim_words,
     classify,
     paired_ratios,
     ratio_interval,
@@ -194,6 +200,9 @@ class CompareSpec:
         BLAS threads inside ``numpy-matmul`` tasks (1 by default: the engines' parallelism, not BLAS's).
     function, function_args, function_kwargs : str
         ``workload="function"``: your own function and its JSON arguments (see ``ExperimentSpec``).
+    pairs : tuple of (str, str)
+        The pairs of arms the page teaches, by label: ``(a, b)`` decides a's speedup over b from the rounds
+        both ran (processes against threads, say), besides every arm against the baseline. Empty by default.
     """
 
     workload: str = "fib"
@@ -207,6 +216,7 @@ class CompareSpec:
     function: str | None = None
     function_args: str = "[]"
     function_kwargs: str = "{}"
+    pairs: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         arms = tuple(self.arms) if isinstance(self.arms, (list, tuple)) else self.arms
@@ -219,6 +229,21 @@ class CompareSpec:
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"two engines have the same label {dupes[0]!r}: give one of them another shape or label")
+        if not isinstance(self.pairs, (list, tuple)) or not all(
+                isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)
+                for p in self.pairs):
+            raise ValueError(f"pairs must be a list of (label, label) (got {short_repr(self.pairs)})")
+        pairs = tuple((str(a), str(b)) for a, b in self.pairs)
+        for a, b in pairs:
+            missing = [x for x in (a, b) if x not in labels]
+            if missing:
+                raise ValueError(f"a pair names no engine of the comparison: {missing[0]!r}"
+                                 f" (engines: {', '.join(labels)})")
+            if a == b:
+                raise ValueError(f"a pair needs two different engines (got {a!r} twice)")
+        if len(set(pairs)) != len(pairs):
+            raise ValueError("a pair is given twice")
+        object.__setattr__(self, "pairs", pairs)
         if self.rounds != "auto":
             check_int("rounds", self.rounds, (1, MAX_ROUNDS))
         for name, low, high in (("budget_s", 0.5, 3600.0), ("band", 0.01, 0.5)):
@@ -261,6 +286,11 @@ class CompareSpec:
         arms = ", ".join(a.label for a in self.arms)
         return f"{self.what} × {self.tasks} on {arms}"
 
+    def pair_indices(self) -> list[tuple[int, int]]:
+        """Each pair as arm indices ``(a, b)``: a's speedup over b."""
+        labels = [a.label for a in self.arms]
+        return [(labels.index(a), labels.index(b)) for a, b in self.pairs]
+
     def replace(self, **changes: Any) -> CompareSpec:
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
@@ -270,7 +300,7 @@ class CompareSpec:
     def to_dict(self) -> dict[str, Any]:
         out = {"workload": self.workload, "size": self.size, "tasks": self.tasks,
                "arms": [a.to_dict() for a in self.arms], "rounds": self.rounds, "budget_s": self.budget_s,
-               "band": self.band, "blas_threads": self.blas_threads}
+               "band": self.band, "blas_threads": self.blas_threads, "pairs": [list(p) for p in self.pairs]}
         if self.workload == FUNCTION:
             out.update(function=self.function, function_args=self.function_args,
                        function_kwargs=self.function_kwargs)
@@ -282,13 +312,16 @@ class CompareSpec:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the rounds say about one arm against the baseline.
+    """What the rounds say about one arm against the baseline (or, in a pair, against ``against``).
 
-    ``speedup`` is the geometric mean of the per-round ratios baseline ÷ arm (> 1: the arm was
-    faster), ``ci`` its 95 % interval, ``verdict`` what that interval supports, ``reason`` why an
-    ``undecided`` one decides nothing (and what would help). ``busy`` says other programs took at
-    least :data:`core.measure.noise.BUSY_CORES` cores while this arm ran; ``cores_used`` is the CPU its
-    tasks really got (task CPU ÷ compute time), ``efficiency`` its wall against the honest ideal.
+    ``speedup`` is the Hodges–Lehmann estimate of the per-round ratios baseline ÷ arm (> 1: the arm was
+    faster), ``ci`` its 95 % interval, ``verdict`` the claim its one-sided bounds support and ``bound``
+    the bound that claim states (``faster``/``not-slower``: at least ``bound``×; ``slower``/``not-faster``:
+    at most ``bound``×; None for ``same`` and ``undecided``), ``reason`` why an ``undecided`` one
+    decides nothing (and what would help). ``against`` is empty for a verdict against the baseline.
+    ``busy`` says other programs took at least :data:`core.measure.noise.BUSY_CORES` cores while this arm
+    ran; ``cores_used`` is the CPU its tasks really got (task CPU ÷ compute time), ``efficiency`` its wall
+    against the honest ideal.
     """
 
     label: str
@@ -304,17 +337,34 @@ class Verdict:
     other_cores: float
     cores_used: float
     efficiency: float
+    bound: float | None = None
+    against: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["ci"] = [self.ci[0], self.ci[1]]
         return out
 
+    @property
+    def claim(self) -> str:
+        """The verdict with its bound: ``faster: at least 1.62×``, ``no faster: at most 0.98×``, ``about the same``."""
+        return claim_words(self.verdict, self.bound)
+
+    @property
+    def helps(self) -> bool:
+        """Whether the verdict says the arm is faster (the only claim that it helps)."""
+        return self.verdict == "faster"
+
+    @property
+    def no_help(self) -> bool:
+        """Whether the verdict says the arm does not help: ``not-faster``, ``same`` or ``slower``."""
+        return self.verdict in ("not-faster", "same", "slower")
+
     def describe(self) -> str:
-        """``faster: 1.76× (95 % CI 1.70–1.83)``."""
+        """``faster: at least 1.62× (1.76×, 95 % CI 1.70–1.83)``."""
         lo, hi = self.ci
         interval = f"95 % CI {_fmt_x(lo)}–{_fmt_x(hi)}" if math.isfinite(hi) and lo > 0 else "no interval yet"
-        return f"{self.verdict}: {_fmt_x(self.speedup)} ({interval})"
+        return f"{self.claim} ({_fmt_x(self.speedup)}, {interval})"
 
 
 @dataclass(frozen=True)
@@ -330,6 +380,8 @@ class ComparisonResult:
         One per arm, in the spec's order, each round one of its repeats (as ``run --json`` gives it).
     verdicts : tuple of Verdict
         One per arm after the baseline.
+    pair_verdicts : tuple of Verdict
+        One per pair of ``spec.pairs`` (a against b, from the rounds both ran): the page's own question.
     rounds : int
         Measured rounds (the warm-up round not counted).
     stop : str
@@ -366,6 +418,7 @@ class ComparisonResult:
     task_floor_s: float
     ideal_s: float
     trial: dict[str, Any] | None = field(default=None, repr=False)
+    pair_verdicts: tuple[Verdict, ...] = ()
 
     kind: ClassVar[str] = "compare"
 
@@ -431,6 +484,7 @@ class ComparisonResult:
             "spec": self.spec.to_dict(),
             "machine": self.machine.to_dict(),
             "arms": [{"label": label, **arm.to_dict()} for label, arm in zip(self.labels, self.arms, strict=True)],
+            "pairs": [v.to_dict() for v in self.pair_verdicts],
             "verdicts": [v.to_dict() for v in self.verdicts],
             **self._advice_fields(),
         }
@@ -458,17 +512,25 @@ class ComparisonResult:
             if data.get("kind") != "compare" or not data.get("complete"):
                 raise ValueError("it is not a complete comparison (kind 'compare', complete true)")
             raw = dict(data["spec"])
-            spec = CompareSpec(**{**raw, "arms": tuple(Arm(**a) for a in raw["arms"])})
+            spec = CompareSpec(**{**raw, "arms": tuple(Arm(**a) for a in raw["arms"]),
+                                  "pairs": tuple(tuple(p) for p in raw.get("pairs", ()))})
             noise = {k: _nan(v) if k != "cores" else int(v) for k, v in data["noise"].items() if k != "busy"}
             numbers = ("speedup", "other_cores", "cores_used", "efficiency")
-            verdicts = tuple(Verdict(**{**v, "ci": (_nan(v["ci"][0]), _nan(v["ci"][1])),
-                                        **{k: _nan(v[k]) for k in numbers}}) for v in data["verdicts"])
+            def verdict(v: dict[str, Any]) -> Verdict:
+                # Older JSON has no bound (nor pairs), and the old band verdicts' names.
+                bound = v.get("bound")
+                return Verdict(**{**v, "ci": (_nan(v["ci"][0]), _nan(v["ci"][1])),
+                                  "bound": None if bound is None else float(bound),
+                                  **{k: _nan(v[k]) for k in numbers}})
+
+            verdicts = tuple(verdict(v) for v in data["verdicts"])
+            pair_verdicts = tuple(verdict(v) for v in data.get("pairs", ()))
             return cls(
                 spec=spec, machine=MachineInfo(**data["machine"]), run_id=str(data["run_id"]),
                 started_at=str(data["started_at"]), arms=tuple(ExperimentResult.from_dict(a) for a in data["arms"]),
                 verdicts=verdicts, rounds=int(data["rounds"]), stop=str(data["stop"]), wall_s=float(data["wall_s"]),
                 warmup_s=float(data["warmup_s"]), noise=Noise(**noise), round_noise=(),
-                task_floor_s=_nan(data["task_floor_s"]), ideal_s=_nan(data["ideal_s"]),
+                task_floor_s=_nan(data["task_floor_s"]), ideal_s=_nan(data["ideal_s"]), pair_verdicts=pair_verdicts,
             )
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise ValueError(f"not a compare --json object ({type(exc).__name__}: {exc})") from None
@@ -504,7 +566,7 @@ class ComparisonResult:
                 note = f"baseline · {cpu}" if cpu else "baseline"
             else:
                 v = self.verdicts[k - 1]
-                note = f"**{v.verdict}** {_fmt_x(v.speedup)}" + (f" · {cpu}" if cpu else "")
+                note = f"**{v.claim}** ({_fmt_x(v.speedup)})" + (f" · {cpu}" if cpu else "")
             help_text = (f"Median wall time of {arm.spec.repeats} round(s): fastest {_ms(arm.wall_min_s)}, slowest"
                          f" {_ms(arm.wall_max_s)}. CPU used = task CPU ÷ (compute time × lanes): it cannot tell a"
                          " wait for the GIL from a sleep or a busy core; the GIL trace page can.")
@@ -521,13 +583,19 @@ class ComparisonResult:
 
     def live_table(self) -> pd.DataFrame:
         """One row per arm: median wall, speedup, interval and verdict (what a live view shows each round)."""
-        rows = [{"engine": self.labels[0], "median_s": float(self.arms[0].wall_s), "speedup": 1.0,
-                 "95% CI": "baseline", "verdict": ""}]
-        for v, arm in zip(self.verdicts, self.arms[1:], strict=True):
+        arms = dict(zip(self.labels, self.arms, strict=True))
+
+        def row(v: Verdict, engine: str) -> dict[str, Any]:
             lo, hi = v.ci
-            rows.append({"engine": v.label, "median_s": float(arm.wall_s), "speedup": v.speedup,
-                         "95% CI": f"{_fmt_x(lo)}–{_fmt_x(hi)}" if math.isfinite(hi) and lo > 0 else "(≥ 6 rounds)",
-                         "verdict": v.verdict})
+            return {"engine": engine, "median_s": float(arms[v.label].wall_s), "speedup": v.speedup,
+                    "95% CI": f"{_fmt_x(lo)}–{_fmt_x(hi)}" if math.isfinite(hi) and lo > 0 else "(≥ 6 rounds)",
+                    "verdict": v.claim}
+
+        # The page's own question first: the pairs it teaches, then every arm against the baseline.
+        rows = [row(v, f"{v.label} vs {v.against}") for v in self.pair_verdicts]
+        rows.append({"engine": self.labels[0], "median_s": float(self.arms[0].wall_s), "speedup": 1.0,
+                     "95% CI": "baseline", "verdict": ""})
+        rows += [row(v, v.label) for v in self.verdicts]
         return pd.DataFrame(rows)
 
     def progress_line(self) -> str:
@@ -563,10 +631,16 @@ class ComparisonResult:
                 "median_wall_s": f"{arm.wall_s:.3f}",
                 "speedup": _fmt_x(v.speedup) if v else "1×",
                 "95%_ci": f"{_fmt_x(v.ci[0])}–{_fmt_x(v.ci[1])}" if v and math.isfinite(v.ci[1]) else "",
-                "verdict": (v.verdict + (" (busy)" if v.busy else "")) if v else "",
+                "verdict": (v.claim + (" (busy)" if v.busy else "")) if v else "",
                 "cpu_used": f"{arm.cpu_utilization:.0%}" if math.isfinite(arm.cpu_utilization) else "n/a",
             })
         table = pd.DataFrame(rows).to_string(index=False)
+        if self.pair_verdicts:
+            pairs = pd.DataFrame([{
+                "pair": f"{v.label} vs {v.against}", "speedup": _fmt_x(v.speedup),
+                "95%_ci": f"{_fmt_x(v.ci[0])}–{_fmt_x(v.ci[1])}" if math.isfinite(v.ci[1]) and v.ci[0] > 0 else "",
+                "verdict": v.claim + (" (busy)" if v.busy else ""), "rounds": v.rounds} for v in self.pair_verdicts])
+            table = pairs.to_string(index=False) + "\n\n" + table
         clusters = [f"cluster ({label}): {line}" for label, arm in zip(self.labels, self.arms, strict=True)
                     if (line := cluster_line(arm.engine))]
         return "\n".join([*head, *clusters, *([""] if clusters else []), table, "",
@@ -619,51 +693,62 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
 
     Works on the raw rounds (no frames are built), so adaptive rounds can ask after every round.
     """
+    floor_all = task_floor(spec, state)  # once: it sorts every task of every arm, and this runs after every round
+    return tuple(_verdict(spec, state, k, 0, floor_all) for k in range(1, len(spec.arms)))
+
+
+def pair_verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
+    """One :class:`Verdict` per pair of ``spec.pairs`` (a's speedup over b), from the rounds both arms ran."""
+    if not spec.pairs:
+        return ()
+    floor_all = task_floor(spec, state)
+    return tuple(_verdict(spec, state, a, b, floor_all) for a, b in spec.pair_indices())
+
+
+def _verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) -> Verdict:
+    """Arm ``k`` against arm ``j`` (0: the baseline) over the rounds both ran, with the physics guards."""
     cores = state.cores
     times = state.times
     retired = getattr(state, "retired", {})
-    floor_all = task_floor(spec, state)  # once: it sorts every task of every arm, and this runs after every round
-    out = []
-    for k in range(1, len(spec.arms)):
-        arm_spec, session = spec.arms[k], state.sessions[k]
-        # A retired arm (settled at a look) is read from the rounds it ran, exactly as at that look.
-        n = retired.get(k, len(times))
-        floor_s = task_floor(spec, state, rounds=n) if k in retired else floor_all
-        interval: Interval = ratio_interval(paired_ratios([row[0] for row in times[:n]], [row[k] for row in times[:n]]))
-        verdict = classify(interval, spec.band)
-        reason = "" if verdict != "undecided" else undecided_reason(interval, spec.band)
-        nz = state.arm_noise(k)
-        used, lanes = session.cores_used, session.lanes
-        free = cores - (nz.other_cores if math.isfinite(nz.other_cores) else 0.0)
-        starved = math.isfinite(used) and used >= free - BUSY_CORES
-        if (verdict in ("same", "slower") and nz.other_cores >= BUSY_CORES and lanes > 1
-                and (starved or not _one_core_at_most(spec, arm_spec))):
-            # Other programs took CPU this arm could have used: a busy machine, not the code, may have held it
-            # back. Say so rather than teach "it does not help". Only an arm that can use one core at most
-            # whatever the machine does (pure-Python work on threads sharing one GIL) keeps its "same", and
-            # only while it did not use all the CPU left to it. The CPU it used alone does not tell: the
-            # neighbour's bursts come and go within a round, and a starved process pool's CPU ÷ wall was
-            # measured at 1.1 cores beside a GIL-bound thread pool's 1.0 (bench/verdicts.py, noisy).
-            verdict = "undecided"
-            took = (f"it used all the CPU left ({used:.1f} cores)" if starved
-                    else "they took CPU its parallel lanes could have used")
-            reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
-                      f" and {took}; measure again when the machine is quieter")
-        ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
-        walls = sorted(row[k] for row in times[:n])
-        wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
-        efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
-        if verdict == "faster":
-            implausible = _implausible(spec, arm_spec, efficiency)
-            if implausible:
-                verdict, reason = "undecided", implausible
-        out.append(Verdict(
-            label=arm_spec.label, scheduler=arm_spec.engine, spec=session.spec.to_dict(), lanes=lanes,
-            verdict=verdict, speedup=interval.estimate, ci=(interval.low, interval.high), rounds=interval.n,
-            reason=reason, busy=bool(nz.busy), other_cores=nz.other_cores, cores_used=used,
-            efficiency=efficiency,
-        ))
-    return tuple(out)
+    arm_spec, session = spec.arms[k], state.sessions[k]
+    # A retired arm (settled at a look) is read from the rounds it ran, exactly as at that look; a pair from the
+    # rounds both ran (the baseline runs every round).
+    n = min(retired.get(k, len(times)), retired.get(j, len(times)))
+    floor_s = task_floor(spec, state, rounds=n) if n < len(times) else floor_all
+    interval: Interval = ratio_interval(paired_ratios([row[j] for row in times[:n]], [row[k] for row in times[:n]]))
+    verdict = classify(interval, spec.band)
+    reason = "" if verdict != "undecided" else undecided_reason(interval, spec.band)
+    nz = state.arm_noise(k)
+    used, lanes = session.cores_used, session.lanes
+    free = cores - (nz.other_cores if math.isfinite(nz.other_cores) else 0.0)
+    starved = math.isfinite(used) and used >= free - BUSY_CORES
+    if (verdict in ("same", "not-faster", "slower") and nz.other_cores >= BUSY_CORES and lanes > 1
+            and (starved or not _one_core_at_most(spec, arm_spec))):
+        # Other programs took CPU this arm could have used: a busy machine, not the code, may have held it
+        # back. Say so rather than teach "it does not help". Only an arm that can use one core at most
+        # whatever the machine does (pure-Python work on threads sharing one GIL) keeps its "same" or "not
+        # faster", and only while it did not use all the CPU left to it. The CPU it used alone does not tell:
+        # the neighbour's bursts come and go within a round, and a starved process pool's CPU ÷ wall was
+        # measured at 1.1 cores beside a GIL-bound thread pool's 1.0 (bench/verdicts.py, noisy).
+        verdict = "undecided"
+        took = (f"it used all the CPU left ({used:.1f} cores)" if starved
+                else "they took CPU its parallel lanes could have used")
+        reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
+                  f" and {took}; measure again when the machine is quieter")
+    ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
+    walls = sorted(row[k] for row in times[:n])
+    wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
+    efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
+    if verdict == "faster":
+        implausible = _implausible(spec, arm_spec, efficiency)
+        if implausible:
+            verdict, reason = "undecided", implausible
+    return Verdict(
+        label=arm_spec.label, scheduler=arm_spec.engine, spec=session.spec.to_dict(), lanes=lanes,
+        verdict=verdict, speedup=interval.estimate, ci=(interval.low, interval.high), rounds=interval.n,
+        reason=reason, busy=bool(nz.busy), other_cores=nz.other_cores, cores_used=used,
+        efficiency=efficiency, bound=claim_bound(verdict, interval), against="" if j == 0 else spec.arms[j].label,
+    )
 
 
 def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
@@ -729,7 +814,7 @@ def build_comparison(spec: CompareSpec, state: Any, *, run_id: str, started_at: 
     ideal_s = min((i for i in ideals if math.isfinite(i)), default=math.nan)  # the widest arm's, or a cluster's
     return ComparisonResult(
         spec=spec, machine=machine_info(), run_id=run_id, started_at=started_at, arms=tuple(arms),
-        verdicts=verdicts_from(spec, state),
+        verdicts=verdicts_from(spec, state), pair_verdicts=pair_verdicts_from(spec, state),
         rounds=state.rounds, stop="running" if running else str(state.stop), wall_s=state.elapsed_s,
         warmup_s=state.warmup_s, noise=state.noise(),
         round_noise=tuple(tuple(w.other_cores for w in row) for row in state.windows),
@@ -759,7 +844,13 @@ def run_compare(spec: CompareSpec, ctx: RunContext | None = None) -> ComparisonR
         watch.deadline_s = function_deadline(ctx, cost(spec))
 
     def settled(state: Any) -> list[int]:
-        return [k for k, v in enumerate(verdicts_from(spec, state), start=1) if v.verdict != "undecided"]
+        # An arm retires only when it has answered every question it is in: against the baseline, and in each
+        # pair the page teaches (a pair is read from the rounds both ran, so neither may leave before it is).
+        done = {k for k, v in enumerate(verdicts_from(spec, state), start=1) if v.verdict in SETTLED}
+        for (a, b), v in zip(spec.pair_indices(), pair_verdicts_from(spec, state), strict=True):
+            if v.verdict not in SETTLED:
+                done -= {a, b}
+        return sorted(done)
 
     def on_round(state: Any) -> None:
         if ctx.on_partial is not None and state.rounds >= 1:
@@ -814,8 +905,9 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
     """Markdown sentences from the verdicts: what each arm did against the baseline, and why.
 
     A sentence explains a verdict only with what the verdict supports: the GIL lesson ("the threads
-    took turns") goes with ``same`` / ``slower``, the parallelism lesson with ``faster``, and an
-    ``undecided`` verdict says why and what would decide it.
+    took turns") goes with ``not-faster`` / ``same`` / ``slower``, the parallelism lesson with ``faster``,
+    and an ``undecided`` verdict says why and what would decide it. The pairs the page teaches come
+    first: they answer its own question.
     """
     spec, m = result.spec, result.machine
     wl = workload_info(spec.workload)
@@ -836,6 +928,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         agree = values_sentence(result)
         if agree:
             out.append(agree)
+    out += [_pair_sentence(result, v, holds_gil) for v in result.pair_verdicts]
     for v, arm, arm_spec in zip(result.verdicts, result.arms[1:], spec.arms[1:], strict=True):
         name = f"**{v.label}**"
         lo, hi = v.ci
@@ -845,7 +938,8 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         share = arm.cpu_share
         moves_data = spec.workload == "transfer" and arm_spec.engine in PROCESS_SCHEDULERS
         if v.verdict == "faster":
-            sentence = f"{name} ran **{_fmt_x(v.speedup)} faster** than {base_label} ({times}; {ci})"
+            sentence = (f"{name} ran **{_fmt_x(v.speedup)} faster** than {base_label}, at least {_fmt_x(v.bound or 0)}"
+                        f" ({times}; {ci})")
             if spec.workload == "transfer":
                 sentence += (": the checksums ran in parallel, and that outweighed sending the payload to the"
                              " workers." if moves_data else ": every thread read the caller's array in place.")
@@ -860,16 +954,24 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
                 sentence += ": this interpreter runs without the GIL, so Python threads ran in parallel."
             else:
                 sentence += "."
-        elif v.verdict == "same":
-            sentence = (f"{name} took **about the same time** as {base_label} ({times}; {_fmt_x(v.speedup)},"
-                        f" {ci}: within ±{spec.band:.0%})")
+        elif v.verdict in ("same", "not-faster"):
+            if v.verdict == "same":
+                sentence = (f"{name} took **about the same time** as {base_label} ({times}; {_fmt_x(v.speedup)},"
+                            f" {ci}: within ±{spec.band:.0%})")
+            else:
+                sentence = (f"{name} was **no faster** than {base_label}: at most {_fmt_x(v.bound or 0)} ({times};"
+                            f" {_fmt_x(v.speedup)}, {ci})")
             if holds_gil and arm_spec.engine in ONE_GIL_SCHEDULERS and math.isfinite(share) and share < 0.75:
                 sentence += (f": each task had the CPU for only {share:.0%} of its time — the threads took turns"
                              " holding the GIL, so they ran one at a time.")
             else:
                 sentence += "."
+        elif v.verdict == "not-slower":
+            sentence = (f"{name} was **no slower** than {base_label}: at least {_fmt_x(v.bound or 0)} ({times};"
+                        f" {_fmt_x(v.speedup)}, {ci}); whether it is faster is not decided.")
         elif v.verdict == "slower":
-            sentence = f"{name} was **{_fmt_x(1 / v.speedup)} slower** than {base_label} ({times}; {ci})"
+            sentence = (f"{name} was **{_fmt_x(1 / v.speedup)} slower** than {base_label}, at least"
+                        f" {_fmt_x(1 / v.bound if v.bound else math.inf)} slower ({times}; {ci})")
             startup = float(arm.runs["startup_s"].median() + arm.runs["teardown_s"].median())
             compute = float(arm.runs["compute_s"].median())
             if moves_data:
@@ -925,6 +1027,38 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
     return out
 
 
+def _pair_sentence(result: ComparisonResult, v: Verdict, holds_gil: bool) -> str:
+    """One pair the page teaches, a against b, in words: the claim, its evidence and, when supported, why."""
+    spec = result.spec
+    a, b = f"**{v.label}**", f"**{v.against}**"
+    lo, hi = v.ci
+    ci = (f"{_fmt_x(v.speedup)}, 95 % CI {_fmt_x(lo)}–{_fmt_x(hi)}, {v.rounds} paired rounds"
+          if math.isfinite(hi) and lo > 0 else f"{v.rounds} round(s): no interval yet")
+    engine = {arm.label: arm.engine for arm in spec.arms}
+    a_procs, b_gil = engine[v.label] in PROCESS_SCHEDULERS, engine[v.against] in ONE_GIL_SCHEDULERS
+    if v.verdict == "faster":
+        sentence = f"{a} ran **faster than {b}**, at least {_fmt_x(v.bound or 0)} ({ci})"
+        if a_procs and b_gil and holds_gil:
+            sentence += ": each process has its own GIL, while the threads took turns holding one."
+        elif engine[v.against] in ONE_GIL_SCHEDULERS and engine[v.label] in CLUSTER_SCHEDULERS and holds_gil:
+            sentence += ": its workers are separate processes, each with its own GIL."
+        else:
+            sentence += "."
+    elif v.verdict in ("same", "not-faster", "slower"):
+        said = {"same": f"took **about the same time** as {b} (within ±{spec.band:.0%})",
+                "not-faster": f"was **no faster than {b}**: at most {_fmt_x(v.bound or 0)}",
+                "slower": f"was **slower than {b}**: at least {_fmt_x(1 / v.bound if v.bound else math.inf)} slower"}
+        sentence = f"{a} {said[v.verdict]} ({ci})."
+    elif v.verdict == "not-slower":
+        sentence = (f"{a} was **no slower than {b}**: at least {_fmt_x(v.bound or 0)} ({ci}); whether it is faster"
+                    " is not decided.")
+    else:
+        sentence = f"{a} against {b}: **undecided** — {ci}; {v.reason}."
+    if v.busy and v.verdict != "undecided":
+        sentence += f" (Measured while other programs used {v.other_cores:.1f} of {result.machine.usable_cores} cores.)"
+    return sentence
+
+
 # --- charts --------------------------------------------------------------------------------------------
 
 
@@ -949,13 +1083,17 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
 
     from core.report.charts import _INK, _engine_x
 
-    rows = [{"engine": v.label, "speedup": v.speedup, "low": v.ci[0] if v.ci[0] > 0 else math.nan,
+    # The pairs the page teaches come first (a's speed-up over b), then every arm against the baseline.
+    pairs = [(f"{v.label} vs {v.against}", v) for v in result.pair_verdicts]
+    rows = [{"engine": name, "speedup": v.speedup, "low": v.ci[0] if v.ci[0] > 0 else math.nan,
              "high": v.ci[1] if math.isfinite(v.ci[1]) else math.nan, "verdict": v.verdict,
-             "label": f"{v.verdict} {_fmt_x(v.speedup)}", "rounds": v.rounds} for v in result.verdicts]
+             "label": _chart_label(v), "rounds": v.rounds}
+            for name, v in [*pairs, *((v.label, v) for v in result.verdicts)]]
     frame = pd.DataFrame(rows)
-    order = result.labels[1:]
+    order = [name for name, _ in pairs] + result.labels[1:]
     x = _engine_x(order)
-    y_title = f"Speed-up over {result.labels[0]} (×, log scale)"
+    y_title = (f"Speed-up over {result.labels[0]}, or of a pair's first over its second (×, log scale)" if pairs
+               else f"Speed-up over {result.labels[0]} (×, log scale)")
     values = [x for x in [*frame["low"], *frame["high"], *frame["speedup"]] if math.isfinite(x) and x > 0]
     lo = min([1 / (1 + result.spec.band), *values]) / 1.15
     hi = max([1 + result.spec.band, *values]) * 1.15
@@ -973,13 +1111,27 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
         y=alt.Y("one:Q", scale=y_scale, title=y_title))
     whiskers = alt.Chart(frame).mark_rule(strokeWidth=3, color=_INK).encode(
         x=x, y=alt.Y("low:Q", scale=y_scale, title=y_title), y2="high:Q", tooltip=tooltip)
+    colors = _arm_colors(result)
+    if pairs:  # a pair's point takes its first arm's colour
+        arm_color = dict(zip(colors.domain, colors.range, strict=True))
+        colors = alt.Scale(domain=[*[n for n, _ in pairs], *colors.domain],
+                           range=[*[arm_color[v.label] for _, v in pairs], *colors.range])
     points = alt.Chart(frame).mark_point(filled=True, size=140, opacity=1).encode(
         x=x, y=alt.Y("speedup:Q", scale=y_scale, title=y_title),
-        color=alt.Color("engine:N", scale=_arm_colors(result), legend=None), tooltip=tooltip)
+        color=alt.Color("engine:N", scale=colors, legend=None), tooltip=tooltip)
     labels = alt.Chart(frame).mark_text(align="left", dx=12, fontWeight="bold", color=_INK).encode(
         x=x, y=alt.Y("speedup:Q", scale=y_scale, title=y_title), text="label:N", tooltip=tooltip)
     chart = alt.layer(shade, one, whiskers, points, labels).properties(width="container", height=300)
     return chart.properties(title=title) if title else chart
+
+
+def _chart_label(v: Verdict) -> str:
+    """``faster ≥1.62×``, ``no faster ≤0.98×``, ``slower ≥1.30× slower``, ``same 1.02×``, ``undecided 1.10×``."""
+    if v.bound is not None and v.bound > 0:
+        return {"faster": f"faster ≥{_fmt_x(v.bound)}", "not-faster": f"no faster ≤{_fmt_x(v.bound)}",
+                "not-slower": f"no slower ≥{_fmt_x(v.bound)}",
+                "slower": f"slower ≥{_fmt_x(1 / v.bound)} slower"}.get(v.verdict, v.verdict)
+    return f"{v.verdict} {_fmt_x(v.speedup)}"
 
 
 def runtime_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:

@@ -9,13 +9,16 @@ function is assumed to do:
   pickling and no pool start-up. (A pool faster than Dask's sync scheduler only for costing less per
   compute or per task, its tasks still one after the other or taking turns, does not count: see
   ``_overlapped``);
-* else a process engine was ``faster``: **use processes** — and if the threads were decided not faster,
-  it holds the GIL, and a task is long enough to pay for sending it to another process (the pool's
-  start-up, paid once and reported apart, is said too, with after how many computes it is won back); an
-  undecided thread verdict claims nothing about the GIL. Unless a thread engine was clearly faster still,
-  its tasks one after the other: then **threads**, said to be not for running tasks at once;
-* every verdict decided and none ``faster``: **parallelism does not pay at this size**;
-* otherwise: no advice yet, with why (an undecided verdict, and what would decide it).
+* else a process engine was ``faster``: **use processes** — and if the threads were decided no help
+  (``not-faster``, ``same`` or ``slower``), it holds the GIL, and a task is long enough to pay for
+  sending it to another process (the pool's start-up, paid once and reported apart, is said too, with
+  after how many computes it is won back); an undecided or ``not-slower`` thread verdict claims nothing
+  about the GIL. Unless a thread engine was clearly faster still, its tasks one after the other: then
+  **threads**, said to be not for running tasks at once;
+* every verdict says no help (``not-faster``, ``same`` or ``slower``): **parallelism does not pay at this
+  size**;
+* otherwise: no advice yet, with why (an undecided verdict, and what would decide it; or a ``not-slower``
+  one, which leaves open whether it helps).
 
 Threads are preferred when both help and processes are not clearly faster (beyond the comparison's
 band): they share memory and start in microseconds. The evidence travels with the sentence (the
@@ -138,12 +141,12 @@ def advise(result: Any) -> Advice:
 
     def evidence_t(v: Any) -> str:
         share = arms[v.label].cpu_share
-        text = f"{v.label} {v.verdict} {_x(v.speedup)} against {base_label}, {_ci(v)}"
+        text = f"{v.label} {v.claim} ({_x(v.speedup)}) against {base_label}, {_ci(v)}"
         return text + (f"; a task had the CPU {share:.0%} of its time there" if math.isfinite(share) else "")
 
     def evidence_p(v: Any) -> str:
         arm = arms[v.label]
-        text = f"{v.label} {v.verdict} {_x(v.speedup)}, {_ci(v)}; a task takes about {_seconds(task_s)}"
+        text = f"{v.label} {v.claim} ({_x(v.speedup)}), {_ci(v)}; a task takes about {_seconds(task_s)}"
         if v.scheduler in PROCESS_POOL_SCHEDULERS and arm.spec.reuse_pool and arm.setup_s > 0:
             text += f", and starting the pool took {_seconds(arm.setup_s)} once"
             saved = float(result.arms[0].wall_s) - float(arm.wall_s)
@@ -179,16 +182,17 @@ def advise(result: Any) -> Advice:
         if faster_t:
             text = (f"Use processes: threads help ({_x(best_t.speedup)}) but it holds the GIL part of the time, and a"
                     f" task is long enough to pay for start-up ({evidence_p(best_p)}).")
-        elif best_t is not None and best_t.verdict != "undecided":
+        elif best_t is not None and best_t.no_help:
             text = (f"Use processes: it holds the GIL and a task is long enough to pay for start-up"
                     f" ({evidence_t(best_t)}{turns}; {evidence_p(best_p)}).")
         elif best_t is not None:  # processes are decided; what threads do is not, so no claim about the GIL
+            why = best_t.reason or "no slower, but whether they help is open"
             text = (f"Use processes: they ran it faster ({evidence_p(best_p)}); whether threads help is not decided"
-                    f" yet ({evidence_t(best_t)}: {best_t.reason}).")
+                    f" yet ({evidence_t(best_t)}: {why}).")
         else:
             text = (f"Use processes: they ran it faster ({evidence_p(best_p)}); add a thread engine to see what it"
                     " does to the GIL.")
-    elif all(v.verdict != "undecided" for v in result.verdicts):
+    elif all(v.no_help or v.helps for v in result.verdicts):  # none helps by running tasks at once
         use = "none"
         said = [evidence_t(best_t) + (turns if cheaper_t else "")] if best_t is not None else []
         said += [evidence_p(best_p)] if best_p is not None else []
@@ -196,9 +200,11 @@ def advise(result: Any) -> Advice:
                 f" ({'; '.join(said)}); give each task more work, or keep it serial.")
     else:
         use = "undecided"
-        open_ = [v for v in result.verdicts if v.verdict == "undecided"]
+        open_ = [v for v in result.verdicts if not (v.no_help or v.helps)]
+        first = open_[0]
+        why = first.reason or f"{first.claim}: whether it helps is still open; more rounds would tell"
         text = (f"No advice yet: {', '.join(v.label for v in open_)} {'is' if len(open_) == 1 else 'are'} undecided"
-                f" ({open_[0].reason}).")
+                f" ({why}).")
     return Advice(use=use, text=text, thread_arm=best_t.label if best_t else None,
                   process_arm=best_p.label if best_p else None, thread_cpu_share=t_share, baseline_cpu_share=alone)
 
