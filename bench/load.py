@@ -29,7 +29,7 @@ Design, so that the four runs are real and comparable:
     measurement of the same settings instead of the cached one session 1 is producing. Same work in
     every session, so their times are directly comparable.
   * --quick: the CPU-bound page with distinct small settings per session
-    (``/cpu_bound?n=24+i&tasks=4&workers=2&rounds=6``), each pressing "Run experiment": distinct
+    (``/cpu_bound?n=24+i&tasks=4&workers=2&rounds=7``), each pressing "Run experiment": distinct
     cache keys, so four real (short) runs.
 The server runs one experiment at a time (they would share the cores), so the runs queue: with four
 equal runs expect the last session to finish after about 4 × one run, and the first after about 1 ×.
@@ -76,7 +76,7 @@ class Session:
 
 def plan(quick: bool) -> list[Session]:
     if quick:
-        return [Session(i + 1, f"cpu_bound?n={24 + i}&tasks=4&workers=2&rounds=6", "Run experiment")
+        return [Session(i + 1, f"cpu_bound?n={24 + i}&tasks=4&workers=2&rounds=7", "Run experiment")
                 for i in range(SESSIONS)]
     return [Session(i + 1, "", "Run experiment" if i == 0 else "Measure again") for i in range(SESSIONS)]
 

@@ -252,7 +252,7 @@ def rounds_picker(key: str = "rounds") -> int | str:
     """How many rounds a comparison measures: ``"auto"`` (until decided) or a fixed number (URL-bound)."""
     with st.expander("How the engines are compared", icon=":material/balance:"):
         choice = st.segmented_control(
-            "Rounds", ["auto", "6", "10", "20", "40"], default="auto", key=key, bind="query-params",
+            "Rounds", ["auto", "7", "10", "20", "40"], default="auto", key=key, bind="query-params",
             help="auto: rounds are added until every verdict is decided, or the time budget is spent.",
         ) or "auto"
         st.markdown(
@@ -261,8 +261,8 @@ def rounds_picker(key: str = "rounds") -> int | str:
             " engine is compared with the baseline **round by round**, and the verdict comes from bounds of"
             " those paired speed-ups: *faster* when surely above 1.05×, *no faster* when surely below 1.2×, *same*"
             " within ±20 %, *slower* and *no slower* alike, and *undecided* otherwise — the lab would rather say it"
-            " does not know than teach a lesson the data do not support. At least 6 rounds are needed for any"
-            " interval. With *auto*, an engine whose verdict is settled sits out the later rounds, so the time"
+            " does not know than teach a lesson the data do not support. At least 7 rounds are needed for any"
+            " claim. With *auto*, an engine whose verdict is settled sits out the later rounds, so the time"
             " left goes to the ones still undecided (a *same* needs more rounds than a *faster*)."
         )
     return choice if choice == "auto" else int(choice)

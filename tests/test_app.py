@@ -85,7 +85,7 @@ def test_start_page_draws_the_schematic_as_a_real_figure():
 
 
 def test_cpu_page_runs_caches_and_remeasures():
-    at = open_page("pages/cpu_bound.py", n="21", tasks="2", workers="2", rounds="6")
+    at = open_page("pages/cpu_bound.py", n="21", tasks="2", workers="2", rounds="7")
     assert at.slider(key="n").value == 21  # the URL set the slider
     at.button(key="cpu-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -96,7 +96,7 @@ def test_cpu_page_runs_caches_and_remeasures():
     assert {"bar", "rule", "point"} <= all_marks
     frame = at.dataframe[0].value
     assert set(frame["size"]) == {21} and set(frame["scheduler"]) == {"sync", "threads", "processes"}
-    assert len(frame) == 3 * 6  # one row per engine per round
+    assert len(frame) == 3 * 7  # one row per engine per round
     labels = [m.label for m in at.metric]
     assert labels == ["sync", "threads ×2", "processes ×2"], labels
     verdict_notes = [c.value for c in at.caption if c.value.startswith("**")]
@@ -123,7 +123,7 @@ def test_cpu_page_default_is_the_cpu_bound_preset():
 
 
 def test_slider_change_changes_the_spec():
-    at = open_page("pages/cpu_bound.py", n="20", tasks="2", workers="2", rounds="6")
+    at = open_page("pages/cpu_bound.py", n="20", tasks="2", workers="2", rounds="7")
     at.button(key="cpu-run").click().run()
     before = run_ids(at)
     at.slider(key="n").set_value(19).run()
@@ -148,7 +148,7 @@ def test_oversized_run_is_refused_with_a_message_and_the_app_keeps_working():
 
 
 def test_local_cluster_page_runs_both_clusters_and_shows_the_map_pitfall():
-    at = open_page("pages/local_cluster.py", n="18", tasks="2", rounds="6", **{"t-workers": "1", "t-threads": "2",
+    at = open_page("pages/local_cluster.py", n="18", tasks="2", rounds="7", **{"t-workers": "1", "t-threads": "2",
                                                                               "p-workers": "2", "p-threads": "1"})
     at.button(key="cluster-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -162,18 +162,18 @@ def test_local_cluster_page_runs_both_clusters_and_shows_the_map_pitfall():
 
 
 def test_io_page_runs_and_labels_the_default_pool():
-    at = open_page("pages/io_bound.py", sleep="0.02", tasks="4", workers="4", rounds="6")
+    at = open_page("pages/io_bound.py", sleep="0.02", tasks="4", workers="4", rounds="7")
     at.button(key="io-run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     engines = list(dict.fromkeys(at.dataframe[0].value["engine"]))
     assert any("Dask's default" in e for e in engines) and "threads ×4" in engines
     # Waiting releases the GIL: four threads overlap four sleeps, a decided and physical verdict.
     notes = [c.value for c in at.caption if c.value.startswith("**")]
-    assert len(notes) == 2 and all(n.startswith("**faster**") for n in notes), notes
+    assert len(notes) == 2 and all(n.startswith("**faster") for n in notes), notes
 
 
 def test_numpy_page_runs_a_kernel_and_the_transfer_comparison():
-    at = open_page("pages/numpy_gil.py", **{"np-tasks": "2", "rounds": "6", "mb": "1", "tr-tasks": "2"})
+    at = open_page("pages/numpy_gil.py", **{"np-tasks": "2", "rounds": "7", "mb": "1", "tr-tasks": "2"})
     kernel = next(w for w in at.get("button_group") if w.key == "kernel")
     kernel.set_value("numpy-small").run()
     at.slider(key="size-numpy-small").set_value(1).run()
@@ -186,7 +186,7 @@ def test_numpy_page_runs_a_kernel_and_the_transfer_comparison():
 
 
 def test_takeaways_show_the_users_own_run():
-    at = open_page("pages/io_bound.py", sleep="0.02", tasks="2", workers="2", rounds="6")
+    at = open_page("pages/io_bound.py", sleep="0.02", tasks="2", workers="2", rounds="7")
     at.button(key="io-run").click().run()
     at.switch_page("pages/takeaways.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -66,7 +66,7 @@ def test_beyond_dask_offers_every_engine_with_its_code():
 
 def test_beyond_dask_runs_its_engines_with_verdicts_beside_their_code():
     at = open_page("pages/beyond_dask.py", **{"bd-kernel": "sleep", "bd-size-sleep": "0.05", "bd-tasks": "4",
-                                              "bd-threads": "4", "rounds": "6"})
+                                              "bd-threads": "4", "rounds": "7"})
     assert "time.sleep" in "\n".join(c.value for c in at.code)
     at.button(key="beyond-sleep-run").click()
     at.run()
@@ -117,7 +117,7 @@ def test_your_function_is_off_on_a_shared_server(monkeypatch):
 
 def test_your_function_measures_a_function_in_local_mode_with_the_advice_first(monkeypatch, user_module):
     monkeypatch.setenv("GIL_LAB_ALLOW_USER_FUNCTIONS", "true")
-    at = open_page("pages/your_function.py", **{"uf-tasks": "4", "uf-threads": "4", "rounds": "6"})
+    at = open_page("pages/your_function.py", **{"uf-tasks": "4", "uf-threads": "4", "rounds": "7"})
     assert not any("Off on this server" in i.value for i in at.info)
     at.text_input(key="uf-function").input(f"{user_module}:nap")
     at.text_input(key="uf-args").input("[0.05]")

@@ -19,7 +19,7 @@ from core.engines import close_all_clusters
 from core.serve.slot import RUN_SLOT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-TINY_CPU = {"n": "18", "tasks": "2", "workers": "2", "rounds": "6", "engines": "threads"}
+TINY_CPU = {"n": "18", "tasks": "2", "workers": "2", "rounds": "7", "engines": "threads"}
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +91,7 @@ def test_an_unreachable_external_cluster_gives_a_clear_error(monkeypatch):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    at = open_page("pages/local_cluster.py", n="15", tasks="1", rounds="6", **{"p-workers": "1", "t-threads": "1"})
+    at = open_page("pages/local_cluster.py", n="15", tasks="1", rounds="7", **{"p-workers": "1", "t-threads": "1"})
     [field] = [t for t in at.text_input if t.key == "external-address"]
     field.set_value(f"tcp://127.0.0.1:{port}").run()
     t0 = time.perf_counter()

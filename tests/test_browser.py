@@ -248,7 +248,7 @@ def test_page_renders(app, path):
 
 
 def test_cpu_bound_run(app):
-    app.open("cpu_bound?n=20&tasks=2&workers=2&rounds=6")
+    app.open("cpu_bound?n=20&tasks=2&workers=2&rounds=7")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
@@ -276,21 +276,21 @@ def test_rounds_arrive_live_and_the_verdicts_are_shown(app):
 
 
 def test_io_bound_run(app):
-    app.open("io_bound?sleep=0.1&tasks=2&workers=2&rounds=6")
+    app.open("io_bound?sleep=0.1&tasks=2&workers=2&rounds=7")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_local_cluster_run(app):
-    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=6")
+    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=7")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()
 
 
 def test_local_cluster_map_pitfall(app):
-    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=6")
+    app.open("local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=7")
     app.page.get_by_role("button", name="Count the tasks client.map really runs").click()
     app.page.get_by_text("1 task run", exact=True).wait_for(timeout=RUN_MS)
     app.wait_script_done()
@@ -298,7 +298,7 @@ def test_local_cluster_map_pitfall(app):
 
 
 def test_numpy_kernel_run(app):
-    app.open("numpy_gil?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&rounds=6")
+    app.open("numpy_gil?kernel=numpy-sort&size-numpy-sort=1&np-tasks=2&np-workers=2&rounds=7")
     app.run_experiment(nth=0)  # the kernel's button; the second one is the data-transfer section's
     app.assert_chart_drawn()
     app.assert_clean()

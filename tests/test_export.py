@@ -329,7 +329,7 @@ def app_page() -> Iterator[object]:
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
     at.run()
     at.switch_page("pages/io_bound.py")
-    at.query_params.update(sleep="0.01", tasks="2", workers="2", rounds="6")
+    at.query_params.update(sleep="0.01", tasks="2", workers="2", rounds="7")
     at.run()
     yield at
     st.cache_resource.clear()  # closes the app's cached clusters and pools (on_release)

@@ -226,7 +226,7 @@ def test_the_app_runs_your_cluster_beside_the_local_ones_and_describes_it(cluste
         at = AppTest.from_file(str(hosts.REPO / "streamlit_app.py"), default_timeout=180)
         at.run()
         at.switch_page("pages/local_cluster.py")
-        for key, value in {"n": "15", "tasks": "2", "rounds": "6", "p-workers": "1", "t-threads": "1"}.items():
+        for key, value in {"n": "15", "tasks": "2", "rounds": "7", "p-workers": "1", "t-threads": "1"}.items():
             at.query_params[key] = value
         at.run()
         [field] = [t for t in at.text_input if t.key == "external-address"]

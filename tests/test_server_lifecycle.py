@@ -42,7 +42,7 @@ PAGE_MS = 60_000
 RUN_MS = 120_000
 EXIT_GRACE_S = 15
 # Small settings: a 2-worker processes=True cluster (plus a 1×2 processes=False one, in-process).
-CLUSTER_PAGE = "local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=6"
+CLUSTER_PAGE = "local_cluster?n=18&tasks=2&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=7"
 # Same clusters, several seconds of fib per engine: SIGTERM lands while the processes=True workers compute.
 LONG_RUN_PAGE = "local_cluster?n=27&tasks=16&t-workers=1&t-threads=2&p-workers=2&p-threads=1&rounds=10"
 
