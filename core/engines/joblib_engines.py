@@ -17,6 +17,9 @@ short. With ``n_jobs=1`` joblib runs the tasks in the calling thread (no pool at
 its users.
 
 joblib is imported when an engine starts, not when this module is: ``python -m core --help`` stays fast.
+loky's workers never re-run the parent's main module (its own start method leaves it out), and the
+barrier they run first lives in the light :mod:`core.workers`: a worker imports joblib, loky and
+:mod:`core.workloads`, what a user's ``Parallel`` worker imports.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
-from core.engines.lifeline import ready_barrier
 from core.measure.spec import ExperimentSpec
+from core.workers import ready_barrier
 
 _POOL_START_TIMEOUT_S = 60
 
@@ -177,7 +180,7 @@ class JoblibLokyEngine(_JoblibEngine):
         """Return once every loky worker has started and imported what the tasks need.
 
         loky takes no initializer through ``Parallel``, so a barrier stands in for the ready queue of the
-        other pools (:func:`core.engines.lifeline.ready_barrier`): one task per worker, each returning
+        other pools (:func:`core.workers.ready_barrier`): one task per worker, each returning
         only when all of them run. It shares the executor the measured ``Parallel`` uses (same shape).
         """
         from joblib import Parallel, delayed
