@@ -1,12 +1,12 @@
 """A worker process the lab starts imports what a user's worker would, and no more (issue 20, part 4).
 
 Every process pool the lab starts (Dask's ``processes`` with and without a reused pool, ``futures-processes``,
-``multiprocessing``, ``joblib-loky``) and the trial of your function run, for real, a task that reports the
-child's ``sys.modules`` and its ``__main__``. Each child used to import ``core.engines`` (and through it
-``distributed``: 1.0–1.4 s per worker) for its initializer, and to re-run the parent's main script: under
-Streamlit that is the app's script, ``import streamlit``. The parent here stands in for the app's server
-the way Streamlit does it: ``sys.modules["__main__"]`` is a bare module whose ``__file__`` is
-``streamlit_app.py``.
+``multiprocessing``, ``joblib-loky``, a ``LocalCluster(processes=True)``) and the trial of your function
+run, for real, a task that reports the child's ``sys.modules`` and its ``__main__``. Each pool's child
+used to import ``core.engines`` (and through it ``distributed``: 1.0–1.4 s per worker) for its
+initializer, and every child re-ran the parent's main script: under Streamlit that is the app's script,
+``import streamlit``. The parent here stands in for the app's server the way Streamlit does it:
+``sys.modules["__main__"]`` is a bare module whose ``__file__`` is ``streamlit_app.py``.
 """
 
 from __future__ import annotations
@@ -114,3 +114,15 @@ def test_the_main_module_is_hidden_only_inside_the_block_and_restored_once() -> 
     done.set()
     thread.join(10)
     assert (main.__dict__.get("__spec__"), main.__dict__.get("__file__", "missing")) == before
+
+
+def test_a_local_cluster_worker_does_not_rerun_the_parents_main(probe: str, streamlit_main: str) -> None:
+    # distributed's own workers import distributed and NumPy (a user's too) and the lab's heartbeat plugin
+    # (core.engines.quiet, so the core.engines package); not the app's script, nor pandas or the charts.
+    spec = ExperimentSpec(workload="function", function=probe, size=0, tasks=2, scheduler="cluster-processes",
+                          workers=2, repeats=1, warmup=0)
+    with ClusterRegistry() as registry:
+        result = run_experiment(spec, clusters=registry)
+    for found, main_file in result.values:
+        assert set(found) <= {"distributed", "numpy", "core.engines", "core.measure"}, found
+        assert main_file != streamlit_main, f"a LocalCluster worker re-ran the parent's main {main_file}"
