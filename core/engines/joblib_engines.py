@@ -7,8 +7,8 @@
   them; without, every compute starts a fresh one and shuts it down afterwards, both outside the
   compute's stopwatch. A ``reuse_pool`` run given a registry (the app's, the CLI's) keeps the executor
   warm there, as the other process pools are kept, so a comparison does not pay loky's start (about
-  0.8 s on two cores) on every click; the registry shuts it down when it closes. Without a registry it
-  is shut down when the run ends: no loky worker outlives a bare run.
+  0.4 s for four workers on two cores) on every click; the registry shuts it down when it closes.
+  Without a registry it is shut down when the run ends: no loky worker outlives a bare run.
 * ``joblib-threads``: ``backend="threading"``, a thread pool in this process (one GIL).
 
 ``chunksize`` is joblib's ``batch_size``. A ``Parallel`` call blocks its caller with no cancellation

@@ -158,10 +158,11 @@ def close_all_pools() -> None:
 class WarmPool:
     """A process pool kept warm between runs: one per shape in a registry (the app caches them).
 
-    A reused pool pays its start-up (about a second for four workers on two cores) once, not on every
-    click. The holder starts lazily with ``start()``, replaces a pool that ``healthy(pool)`` says is
-    broken or that an engine :meth:`discard`-ed after a failed compute, and is closed by its registry
-    (``stop(pool)``) once the last run using it has ended. Any pool works: Dask's spawn pool (the
+    A reused pool pays its start-up (about 0.35 s for four workers on two cores; a second before its
+    workers stopped importing ``core.engines``, see :mod:`core.workers`) once, not on every click. The
+    holder starts lazily with ``start()``, replaces a pool that ``healthy(pool)`` says is broken or that
+    an engine :meth:`discard`-ed after a failed compute, and is closed by its registry (``stop(pool)``)
+    once the last run using it has ended. Any pool works: Dask's spawn pool (the
     default, :func:`start_pool`), a ``ProcessPoolExecutor``, a ``multiprocessing.Pool``, joblib's loky.
     """
 
