@@ -25,12 +25,8 @@ A run of your function is bounded like any run: the budget from its trial, and a
 
 from __future__ import annotations
 
-import importlib
-import json
 import multiprocessing
 import os
-import pickle
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -38,6 +34,7 @@ from typing import Any
 
 from core.engines.base import EngineError, RunTimeout
 from core.measure.spec import PROCESS_SCHEDULERS, ExperimentSpec, canonical_json, check_function_path, describe_call
+from core.workers import main_not_reimported, trial
 
 PROBE_TIMEOUT_S = 20.0
 _RETRY_UNKNOWN_S = 30.0  # a trial whose module file is unknown (it failed to import) is tried again after this
@@ -106,67 +103,8 @@ class Probe:
 # --- the child -------------------------------------------------------------------------------------------
 
 
-def _root_of(module_name: str) -> tuple[str | None, str | None]:
-    """(the sys.path directory the top-level package was found in, the module's file)."""
-    top = sys.modules.get(module_name.split(".")[0])
-    module = sys.modules.get(module_name)
-    path = getattr(module, "__file__", None)
-    top_file = getattr(top, "__file__", None)
-    if not top_file:
-        return None, path
-    top_dir = os.path.dirname(os.path.abspath(top_file))
-    root = os.path.dirname(top_dir) if os.path.basename(top_file).startswith("__init__.") else top_dir
-    return root, path
-
-
-def _trial(conn: Any, path: str, args_json: str, kwargs_json: str) -> None:
-    """In the child: import, look up, call, time and pickle; send one dict back (never raise)."""
-    sys.stdout = sys.stderr  # what the function prints must not mix with the CLI's JSON on stdout
-    module_name, _, name = path.partition(":")
-    out: dict[str, Any] = {}
-    try:
-        t0 = time.perf_counter()
-        try:
-            module = importlib.import_module(module_name)
-        except BaseException as exc:  # SyntaxError, SystemExit in the module: all bad input
-            conn.send({"error": "import", "type": type(exc).__name__, "message": str(exc)})
-            return
-        out["import_s"] = time.perf_counter() - t0
-        out["root"], out["module_file"] = _root_of(module_name)
-        target: Any = module
-        for part in name.split("."):
-            if not hasattr(target, part):
-                owner = getattr(target, "__name__", type(target).__name__)
-                conn.send({"error": "missing", "type": "AttributeError",
-                           "message": f"{owner} has no attribute {part!r}"})
-                return
-            target = getattr(target, part)
-        if not callable(target):
-            conn.send({"error": "not-callable", "type": type(target).__name__, "message": ""})
-            return
-        args, kwargs = json.loads(args_json), json.loads(kwargs_json)
-        t0, c0 = time.perf_counter(), time.thread_time()
-        try:
-            value = target(*args, **kwargs)
-        except BaseException as exc:
-            conn.send({"error": "raised", "type": type(exc).__name__, "message": str(exc)})
-            return
-        out["seconds"], out["cpu_s"] = time.perf_counter() - t0, time.thread_time() - c0
-        out["value_type"] = type(value).__name__
-        try:
-            out["value_repr"] = repr(value)[:200]
-        except Exception as exc:
-            out["value_repr"] = f"<{type(value).__name__}: repr failed with {type(exc).__name__}>"
-        try:
-            out["pickled_bytes"], out["picklable"], out["pickle_error"] = len(pickle.dumps(value)), True, ""
-        except Exception as exc:
-            out["pickled_bytes"], out["picklable"] = 0, False
-            out["pickle_error"] = f"{type(exc).__name__}: {exc}"
-        conn.send(out)
-    except BaseException as exc:  # e.g. a result the pipe cannot take: report, never a traceback
-        conn.send({"error": "raised", "type": type(exc).__name__, "message": str(exc)})
-    finally:
-        conn.close()
+# The trial's child runs core.workers.trial: a module that imports neither the engines nor Dask, so what the
+# trial times as your module's import is its import in a fresh interpreter.
 
 
 # --- the parent ------------------------------------------------------------------------------------------
@@ -205,9 +143,10 @@ def try_function(function: str, args: Any = "[]", kwargs: Any = "{}", timeout_s:
         raise FunctionInputError(str(exc)) from None
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    proc = context.Process(target=_trial, args=(send, function, args_json, kwargs_json), name="gil-lab-trial",
+    proc = context.Process(target=trial, args=(send, function, args_json, kwargs_json), name="gil-lab-trial",
                            daemon=True)
-    proc.start()
+    with main_not_reimported():  # the parent's main (Streamlit's script, pytest) is no part of your import
+        proc.start()
     send.close()
     try:
         if not receive.poll(timeout_s):

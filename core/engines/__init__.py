@@ -7,7 +7,9 @@
 - :mod:`core.engines.stdlib`: beyond Dask, Python's own pools: ``futures-threads``, ``futures-processes``
   (``concurrent.futures``) and ``multiprocessing`` (``multiprocessing.Pool``).
 - :mod:`core.engines.joblib_engines`: joblib's ``Parallel``, ``joblib-loky`` and ``joblib-threads``.
-- :mod:`core.engines.lifeline`: pool workers that die with their parent, and what pools send their workers.
+- :mod:`core.workers` (outside this package, so a worker does not import it): what the pools send their
+  workers, and how they start them without re-running the parent's main. (:mod:`core.engines.lifeline`
+  re-exports its old names.)
 
 To add an engine family: a module with an :class:`Engine` class, its names in
 :data:`core.measure.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
@@ -19,7 +21,8 @@ from typing import Any
 
 # dask.compute imports distributed on its first call (to look for a default Client): ~0.25 s that
 # would otherwise land inside the first measured compute of a process. Importing it here moves that
-# one-time cost out of every measurement.
+# one-time cost out of every measurement. It is also why nothing a spawned worker imports may live in
+# this package: the worker would pay this import (and every engine's) too, see core.workers.
 import distributed  # noqa: F401
 
 from core.engines.base import Engine, EngineError, Progress, RunCancelled, RunTimeout, Watch, WorkerLost

@@ -26,6 +26,7 @@ from dask.typing import no_default
 
 from core.engines.base import Compute, EngineError, Watch, Work, WorkerLost, as_delayed
 from core.measure.spec import ExperimentSpec
+from core.workers import main_not_reimported
 
 _CLUSTER_CONNECT_TIMEOUT_S = 15
 # How a distributed run is watched and stopped (see DistributedEngine). A slice is the longest a stop
@@ -233,15 +234,19 @@ class LocalClusterHandle:
         # processes=False uses the in-process transport, which takes no host; everything else binds
         # to loopback only.
         listen = {"host": "127.0.0.1"} if self.processes else {}
-        self.cluster = LocalCluster(
-            processes=self.processes,
-            n_workers=self.n_workers,
-            threads_per_worker=self.threads_per_worker,
-            dashboard_address="127.0.0.1:0",
-            worker_dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-            **listen,
-        )
+        # Its nannies spawn the worker processes while the constructor waits for them: without the parent's
+        # main, or each worker of the app's server re-runs streamlit_app.py (import streamlit), see core.workers.
+        # (A worker a nanny restarts later re-imports it: slower, still correct.)
+        with main_not_reimported() if self.processes else nullcontext():
+            self.cluster = LocalCluster(
+                processes=self.processes,
+                n_workers=self.n_workers,
+                threads_per_worker=self.threads_per_worker,
+                dashboard_address="127.0.0.1:0",
+                worker_dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR,
+                **listen,
+            )
         self.client = Client(self.cluster, set_as_default=False)
         from core.engines.quiet import HeartbeatGuard
 

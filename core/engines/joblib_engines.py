@@ -7,8 +7,8 @@
   them; without, every compute starts a fresh one and shuts it down afterwards, both outside the
   compute's stopwatch. A ``reuse_pool`` run given a registry (the app's, the CLI's) keeps the executor
   warm there, as the other process pools are kept, so a comparison does not pay loky's start (about
-  0.8 s on two cores) on every click; the registry shuts it down when it closes. Without a registry it
-  is shut down when the run ends: no loky worker outlives a bare run.
+  0.4 s for four workers on two cores) on every click; the registry shuts it down when it closes.
+  Without a registry it is shut down when the run ends: no loky worker outlives a bare run.
 * ``joblib-threads``: ``backend="threading"``, a thread pool in this process (one GIL).
 
 ``chunksize`` is joblib's ``batch_size``. A ``Parallel`` call blocks its caller with no cancellation
@@ -17,6 +17,9 @@ short. With ``n_jobs=1`` joblib runs the tasks in the calling thread (no pool at
 its users.
 
 joblib is imported when an engine starts, not when this module is: ``python -m core --help`` stays fast.
+loky's workers never re-run the parent's main module (its own start method leaves it out), and the
+barrier they run first lives in the light :mod:`core.workers`: a worker imports joblib, loky and
+:mod:`core.workloads`, what a user's ``Parallel`` worker imports.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
-from core.engines.lifeline import ready_barrier
 from core.measure.spec import ExperimentSpec
+from core.workers import ready_barrier
 
 _POOL_START_TIMEOUT_S = 60
 
@@ -177,7 +180,7 @@ class JoblibLokyEngine(_JoblibEngine):
         """Return once every loky worker has started and imported what the tasks need.
 
         loky takes no initializer through ``Parallel``, so a barrier stands in for the ready queue of the
-        other pools (:func:`core.engines.lifeline.ready_barrier`): one task per worker, each returning
+        other pools (:func:`core.workers.ready_barrier`): one task per worker, each returning
         only when all of them run. It shares the executor the measured ``Parallel`` uses (same shape).
         """
         from joblib import Parallel, delayed

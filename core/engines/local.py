@@ -21,8 +21,8 @@ from typing import Any
 import dask
 
 from core.engines.base import Compute, EngineError, Work, as_delayed, pool_info
-from core.engines.lifeline import init_pool_worker
 from core.measure.spec import ExperimentSpec
+from core.workers import init_pool_worker, main_not_reimported
 
 _POOL_START_TIMEOUT_S = 60
 
@@ -88,6 +88,11 @@ def start_pool(workers: int, workload: str) -> ProcessPoolExecutor:
     worker's initializer (Dask's own worker set-up, then the imports the tasks need) reports when it is
     ready. Waiting for every report is the only reliable way to know the pool has started: warm-up
     calls alone may all be served by the first process up while the others still import.
+
+    A worker imports what a user's worker imports and no more: Dask's worker set-up, :mod:`core.workers`
+    and :mod:`core.workloads` (standard library), NumPy for NumPy workloads, and not the parent's main
+    module (:func:`core.workers.main_not_reimported`): the pool's start-up is what the same pool costs in
+    a user's script (``bench/startup.py``).
     """
     from dask.multiprocessing import get_context
 
@@ -96,10 +101,13 @@ def start_pool(workers: int, workload: str) -> ProcessPoolExecutor:
         os.environ["PYTHONHASHSEED"] = "6640"
     context = get_context()
     ready = context.Queue()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_pool_worker,
-                               initargs=(ready, workload))
-    for _ in range(workers):
-        pool.submit(os.getpid)
+    # The executor launches a worker on a submit that finds none idle, in this thread: one no-op per
+    # worker launches them all, here, inside the block.
+    with main_not_reimported():
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_pool_worker,
+                                   initargs=(ready, workload))
+        for _ in range(workers):
+            pool.submit(os.getpid)
     await_ready(ready, workers, "process pool", abort=lambda: pool.shutdown(wait=False, cancel_futures=True),
                 failed=lambda: bool(getattr(pool, "_broken", False)))
     return pool
@@ -150,10 +158,11 @@ def close_all_pools() -> None:
 class WarmPool:
     """A process pool kept warm between runs: one per shape in a registry (the app caches them).
 
-    A reused pool pays its start-up (about a second for four workers on two cores) once, not on every
-    click. The holder starts lazily with ``start()``, replaces a pool that ``healthy(pool)`` says is
-    broken or that an engine :meth:`discard`-ed after a failed compute, and is closed by its registry
-    (``stop(pool)``) once the last run using it has ended. Any pool works: Dask's spawn pool (the
+    A reused pool pays its start-up (about 0.35 s for four workers on two cores; a second before its
+    workers stopped importing ``core.engines``, see :mod:`core.workers`) once, not on every click. The
+    holder starts lazily with ``start()``, replaces a pool that ``healthy(pool)`` says is broken or that
+    an engine :meth:`discard`-ed after a failed compute, and is closed by its registry (``stop(pool)``)
+    once the last run using it has ended. Any pool works: Dask's spawn pool (the
     default, :func:`start_pool`), a ``ProcessPoolExecutor``, a ``multiprocessing.Pool``, joblib's loky.
     """
 

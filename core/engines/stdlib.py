@@ -14,7 +14,9 @@ the app's server), started exactly as the ``processes`` engine starts its pool: 
 imports what the tasks need and reports ready, and the pool counts as started only when all have
 (:func:`core.engines.local.await_ready`). With ``reuse_pool`` one pool serves every repeat and its start-up
 is reported once, apart; without, each compute starts and stops its own pool, outside the compute's
-stopwatch (its start-up and teardown columns). Unlike Dask's local schedulers, these pools are waited for
+stopwatch (its start-up and teardown columns). A worker imports only the standard library, :mod:`core.workers`,
+:mod:`core.workloads` and the workload's own imports, never the parent's main module, so a pool starts as fast
+as a user's own (:mod:`core.workers`). Unlike Dask's local schedulers, these pools are waited for
 in slices, so a stop request or a deadline is noticed mid-compute: a process pool's workers are then
 killed (nothing of the run is left running); a thread cannot be stopped, so its running tasks are waited for.
 """
@@ -30,9 +32,9 @@ from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
-from core.engines.lifeline import init_plain_worker, run_calls
 from core.engines.local import ThreadsEngine, await_ready
 from core.measure.spec import ExperimentSpec
+from core.workers import init_plain_worker, main_not_reimported, run_calls
 
 # The longest a stop request, a deadline or a dead worker goes unnoticed while a compute runs; waiting
 # in slices adds nothing measurable (each wait returns the moment the results are in).
@@ -187,11 +189,13 @@ class FuturesProcessesEngine(_ProcessPoolBase):
     def _start(self) -> ProcessPoolExecutor:
         context = spawn_context()
         ready = context.Queue()
-        pool = ProcessPoolExecutor(self.spec.workers, mp_context=context, initializer=init_plain_worker,
-                                   initargs=(ready, self.spec.workload))
-        # The executor starts its workers as work arrives: one no-op each makes it start all of them now.
-        for _ in range(self.spec.workers):
-            pool.submit(int)
+        # The executor starts its workers as work arrives: one no-op each makes it start all of them now,
+        # in this thread, without re-running the parent's main (core.workers.main_not_reimported).
+        with main_not_reimported():
+            pool = ProcessPoolExecutor(self.spec.workers, mp_context=context, initializer=init_plain_worker,
+                                       initargs=(ready, self.spec.workload))
+            for _ in range(self.spec.workers):
+                pool.submit(int)
         await_ready(ready, self.spec.workers, self.what, abort=lambda: self._kill(pool),
                     failed=lambda: bool(getattr(pool, "_broken", False)))
         return pool
@@ -235,8 +239,10 @@ class MultiprocessingEngine(_ProcessPoolBase):
     def _start(self) -> Any:
         context = spawn_context()
         ready = context.Queue()
-        # Pool starts every worker at once; each reports ready from its initializer.
-        pool = context.Pool(self.spec.workers, initializer=init_plain_worker, initargs=(ready, self.spec.workload))
+        # Pool starts every worker at once, in its constructor; each reports ready from its initializer.
+        with main_not_reimported():
+            pool = context.Pool(self.spec.workers, initializer=init_plain_worker,
+                                initargs=(ready, self.spec.workload))
         started = self._pids(pool)  # Pool replaces a worker that dies: a new pid means one did
         await_ready(ready, self.spec.workers, self.what, abort=lambda: self._kill(pool),
                     failed=lambda: self._pids(pool) != started)
