@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -74,6 +75,28 @@ def payload(megabytes):
 
 def boom(x):
     return 1 / x
+
+
+def c_holds(n):
+    """C code that holds the GIL: sorting Python ints compares Python objects (~40 ms for 200,000)."""
+    import random
+
+    data = list(range(n))
+    random.Random(n).shuffle(data)
+    return len(sorted(data))
+
+
+_BUFFER = b"gil-lab" * 5_000_000  # 35 MB, made once per process (when a worker imports this module)
+
+
+def c_releases(rounds):
+    """C code that releases the GIL: hashlib hashes a large buffer without it (~35 ms a round here)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for _ in range(rounds):
+        digest.update(_BUFFER)
+    return digest.hexdigest()
 
 
 def fails_in_pool_workers():
@@ -324,6 +347,25 @@ def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
     assert advice.thread_cpu_share < 0.75  # the threads took turns
     # ... and their tasks, one at a time, took no less than sync's tasks back to back.
     assert not _overlapped(advised.result, "futures-threads ×4")
+
+
+@pytest.mark.parametrize(("function", "args", "use", "words"), [
+    ("c_holds", "[200000]", "processes", "Use processes: it holds the GIL"),
+    ("c_releases", "[1]", "threads", "Threads help: it releases the GIL"),
+], ids=["C code that holds the GIL", "C code that releases it"])
+def test_advice_is_decided_for_c_code_that_holds_or_releases_the_gil(fn, function, args, use, words):
+    """Functions of 10-50 ms a call implemented in C get decided advice from the page's default engines, as
+    pure-Python ones do: the one-sided claims answer "does it help?" without waiting for a whole interval."""
+    needs_two_cores()
+    from core.kinds.compare import FUNCTION_ENGINES, parse_arms
+
+    arms = tuple(replace(a, reuse_pool=a.engine == "futures-processes") for a in parse_arms(FUNCTION_ENGINES))
+    spec = CompareSpec(workload="function", function=fn(function), function_args=args, tasks=4, arms=arms)
+    with ClusterRegistry() as registry:
+        advised = physics(lambda: Advised(measure(KIND, spec, RunContext(clusters=registry))),
+                          lambda a: a.advice.use == use, busy_cores=0.5,
+                          what=f"advice {use!r} for {function}")
+    assert advised.advice.text.startswith(words), advised
 
 
 def test_advice_for_a_function_too_small_to_share_is_to_keep_it_serial(fn):
