@@ -323,8 +323,29 @@ def wait_for_workers(address: str, n: int, processes: list[Process]) -> dict[str
         raise RuntimeError(f"{n} worker(s) did not join {address}: {exc}\n{logs}") from exc
 
 
-def stop_all(processes: list[Process]) -> list[psutil.Process]:
-    """Stop workers before schedulers (the order a user would), return every straggler."""
+def stop_heartbeats(address: str) -> None:
+    """Before a cluster is stopped: every worker stops heartbeating, with none left in flight (best effort).
+
+    A worker that closes (SIGTERM) while a heartbeat is in flight logs a traceback from its own process
+    (dask/distributed#7192). The function is the exported code's (:data:`core.engines.code.STOP_HEARTBEATS`),
+    defined in a namespace no worker can import, so cloudpickle sends it by value: these workers import
+    nothing of the lab.
+    """
+    from core.engines.code import STOP_HEARTBEATS
+
+    namespace: dict[str, Any] = {"__name__": "gil_lab_test_stop_heartbeats"}
+    exec(STOP_HEARTBEATS, namespace)
+    with contextlib.suppress(Exception), client(address, timeout=10) as c:  # a scheduler already gone: nothing to do
+        c.run(namespace["stop_heartbeats"])
+
+
+def stop_all(processes: list[Process], address: str | None = None) -> list[psutil.Process]:
+    """Stop workers before schedulers (the order a user would), return every straggler.
+
+    With the scheduler's ``address``, the workers' heartbeats are stopped first (:func:`stop_heartbeats`).
+    """
+    if address is not None:
+        stop_heartbeats(address)
     stragglers: list[psutil.Process] = []
     for proc in reversed(processes):
         stragglers += proc.stop()

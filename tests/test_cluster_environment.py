@@ -40,7 +40,7 @@ class Started:
     network: hosts.Network | hosts.Loopback
 
     def close(self) -> None:
-        stragglers = hosts.stop_all(self.processes)
+        stragglers = hosts.stop_all(self.processes, self.address)
         self.network.close()
         assert not stragglers, f"processes outlived their cluster: {stragglers}"
         assert not self.network.leftovers(), self.network.leftovers()

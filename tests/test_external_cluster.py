@@ -82,9 +82,13 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         hosts.wait_for_workers(address, N_WORKERS, [scheduler, *made.workers])
         yield made
     finally:
-        stragglers = hosts.stop_all([made.scheduler, *made.workers]) if made is not None else []
+        stragglers = hosts.stop_all([made.scheduler, *made.workers], made.address) if made is not None else []
         network.close()
     assert not stragglers, f"processes outlived the cluster they belonged to: {stragglers}"
+    from core.engines.quiet import HEARTBEAT_FAILURE
+
+    logs = {w.log.name: w.tail(200_000) for w in made.workers} if made is not None else {}
+    assert not [name for name, log in logs.items() if HEARTBEAT_FAILURE in log], "a worker logged the heartbeat race"
     assert not network.leftovers(), f"namespaces or links left behind: {network.leftovers()}"
 
 

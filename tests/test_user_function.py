@@ -359,7 +359,7 @@ def test_advice_is_decided_for_c_code_that_holds_or_releases_the_gil(fn, functio
     needs_two_cores()
     from core.kinds.compare import FUNCTION_ENGINES, parse_arms
 
-    arms = tuple(replace(a, reuse_pool=a.engine == "futures-processes") for a in parse_arms(FUNCTION_ENGINES))
+    arms = tuple(replace(a, reuse_pool=a.engine == "futures-processes", label="") for a in parse_arms(FUNCTION_ENGINES))
     spec = CompareSpec(workload="function", function=fn(function), function_args=args, tasks=4, arms=arms)
     with ClusterRegistry() as registry:
         advised = physics(lambda: Advised(measure(KIND, spec, RunContext(clusters=registry))),

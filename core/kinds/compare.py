@@ -60,8 +60,8 @@ from core.measure.stats import (
     BUSY_BUDGET_FACTOR,
     CONFIDENCE,
     DEFAULT_BAND,
+    FEWEST_AUTO_ROUNDS,
     MAX_ROUNDS,
-    MIN_ROUNDS,
     SETTLED,
     Interval,
     VerdictName,
@@ -881,7 +881,7 @@ def cost(spec: CompareSpec) -> Cost:
         if exp.scheduler in UNCANCELLABLE_SCHEDULERS:
             longest = max(longest, est.per_repeat_s)
     memory = workers + arrays
-    fewest = MIN_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
+    fewest = FEWEST_AUTO_ROUNDS if spec.rounds == "auto" else int(spec.rounds)
     seconds = setup + (1 + fewest) * per_round
     most = max(seconds, setup + min(spec.budget_s * BUSY_BUDGET_FACTOR, (1 + MAX_ROUNDS) * per_round)) \
         if spec.rounds == "auto" else None

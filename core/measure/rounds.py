@@ -10,7 +10,8 @@ last. Each arm's run in a round is one repeat of its :class:`~core.measure.run.A
 the one run path; between runs (never inside a stopwatch) :mod:`core.measure.noise` reads how much
 CPU other programs took.
 
-Rounds are fixed (``rounds=N``) or adaptive (``"auto"``): after :data:`MIN_ROUNDS` rounds, a round is
+Rounds are fixed (``rounds=N``) or adaptive (``"auto"``): after
+:data:`~core.measure.stats.FEWEST_AUTO_ROUNDS` rounds (the fewest with which a claim can be made), a round is
 added while some arm is still unsettled and the next round still fits in ``budget_s``.
 
 **Settled arms leave.** With ``settled``, adaptive rounds ask at every look which arms are decided
@@ -35,7 +36,7 @@ from core.measure import noise
 from core.measure.results import ExperimentResult
 from core.measure.run import ArmSession
 from core.measure.spec import ExperimentSpec
-from core.measure.stats import BUSY_BUDGET_FACTOR, MAX_ROUNDS, MIN_ROUNDS
+from core.measure.stats import BUSY_BUDGET_FACTOR, FEWEST_AUTO_ROUNDS, MAX_ROUNDS
 
 Rounds = int | Literal["auto"]
 StopReason = Literal["rounds", "decided", "budget", "max-rounds"]
@@ -140,8 +141,8 @@ def run_rounds(
     budget_s : float, optional
         Adaptive rounds only: no round is started that would end more than this many seconds after the
         warm-up round began (the engines' one-time start-up is not counted: a LocalCluster is started
-        once and reused); on a busy machine, :data:`BUSY_BUDGET_FACTOR` times that. :data:`MIN_ROUNDS`
-        rounds always run.
+        once and reused); on a busy machine, :data:`BUSY_BUDGET_FACTOR` times that.
+        :data:`~core.measure.stats.FEWEST_AUTO_ROUNDS` rounds always run.
     settled : callable, optional
         Adaptive rounds only: at the rounds in :data:`LOOKS`, the indices of arms (never 0, the baseline) whose
         verdict is settled; they stop running (:attr:`RoundsState.retired`). The rounds stop as decided
@@ -184,7 +185,7 @@ def run_rounds(
             if rounds != "auto" and r >= rounds:
                 state.stop = "rounds"
                 break
-            if rounds == "auto" and r >= MIN_ROUNDS:
+            if rounds == "auto" and r >= FEWEST_AUTO_ROUNDS:
                 if r in LOOKS and settled is not None:
                     for k in settled(state):
                         if 0 < k < len(sessions):

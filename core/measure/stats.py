@@ -86,6 +86,9 @@ MIN_ROUNDS = 6
 MARGIN = 1.05
 CLAIM_ALPHA = 1 / 128
 CLAIM_FIRST = 7
+# Adaptive rounds run at least this many: a comparison stopped by its budget before a claim can be made
+# would decide nothing for sure.
+FEWEST_AUTO_ROUNDS = max(MIN_ROUNDS, CLAIM_FIRST)
 CLAIM_DECAY = 1.0
 SPREAD = 2.0
 MAX_ROUNDS = 40
