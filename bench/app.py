@@ -169,7 +169,7 @@ FIRST_CLICK_AFTER_S = 10.0  # a learner's first click on a fresh server: the pag
 GOAL_FIRST_CLICK_S = 5.0
 GOAL_LATER_CLICK_S = 3.0
 GOAL_BROWSER_CORES = 0.05
-VERDICT_NOTE = re.compile(r"^\**(faster|same|slower|undecided|not-faster|not-slower)\b")
+VERDICT_NOTE = re.compile(r"^\**(faster|same|slower|undecided|no faster|no slower|about the same)\b")
 OTHERS = re.compile(r"other programs used ([0-9.]+) of (\d+) cores")
 
 

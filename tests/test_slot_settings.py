@@ -135,3 +135,61 @@ def test_settings_validate_when_built_directly():
         Settings(max_seconds=0)
     with pytest.raises(ValueError, match="mode"):
         Settings(mode="open")  # type: ignore[arg-type]
+
+
+def test_waiters_queue_first_come_first_served_and_know_their_place_and_wait():
+    """A class clicking at once: each waiter is told its place and the honest wait (the holder's time left plus
+    every run ahead of it), and the slot goes to them in the order they came."""
+    slot = RunSlot()
+    holder = _hold_in_thread(slot, 0.8, label="the running one", estimate_s=30.0)
+    order: list[str] = []
+    seen: dict[str, list[SlotStatus]] = {"first": [], "second": []}
+    lock = threading.Lock()
+
+    def wait(name: str, estimate: float) -> None:
+        with slot.hold(name, estimate, on_wait=seen[name].append, check_s=0.05):
+            with lock:
+                order.append(name)
+
+    first = threading.Thread(target=wait, args=("first", 20.0))
+    first.start()
+    deadline = time.monotonic() + 5
+    while not seen["first"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = threading.Thread(target=wait, args=("second", 10.0))
+    second.start()
+    for t in (holder, first, second):
+        t.join(10)
+    assert order == ["first", "second"]
+    assert seen["first"][0].place == 1 and 25 < seen["first"][0].wait_s <= 30
+    # The second one, when it joined, had the holder's 30 s (less what it had run) and the first one's 20 s ahead.
+    joined = seen["second"][0]
+    assert joined.place == 2 and 45 < joined.wait_s <= 50 and "number 2 in the queue" in joined.describe()
+
+
+def test_a_waiter_draws_rarely_and_checks_cheaply():
+    """Waiting costs (almost) nothing: ``on_wait`` (which draws a page) is called when the place changes and then only
+    every ``refresh_s``, while the cheap ``should_stop`` probe is asked every ``check_s``."""
+    slot = RunSlot()
+    holder = _hold_in_thread(slot, 1.0)
+    draws: list[SlotStatus] = []
+    checks = [0]
+
+    def probe() -> bool:
+        checks[0] += 1
+        return False
+
+    with slot.hold("me", on_wait=draws.append, should_stop=probe, check_s=0.05, refresh_s=30.0):
+        pass
+    holder.join()
+    assert len(draws) == 1, draws  # told once when it joined; nothing changed after
+    assert checks[0] >= 5
+
+
+def test_a_waiter_whose_session_went_away_gives_up_and_holds_nothing():
+    slot = RunSlot()
+    holder = _hold_in_thread(slot, 1.0)
+    with pytest.raises(SlotBusy, match="went away"), slot.hold("gone", should_stop=lambda: True, check_s=0.05):
+        pytest.fail("must not get the slot")
+    holder.join()
+    assert slot.status().waiting == 0
