@@ -147,9 +147,8 @@ def test_waiters_queue_first_come_first_served_and_know_their_place_and_wait():
     lock = threading.Lock()
 
     def wait(name: str, estimate: float) -> None:
-        with slot.hold(name, estimate, on_wait=seen[name].append, check_s=0.05):
-            with lock:
-                order.append(name)
+        with slot.hold(name, estimate, on_wait=seen[name].append, check_s=0.05), lock:
+            order.append(name)
 
     first = threading.Thread(target=wait, args=("first", 20.0))
     first.start()
