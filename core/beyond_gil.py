@@ -32,12 +32,14 @@ HOW_TO_GET = (
 # What each kind of arm costs and can pass, beside its verdict on the page.
 COSTS: dict[str, str] = {
     "threads": "start-up ~nothing; shares every object in place; **one GIL**: pure Python runs one thread at a time.",
-    "processes": "start-up a fresh interpreter per worker (spawn: 0.1-0.3 s each); arguments and results are"
-                 " pickled and copied; one GIL per process.",
-    "interpreters": "start-up one interpreter per worker in the same process (tens of ms: it imports its modules"
-                    " anew); only **shareable** objects cross (str, bytes, int, float, None, tuples of them; 3.14"
-                    " pickles the rest); one GIL per interpreter; C extensions must support subinterpreters"
-                    " (NumPy does not yet).",
+    "processes": "start-up a fresh interpreter per worker (spawn: ~35 ms each for a bare worker here, more with"
+                 " Dask imported), started in parallel; anything picklable crosses, pickled and copied; one GIL per"
+                 " process.",
+    "interpreters": "start-up one interpreter per worker in the same process (~10 ms each, plus importing its"
+                    " modules anew: ~33 ms for the lab's tasks; 4 took 0.17 s here, 4 bare spawn processes 0.15 s);"
+                    " only **shareable** objects cross (str, bytes, int, float, None, tuples of them; 3.14 pickles"
+                    " the rest); one GIL per interpreter; C extensions must support subinterpreters (NumPy does"
+                    " not yet).",
     "free-threaded": "start-up ~nothing; shares objects in place like threads, with no GIL: Python runs in"
                      " parallel, single-thread code is somewhat slower, and extensions must be built for it.",
 }

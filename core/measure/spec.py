@@ -182,7 +182,8 @@ class ExperimentSpec:
         Where the tasks run: Dask's ``sync``, ``threads``, ``processes``, ``cluster-threads``,
         ``cluster-processes``, ``external`` (an existing cluster at ``address``), or, beyond Dask,
         ``futures-threads`` / ``futures-processes`` (``concurrent.futures``), ``multiprocessing``
-        (``multiprocessing.Pool``), ``joblib-loky`` / ``joblib-threads`` (``joblib.Parallel``).
+        (``multiprocessing.Pool``), ``joblib-loky`` / ``joblib-threads`` (``joblib.Parallel``); beyond the
+        GIL, ``interpreters`` (subinterpreters, one GIL each: :mod:`core.engines.beyond_gil`).
     workers : int
         Threads or processes of the pool, workers for a LocalCluster.
         Ignored by ``sync`` (always one thread) and ``external`` (the cluster decides).
