@@ -54,7 +54,8 @@ class InterpretersEngine:
         try:
             self.pool = SubinterpreterPool(self.spec.workers)
         except SubinterpreterError as exc:
-            raise EngineError(f"subinterpreters could not start: {exc}") from None
+            raise EngineError(f"subinterpreters could not start: {exc}; run them on another interpreter of the"
+                              " machine, e.g. interpreters@3.13:2 (python -m core interpreters lists them)") from None
         return self.pool.startup_s
 
     @contextmanager

@@ -89,10 +89,12 @@ INTERPRETER_POOL = (
     "    if sys.version_info >= (3, 14):\n"
     "        from concurrent.futures import InterpreterPoolExecutor\n"
     "        return InterpreterPoolExecutor(n, initializer=exec, initargs=(path,))\n"
-    "    if sys.version_info < (3, 13):\n"
-    '        raise SystemExit(f"subinterpreters with their own GIL need Python 3.13+ (this is {sys.version[:6]})")\n'
-    "    import _interpreters, json, threading\n"
     "    from concurrent.futures import ThreadPoolExecutor\n"
+    "    if sys.version_info < (3, 13):  # say what it needs, and still run: on threads, which share one GIL\n"
+    '        print(f"note: subinterpreters with their own GIL need Python 3.13+; this is {sys.version[:6]}, so"\n'
+    '              f" this arm runs on {n} plain threads (one GIL: expect no speed-up)")\n'
+    "        return ThreadPoolExecutor(n)\n"
+    "    import _interpreters, json, threading\n"
     "    local, ids = threading.local(), []\n"
     "\n"
     "    def start():  # each thread of the pool gets its own subinterpreter (isolated: its own GIL)\n"
