@@ -29,6 +29,7 @@ from core.engines.code import INTERPRETER_POOL, engine_code
 from core.interpreters import PythonInfo, discover, find_python, free_threaded, probe
 from core.kinds.compare import Arm, CompareSpec, parse_arm, run_compare
 from core.measure.spec import ExperimentSpec
+from core.presets import preset
 from core.workloads import measured_call
 from tests.test_engines import needs_two_cores, physics
 
@@ -152,7 +153,15 @@ def test_the_code_a_user_writes_for_subinterpreters_runs_on_313(tmp_path: Path):
 
 
 def _children() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
+    """Our child processes, but multiprocessing's resource tracker (started once, by the first spawn pool, for good)."""
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(p.cmdline()):
+                out.add(p.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
 
 
 @pytest.fixture
@@ -307,3 +316,21 @@ def test_the_page_says_how_to_get_313_where_there_is_none(monkeypatch: pytest.Mo
     if sys.version_info < (3, 13):
         assert any("pyenv install 3.13" in i.value for i in at.info)
     assert not at.exception
+
+
+def test_the_page_measures_through_the_app_and_shows_each_verdict_beside_its_cost(no_leftovers: None):
+    import streamlit
+
+    from core.engines import close_all_clusters
+    from tests.test_app import open_page
+    from tests.test_app_safety import press
+
+    streamlit.cache_resource.clear()
+    try:
+        at = press(open_page("pages/beyond_gil.py", **{"bg-rounds": "7"}), "Run experiment")
+        assert any(c.value.startswith("Run `") for c in at.caption), "the result is shown"
+        measured = [c.value for c in at.caption if c.value.startswith("Measured above:")]
+        assert len(measured) == len(preset("beyond-gil").arms) - 1  # every arm but the baseline
+    finally:
+        streamlit.cache_resource.clear()  # the app's warm pools: closed with their cache
+        close_all_clusters()

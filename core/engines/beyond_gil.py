@@ -17,6 +17,7 @@ its parent's pid.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -128,9 +129,12 @@ class OtherPythonEngine:
         python = self._python()
         t0 = time.perf_counter()
         try:
+            # Without the lab's PYTHONHOME / PYTHONPATH (another interpreter's would break it) and PYTHON_GIL (the
+            # interpreter's own GIL status is what discovery reported and the guards read).
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHON_GIL")}
             self.proc = subprocess.Popen(child_command(python, self.mode, self.spec.workers), stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                                         cwd=repo_root())
+                                         cwd=repo_root(), env=env)
         except OSError as exc:
             raise EngineError(f"Python {self.spec.python} could not start ({python}: {exc.strerror or exc})") from None
         # A reader thread per stream: a slice-wise wait on stdout, and stderr drained so it never fills.
