@@ -129,7 +129,7 @@ def test_arms_name_another_interpreter_by_version_never_by_path():
     for bad in ("interpreters@/bin/sh:2", "threads@python:2", "processes@3.13:2"):
         with pytest.raises(ValueError):
             CompareSpec(arms=(Arm("sync"), parse_arm(bad)))
-    with pytest.raises(ValueError, match="fib and sleep only"):
+    with pytest.raises(ValueError, match="workload must be fib or sleep on another interpreter"):
         ExperimentSpec(workload="numpy-sort", size=1, scheduler="threads", python="3.13")
     if sys.version_info < (3, 12):  # a spec on every Python; starting it here is one line naming the way out
         engine = make_engine(ExperimentSpec(scheduler="interpreters", workers=2))

@@ -1231,7 +1231,8 @@ class CompareKind:
         p.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
         p.add_argument("--tasks", type=int, help="independent tasks (default 4)")
         p.add_argument("--engines", help="ENGINE[:WORKERS[xTHREADS]],… the baseline first, e.g."
-                       " sync,threads:4,processes:4,cluster-threads:1x4,cluster-processes:4x1")
+                       " sync,threads:4,processes:4,cluster-threads:1x4,cluster-processes:4x1; ENGINE@3.13 runs sync,"
+                       " threads or interpreters on another interpreter (python -m core interpreters)")
         p.add_argument("--rounds", default=None, help="auto (default: until decided, within the budget) or N")
         p.add_argument("--budget", type=float, default=None, metavar="S",
                        help=f"auto rounds: stop adding rounds after about S seconds (default {DEFAULT_BUDGET_S:g})")
