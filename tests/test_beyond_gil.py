@@ -334,3 +334,20 @@ def test_the_page_measures_through_the_app_and_shows_each_verdict_beside_its_cos
     finally:
         streamlit.cache_resource.clear()  # the app's warm pools: closed with their cache
         close_all_clusters()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the lab runs on Python < 3.12: no subinterpreters in-process")
+def test_subinterpreters_in_this_process_give_the_same_evidence(no_leftovers: None):
+    spec = ExperimentSpec(workload="fib", size=20, tasks=4, scheduler="interpreters", workers=2)
+    engine = make_engine(spec)
+    try:
+        engine.setup()
+        with engine.repeat() as compute:
+            records = compute(Work(measured_call, tuple(("fib", 20, i, None, 1, None) for i in range(4)),
+                                   tuple(f"k{i}" for i in range(4))))
+        with pytest.raises(EngineError, match="a task failed in a subinterpreter"), engine.repeat() as compute:
+            compute(Work(measured_call, (("no-such-workload", 1, 0, None, 1, None),), ("k",)))
+    finally:
+        engine.close()
+    assert [r["value"] for r in records] == [6765] * 4
+    assert {r["pid"] for r in records} == {os.getpid()} and len({r["thread_id"] for r in records}) <= 2
