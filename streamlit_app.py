@@ -22,6 +22,7 @@ def main() -> None:
             st.Page("pages/numpy_gil.py", title="NumPy and the GIL", icon=":material/grid_on:", url_path="numpy_gil"),
             st.Page("pages/local_cluster.py", title="LocalCluster", icon=":material/hub:", url_path="local_cluster"),
             st.Page("pages/beyond_dask.py", title="Beyond Dask", icon=":material/extension:", url_path="beyond_dask"),
+            st.Page("pages/beyond_gil.py", title="Beyond the GIL", icon=":material/lock_open:", url_path="beyond_gil"),
             st.Page("pages/your_function.py", title="Your function", icon=":material/functions:",
                     url_path="your_function"),
         ],

@@ -27,6 +27,8 @@ INFO: dict[str, tuple[str, bool]] = {
     "workloads": ("list the workloads, their sizes and what they do to the GIL", False),
     "machine": ("print this machine's cores, Python, GIL status and versions as JSON", False),
     "interpreter": ("print the interpreter (GIL, switch interval) and BLAS thread pools", True),
+    "interpreters": ("list the CPython interpreters on this machine: version, GIL or free-threaded, subinterpreters",
+                     True),
 }
 
 
@@ -217,6 +219,12 @@ def _info(args: argparse.Namespace) -> int:
         from core.measure.machine import machine_info
 
         print(json.dumps(machine_info().to_dict(), indent=2))
+    elif args.command == "interpreters":
+        from core.interpreters import discover
+        from core.interpreters import report_text as interpreters_text
+
+        found = discover()
+        print(json.dumps([i.to_dict() for i in found], indent=2) if args.json else interpreters_text(found))
     else:
         from core.kinds.interpreter import interpreter_report, report_text
 

@@ -24,6 +24,9 @@ beyond-dask-io sleep: sync, Dask threads ×8, futures-threads ×8,       waiting
                joblib-threads ×8                                       pool, not only Dask's
 beyond-dask-   numpy-matmul: sync, futures-threads ×2,                 a kernel that releases the GIL scales on
 numpy          futures-processes ×2 (warm), joblib-threads ×2          any thread pool
+beyond-gil     fib 26 × 4: sync, threads ×4, processes ×4 (warm),      subinterpreters and free-threaded threads
+               subinterpreters ×4 (here or @3.13), threads ×4 @3.13t   run pure Python in parallel; one GIL's
+               where the machine has them (:mod:`core.beyond_gil`)     threads do not
 ============== ======================================================= ============================================
 
 Each preset also names the pairs its page teaches (``CompareSpec.pairs``), decided from the same rounds and
@@ -142,6 +145,12 @@ def _beyond_numpy(cores: int) -> CompareSpec:
                              Arm("joblib-threads", 2)))
 
 
+def _beyond_gil(cores: int) -> CompareSpec:
+    from core.beyond_gil import beyond_gil_spec  # the arms depend on the interpreters this machine has
+
+    return beyond_gil_spec(cores)
+
+
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("start", "start", "threads do not speed up pure-Python work; processes do", _start),
     Preset("cpu-bound", "cpu_bound", "one worker per core: threads take turns, processes run in parallel", _cpu),
@@ -155,6 +164,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            _beyond_io),
     Preset("beyond-dask-numpy", "beyond_dask", "a NumPy kernel that releases the GIL scales on any thread pool",
            _beyond_numpy),
+    Preset("beyond-gil", "beyond_gil", "subinterpreters (one GIL each) and a free-threaded build's threads run pure"
+           " Python in parallel; one GIL's threads do not", _beyond_gil),
 ]}
 
 

@@ -93,3 +93,16 @@ st.markdown(
        + ("" if info.gil_enabled else " Python threads here can run bytecode in parallel: the trace and the"
           " CPU-bound page show it."))
 )
+
+st.divider()
+st.header("Interpreters on this machine")
+from core.interpreters import discover  # noqa: E402  (below: the other pages' imports stay as they were)
+
+st.dataframe([{"tag": i.tag, "version": i.version, "build": i.build if i.ok else "",
+               "GIL": ("on" if i.gil_enabled else "off") if i.ok else "",
+               "subinterpreters": i.executor or ("no" if i.ok else ""), "path": i.path, "found in": i.source,
+               "error": i.error} for i in st.cache_resource(discover, ttl=600, show_spinner=False)()],
+             hide_index=True)
+st.caption("The lab's own, `GIL_LAB_PYTHONS` (paths), `python3.X[t]` on PATH and pyenv's versions, each probed once"
+           " with a tiny script. The **Beyond the GIL** page measures the ones with subinterpreters or no GIL;"
+           " `python -m core interpreters` prints this table.")

@@ -80,6 +80,7 @@ FIELD_VALUES = {
     "function": st.one_of(st.none(), st.sampled_from(["mymodule:crunch", "os:system"]), anything),
     "function_args": st.one_of(st.just("[]"), st.sampled_from(["[30]", "[", "nan"]), anything),
     "function_kwargs": st.one_of(st.just("{}"), st.sampled_from(['{"n": 1}', "{"]), anything),
+    "python": st.one_of(st.none(), st.sampled_from(["3.13", "3.13t", "/bin/sh", "3.13\n", "3"]), anything),
 }
 assert set(FIELD_VALUES) == set(FIELDS), "a new ExperimentSpec field needs a strategy here"
 any_kwargs = st.fixed_dictionaries({}, optional=FIELD_VALUES)

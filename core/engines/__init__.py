@@ -6,6 +6,8 @@
   an existing cluster by address (``external``).
 - :mod:`core.engines.stdlib`: beyond Dask, Python's own pools: ``futures-threads``, ``futures-processes``
   (``concurrent.futures``) and ``multiprocessing`` (``multiprocessing.Pool``).
+- :mod:`core.engines.beyond_gil`: beyond the GIL, ``interpreters`` (subinterpreters, one GIL each) and the
+  engines on another interpreter of the machine (``ExperimentSpec.python``).
 - :mod:`core.engines.joblib_engines`: joblib's ``Parallel``, ``joblib-loky`` and ``joblib-threads``.
 - :mod:`core.workers` (outside this package, so a worker does not import it): what the pools send their
   workers, and how they start them without re-running the parent's main. (:mod:`core.engines.lifeline`
@@ -26,6 +28,7 @@ from typing import Any
 import distributed  # noqa: F401
 
 from core.engines.base import Engine, EngineError, Progress, RunCancelled, RunTimeout, Watch, WorkerLost
+from core.engines.beyond_gil import InterpretersEngine, OtherPythonEngine
 from core.engines.cluster import (
     _DEFAULT_REGISTRY,
     ClusterRegistry,
@@ -45,6 +48,7 @@ __all__ = [
     "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "FuturesProcessesEngine",
     "FuturesThreadsEngine", "JoblibLokyEngine", "JoblibThreadsEngine", "LocalClusterHandle", "MultiprocessingEngine",
     "ProcessesEngine", "Progress", "RunCancelled", "RunTimeout", "SyncEngine", "ThreadsEngine", "Watch",
+    "InterpretersEngine", "OtherPythonEngine",
     "WorkerLost", "close_all_clusters", "make_engine", "park_idle_clusters", "probe_scheduler",
 ]
 
@@ -62,6 +66,10 @@ def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, 
     concurrent.futures and multiprocessing, report progress and stop mid-compute; Dask's local engines
     and joblib are watched between repeats by the run loop instead.
     """
+    if spec.python is not None:  # beyond the GIL: another interpreter of the machine, in a warm child
+        return OtherPythonEngine(spec, watch)
+    if spec.scheduler == "interpreters":
+        return InterpretersEngine(spec, watch)
     if spec.scheduler == "sync":
         return SyncEngine(spec)
     if spec.scheduler == "threads":

@@ -77,6 +77,55 @@ STOP_HEARTBEATS = (
 )
 
 
+# Beyond the GIL: N subinterpreters, each with its own GIL. 3.14 has the public InterpreterPoolExecutor; on 3.13
+# the same is a thread pool whose every thread drives one subinterpreter of the stdlib's private _interpreters.
+# Either way a task's function is found by module and name there, and what crosses is shareable data only
+# (3.13: arguments and result as JSON text; 3.14 pickles them).
+INTERPRETER_POOL = (
+    "def interpreter_pool(n):\n"
+    '    """n subinterpreters, one GIL each: InterpreterPoolExecutor (3.14+), the stdlib\'s _interpreters (3.13)."""\n'
+    "    import os, sys\n"
+    '    path = f"import sys; sys.path.insert(0, {os.getcwd()!r})"  # where the tasks module is\n'
+    "    if sys.version_info >= (3, 14):\n"
+    "        from concurrent.futures import InterpreterPoolExecutor\n"
+    "        return InterpreterPoolExecutor(n, initializer=exec, initargs=(path,))\n"
+    "    from concurrent.futures import ThreadPoolExecutor\n"
+    "    if sys.version_info < (3, 13):  # say what it needs, and still run: on threads, which share one GIL\n"
+    '        print(f"note: subinterpreters with their own GIL need Python 3.13+; this is {sys.version[:6]}, so"\n'
+    '              f" this arm runs on {n} plain threads (one GIL: expect no speed-up)")\n'
+    "        return ThreadPoolExecutor(n)\n"
+    "    import _interpreters, json, threading\n"
+    "    local, ids = threading.local(), []\n"
+    "\n"
+    "    def start():  # each thread of the pool gets its own subinterpreter (isolated: its own GIL)\n"
+    '        local.id = _interpreters.create("isolated")\n'
+    "        ids.append(local.id)\n"
+    "        _interpreters.exec(local.id, path)\n"
+    "\n"
+    "    def call(f, *args):  # f by module and name; arguments and result cross as JSON text\n"
+    "        r, w = os.pipe()  # a small result (< 64 KB, a pipe's buffer): fib's int\n"
+    '        code = (f"import json, os, {f.__module__} as m\\n"\n'
+    '                f"os.write({w}, json.dumps(m.{f.__name__}(*json.loads(a))).encode())")\n'
+    '        failed = _interpreters.exec(local.id, code, {"a": json.dumps(args)})\n'
+    "        os.close(w)  # here, not there: a file descriptor is the whole process's\n"
+    "        with os.fdopen(r) as result:\n"
+    "            if failed:\n"
+    '                raise RuntimeError(f"{failed.type.__name__}: {failed.msg}")\n'
+    "            return json.loads(result.read())\n"
+    "\n"
+    "    class Pool(ThreadPoolExecutor):  # map() submits through submit(): both run in a subinterpreter\n"
+    "        def submit(self, f, *args):\n"
+    "            return super().submit(call, f, *args)\n"
+    "\n"
+    "        def shutdown(self, *a, **k):\n"
+    "            super().shutdown(*a, **k)\n"
+    "            for i in ids:\n"
+    "                _interpreters.destroy(i)\n"
+    "\n"
+    "    return Pool(n, initializer=start)"
+)
+
+
 def _ident(label: str) -> str:
     out = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
     while "__" in out:
@@ -90,6 +139,12 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
     Raises ``ValueError`` for an engine with no code here.
     """
     ident = name or _ident(arm.label)
+    if getattr(arm, "python", None):
+        from dataclasses import replace
+
+        code = engine_code(replace(arm, python=None, label=arm.label), ident)
+        return replace(code, imports=(*code.imports, "import sys", "import sysconfig"),
+                       prelude=(*code.prelude, _python_check(arm.python, arm.label)))
     delayed = "[dask.delayed(f, pure=False)(*args) for f, args in {calls}]"
     mapped = "[dask.delayed({fn}, pure=False)(x) for x in {items}]"
     if arm.engine == "sync":
@@ -132,7 +187,22 @@ def engine_code(arm: Any, name: str | None = None) -> EngineCode:
                           f"dask.compute(*{mapped}, scheduler={ident})")
     if arm.engine in ("futures-threads", "futures-processes", "multiprocessing", "joblib-loky", "joblib-threads"):
         return _pool_code(arm, ident)
+    if arm.engine == "interpreters":
+        return EngineCode(ident, (), f"{ident} = interpreter_pool({arm.workers})  # {arm.workers} subinterpreters",
+                          "[fut.result() for fut in [" + ident + ".submit(f, *args) for f, args in {calls}]]",
+                          f"{ident}.shutdown()", f"list({ident}.map({{fn}}, {{items}}))", prelude=(INTERPRETER_POOL,))
     raise ValueError(f"no example code for the {arm.engine} engine")
+
+
+def _python_check(python: str, label: str) -> str:
+    """The line an export runs for an arm the lab measured on Python ``python``: is this that interpreter?"""
+    version = tuple(int(x) for x in python.rstrip("t").split("."))
+    want = "free-threaded " if python.endswith("t") else ""
+    test = f"sys.version_info[:2] != {version!r}" + (
+        ' or not sysconfig.get_config_var("Py_GIL_DISABLED")' if python.endswith("t") else "")
+    return (f"if {test}:  # the lab measured {label} there\n"
+            f'    print(f"note: {label} was measured on {want}Python {python}; this is {{sys.version.split()[0]}}'
+            f' (run this with python{python})")')
 
 
 def _pool_code(arm: Any, ident: str) -> EngineCode:

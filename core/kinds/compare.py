@@ -82,7 +82,8 @@ MAX_ARMS = 12  # room for every engine side by side: Dask's five and the five be
 FUNCTION_ENGINES = "sync,futures-threads:4,futures-processes:4"  # --function's default arms (warm pools)
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success
 
-_ARM = re.compile(r"^(?P<engine>[a-z-]+)(?::(?P<workers>\d{1,3})(?:x(?P<threads>\d{1,3}))?)?$", re.ASCII)
+_ARM = re.compile(r"^(?P<engine>[a-z-]+)(?:@(?P<python>3\.\d{1,2}t?))?"
+                  r"(?::(?P<workers>\d{1,3})(?:x(?P<threads>\d{1,3}))?)?$", re.ASCII)
 
 
 # --- the spec ----------------------------------------------------------------------------------------
@@ -106,6 +107,9 @@ class Arm:
     ship_code : bool
         Distributed engines: send the task code by value in every graph (default), or, ``False``, let
         the cluster import the lab itself (see :mod:`core.engines.shipping`).
+    python : str, optional
+        ``sync``, ``threads``, ``interpreters`` on another interpreter of the machine (``"3.13"``, ``"3.13t"``),
+        in a warm child process of it (see ``ExperimentSpec.python``); written ``interpreters@3.13:2``.
     label : str
         What the page, the charts and the JSON call the arm; derived from the shape when empty.
     """
@@ -118,6 +122,7 @@ class Arm:
     address: str | None = None
     label: str = ""
     ship_code: bool = True
+    python: str | None = None  # another interpreter of the machine (ExperimentSpec.python), e.g. "3.13"
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, str) or self.engine not in SCHEDULERS:
@@ -128,7 +133,14 @@ class Arm:
             object.__setattr__(self, "label", self.default_label())
 
     def default_label(self) -> str:
-        """``sync``, ``threads ×4``, ``processes ×4``, ``processes=False 1×4``, ``your cluster``."""
+        """``sync``, ``threads ×4``, ``processes ×4``, ``processes=False 1×4``, ``your cluster``, ``threads ×4 @3.13t``.
+        """
+        if self.python:
+            name = "subinterpreters" if self.engine == "interpreters" else self.engine
+            shape = "sync" if self.engine == "sync" else f"{name} ×{self.workers}"
+            return f"{shape} @{self.python}"
+        if self.engine == "interpreters":
+            return f"subinterpreters ×{self.workers}"
         if self.engine == "sync":
             return "sync"
         if self.engine == "threads":
@@ -147,7 +159,8 @@ class Arm:
 
 
 def parse_arm(text: str) -> Arm:
-    """``ENGINE[:WORKERS[xTHREADS]]`` → :class:`Arm`: ``sync``, ``threads:4``, ``cluster-threads:1x4``.
+    """``ENGINE[@PYTHON][:WORKERS[xTHREADS]]`` → :class:`Arm`: ``sync``, ``threads:4``, ``cluster-threads:1x4``,
+    ``interpreters@3.13:2`` (on another interpreter of the machine, see ``ExperimentSpec.python``).
 
     Raises ``ValueError`` naming the part that is wrong.
     """
@@ -166,7 +179,7 @@ def parse_arm(text: str) -> Arm:
     if m["threads"] and engine not in CLUSTER_SCHEDULERS:
         raise ValueError("WORKERSxTHREADS only applies to cluster-threads and cluster-processes"
                          f" (got {short_repr(raw)})")
-    return Arm(engine=engine, workers=workers, threads_per_worker=threads)
+    return Arm(engine=engine, workers=workers, threads_per_worker=threads, python=m["python"])
 
 
 def parse_arms(text: str) -> tuple[Arm, ...]:
@@ -266,7 +279,7 @@ class CompareSpec:
             workers=1 if arm.engine == "sync" else arm.workers, threads_per_worker=arm.threads_per_worker,
             repeats=1, warmup=0, chunksize=arm.chunksize, reuse_pool=arm.reuse_pool,
             blas_threads=self.blas_threads, address=arm.address, ship_code=arm.ship_code, function=self.function,
-            function_args=self.function_args, function_kwargs=self.function_kwargs,
+            function_args=self.function_args, function_kwargs=self.function_kwargs, python=arm.python,
         )
 
     def experiments(self) -> list[ExperimentSpec]:
@@ -774,8 +787,13 @@ def _one_core_at_most(spec: CompareSpec, arm: Arm) -> bool:
     """Whether the arm's tasks can use one core at most, whatever the machine: GIL-holding work on threads of one
     process, on an interpreter with a GIL. Your own function's GIL behaviour is ``unknown``: no rule applies."""
     wl = workload_info(spec.workload)
-    return (arm.engine in ONE_GIL_SCHEDULERS and wl.cpu_bound and wl.gil == "holds"
-            and machine_info().gil_enabled)
+    if not (arm.engine in ONE_GIL_SCHEDULERS and wl.cpu_bound and wl.gil == "holds"):
+        return False
+    if arm.python:  # threads on another interpreter: that one's GIL (a free-threaded build has none)
+        from core.interpreters import gil_enabled_on
+
+        return gil_enabled_on(arm.python)
+    return machine_info().gil_enabled
 
 
 def task_floor(spec: CompareSpec, state: Any, rounds: int | None = None) -> float:
@@ -943,6 +961,11 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             if spec.workload == "transfer":
                 sentence += (": the checksums ran in parallel, and that outweighed sending the payload to the"
                              " workers." if moves_data else ": every thread read the caller's array in place.")
+            elif arm_spec.engine == "interpreters" and cpu_bound:
+                sentence += ": each subinterpreter has its own GIL, so the tasks ran in parallel in one process."
+            elif (arm_spec.python and arm_spec.engine == "threads" and cpu_bound
+                  and not _one_core_at_most(spec, arm_spec)):
+                sentence += f": Python {arm_spec.python} runs without the GIL, so its threads ran in parallel."
             elif arm_spec.engine in PROCESS_SCHEDULERS and cpu_bound:
                 sentence += ": each worker process has its own GIL, so the tasks ran in parallel"
                 sentence += f" ({share:.0%} of their time on a CPU)." if math.isfinite(share) else "."
@@ -1208,7 +1231,8 @@ class CompareKind:
         p.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
         p.add_argument("--tasks", type=int, help="independent tasks (default 4)")
         p.add_argument("--engines", help="ENGINE[:WORKERS[xTHREADS]],… the baseline first, e.g."
-                       " sync,threads:4,processes:4,cluster-threads:1x4,cluster-processes:4x1")
+                       " sync,threads:4,processes:4,cluster-threads:1x4,cluster-processes:4x1; ENGINE@3.13 runs sync,"
+                       " threads or interpreters on another interpreter (python -m core interpreters)")
         p.add_argument("--rounds", default=None, help="auto (default: until decided, within the budget) or N")
         p.add_argument("--budget", type=float, default=None, metavar="S",
                        help=f"auto rounds: stop adding rounds after about S seconds (default {DEFAULT_BUDGET_S:g})")

@@ -34,7 +34,13 @@ CLUSTER_START_S = {"cluster-threads": 0.3, "cluster-processes": 0.5, "external":
 CLUSTER_START_PER_WORKER_S = {"cluster-threads": 0.02, "cluster-processes": 0.35, "external": 0.0}
 TASK_OVERHEAD_S = {"sync": 1e-4, "threads": 3e-4, "processes": 2e-3, "cluster-threads": 2e-3,
                    "cluster-processes": 3e-3, "external": 5e-3, "futures-threads": 1e-4, "futures-processes": 1e-3,
-                   "multiprocessing": 1e-3, "joblib-loky": 2e-3, "joblib-threads": 5e-4}
+                   "multiprocessing": 1e-3, "joblib-loky": 2e-3, "joblib-threads": 5e-4,
+                   "interpreters": 1e-3}
+# Beyond the GIL: a subinterpreter starts in ~30 ms (importing core.workloads), a child of another interpreter
+# in ~0.1 s; a task on another interpreter pays its JSON round trip over the child's pipe.
+INTERPRETER_START_S = 0.04
+OTHER_PYTHON_START_S = 0.15
+OTHER_PYTHON_TASK_S = 5e-4
 MEMORY_FRACTION = 0.5  # refuse runs that would need more than this share of available memory
 # Resident memory of one worker process before it computes anything (interpreter, dask, numpy), measured
 # with psutil on the development machine: a spawn-pool worker imports little; a Nanny-managed
@@ -197,6 +203,10 @@ def estimate(spec: ExperimentSpec, *, cluster_running: bool = False) -> Estimate
             setup = pool
         else:
             per_repeat += pool
+    elif spec.python is not None or spec.scheduler == "interpreters":
+        setup = (OTHER_PYTHON_START_S if spec.python is not None else 0.0) + (
+            INTERPRETER_START_S * spec.workers if spec.scheduler == "interpreters" else 0.0)
+        per_repeat += spec.tasks * (OTHER_PYTHON_TASK_S if spec.python is not None else 0.0)
     elif spec.scheduler in (*CLUSTER_SCHEDULERS, "external") and not cluster_running:
         setup = CLUSTER_START_S[spec.scheduler] + CLUSTER_START_PER_WORKER_S[spec.scheduler] * spec.workers
     total = setup + per_repeat * (spec.repeats + spec.warmup)

@@ -15,7 +15,8 @@ from typing import Any, Literal, get_args
 from core.workloads import FUNCTION, WORKLOADS, WorkloadName
 
 Scheduler = Literal["sync", "threads", "processes", "cluster-threads", "cluster-processes", "external",
-                    "futures-threads", "futures-processes", "multiprocessing", "joblib-loky", "joblib-threads"]
+                    "futures-threads", "futures-processes", "multiprocessing", "joblib-loky", "joblib-threads",
+                    "interpreters"]
 SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
 CLUSTER_SCHEDULERS = ("cluster-threads", "cluster-processes")
 # Beyond Dask: the pools Python itself (concurrent.futures, multiprocessing) and joblib offer.
@@ -35,6 +36,12 @@ CHUNKSIZE_SCHEDULERS = (*PROCESS_POOL_SCHEDULERS, "joblib-threads")
 # schedulers and joblib's Parallel block the caller with no cancellation hook): budgets cap them harder.
 UNCANCELLABLE_SCHEDULERS = ("sync", "threads", "processes", "futures-threads", "joblib-loky", "joblib-threads")
 DISTRIBUTED_SCHEDULERS = (*CLUSTER_SCHEDULERS, "external")
+# Beyond the GIL (core.engines.beyond_gil): subinterpreters, each with its own GIL, in one process; and the engines
+# that can run on another interpreter of the machine (ExperimentSpec.python), in a warm child process of it.
+INTERPRETER_SCHEDULERS = ("interpreters",)
+OTHER_PYTHON_SCHEDULERS = ("sync", "threads", "interpreters")
+STDLIB_WORKLOADS = ("fib", "sleep")  # what a subinterpreter or another interpreter runs: no NumPy there
+_PYTHON_TAG = re.compile(r"3\.\d{1,2}t?", re.ASCII)  # a version tag, never a path: specs come from URLs
 
 SCHEDULER_LABELS: dict[str, str] = {
     "sync": "sync (one thread)",
@@ -48,6 +55,7 @@ SCHEDULER_LABELS: dict[str, str] = {
     "multiprocessing": "multiprocessing.Pool",
     "joblib-loky": "joblib (loky processes)",
     "joblib-threads": "joblib (threads)",
+    "interpreters": "subinterpreters (one GIL each)",
 }
 
 LIMITS: dict[str, tuple[int, int]] = {
@@ -174,7 +182,8 @@ class ExperimentSpec:
         Where the tasks run: Dask's ``sync``, ``threads``, ``processes``, ``cluster-threads``,
         ``cluster-processes``, ``external`` (an existing cluster at ``address``), or, beyond Dask,
         ``futures-threads`` / ``futures-processes`` (``concurrent.futures``), ``multiprocessing``
-        (``multiprocessing.Pool``), ``joblib-loky`` / ``joblib-threads`` (``joblib.Parallel``).
+        (``multiprocessing.Pool``), ``joblib-loky`` / ``joblib-threads`` (``joblib.Parallel``); beyond the
+        GIL, ``interpreters`` (subinterpreters, one GIL each: :mod:`core.engines.beyond_gil`).
     workers : int
         Threads or processes of the pool, workers for a LocalCluster.
         Ignored by ``sync`` (always one thread) and ``external`` (the cluster decides).
@@ -208,6 +217,10 @@ class ExperimentSpec:
     function_args, function_kwargs : str
         JSON text of the list of positional and the object of keyword arguments of every call
         (canonical: compact, keys sorted). A list or dict of JSON data is accepted and converted.
+    python : str or None
+        Run on another interpreter of this machine, named by its version tag (``3.13``, ``3.13t`` for a
+        free-threaded build; see :mod:`core.interpreters`), in a warm child process of it: ``sync``, ``threads``
+        (a plain ``ThreadPoolExecutor`` there) and ``interpreters`` only, on fib or sleep. None: this interpreter.
     """
 
     workload: WorkloadName = "fib"
@@ -226,6 +239,7 @@ class ExperimentSpec:
     function: str | None = None
     function_args: str = "[]"
     function_kwargs: str = "{}"
+    python: str | None = None
 
     def __post_init__(self) -> None:
         if self.workload == FUNCTION:
@@ -271,7 +285,8 @@ class ExperimentSpec:
 
     def _check_engine(self) -> None:
         if not isinstance(self.scheduler, str) or self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {short_repr(self.scheduler)})")
+            # "/": with interpreters, ", " would take the one-line message past 200 characters
+            raise ValueError(f"scheduler must be one of {'/'.join(SCHEDULERS)} (got {short_repr(self.scheduler)})")
         for name in ("tasks", "workers", "threads_per_worker", "repeats", "warmup", "chunksize"):
             check_int(name, getattr(self, name))
         if self.blas_threads is not None:
@@ -311,6 +326,22 @@ class ExperimentSpec:
                 )
         elif self.address is not None:
             raise ValueError(f"address only applies to the external scheduler (got scheduler {self.scheduler})")
+        self._check_python()
+
+    def _check_python(self) -> None:
+        # Not checked here: whether this interpreter has subinterpreters (``interpreters`` without ``python`` on 3.11
+        # is one EngineError line when it starts), so that every scheduler builds a spec on every Python.
+        if self.python is not None:
+            if not isinstance(self.python, str) or not _PYTHON_TAG.fullmatch(self.python):
+                raise ValueError(f"python must be a version like 3.13 or 3.13t (got {short_repr(self.python)})")
+            if self.scheduler not in OTHER_PYTHON_SCHEDULERS:
+                raise ValueError(f"python only applies to {', '.join(OTHER_PYTHON_SCHEDULERS)} (got {self.scheduler})")
+        # Another interpreter may lack NumPy: refused here. Subinterpreters of this one cannot load it (nor, in 3.13,
+        # most extensions): that is a one-line EngineError when a task imports it, so every scheduler takes every
+        # workload in a spec.
+        if self.python is not None and self.workload not in STDLIB_WORKLOADS:
+            raise ValueError(f"workload must be {' or '.join(STDLIB_WORKLOADS)} on another interpreter (python"
+                             f" {self.python}; got {short_repr(self.workload)})")
 
     # -- conveniences ------------------------------------------------------------------------------
 
@@ -338,13 +369,13 @@ class ExperimentSpec:
     def label(self) -> str:
         """Short human description, e.g. ``fib n = 30 × 4 on threads (4 workers)``."""
         where = SCHEDULER_LABELS[self.scheduler]
-        if self.scheduler in ("threads", "processes", *POOL_SCHEDULERS):
+        if self.scheduler in ("threads", "processes", *POOL_SCHEDULERS, *INTERPRETER_SCHEDULERS):
             where += f" ({self.workers} workers)"
         elif self.scheduler in CLUSTER_SCHEDULERS:
             where += f" ({self.workers} workers × {self.threads_per_worker} threads)"
         elif self.scheduler == "external":
             where += f" at {self.address}"
-        return f"{self.what} × {self.tasks} on {where}"
+        return f"{self.what} × {self.tasks} on {where}" + (f" on Python {self.python}" if self.python else "")
 
     @property
     def what(self) -> str:

@@ -1,0 +1,16 @@
+"""The Beyond the GIL page in a real browser: it renders, measures, and shows no error (one test, the server and
+browser fixtures of tests/test_browser.py)."""
+
+from __future__ import annotations
+
+from tests.test_browser import PAGE_LOAD_MS, app, app_server, chromium  # noqa: F401  (pytest fixtures)
+
+
+def test_beyond_gil_page_renders_and_measures(app):  # noqa: F811
+    app.open("beyond_gil?bg-rounds=7")
+    title = app.page.locator("h1").first
+    title.wait_for(timeout=PAGE_LOAD_MS)
+    assert "Beyond the GIL" in title.inner_text()
+    app.run_experiment()
+    app.assert_chart_drawn()
+    app.assert_clean()
