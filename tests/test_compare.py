@@ -329,7 +329,8 @@ def test_a_settled_arm_sits_out_the_later_rounds_and_the_rest_go_on(registry):
         return min(t["start_epoch"] for t in state.sessions[k].records if t["repeat"] == r)
 
     baseline_first = [started(0, r) < started(2, r) for r in range(first, third)]
-    assert baseline_first.count(True) == baseline_first.count(False) == (third - first) // 2, baseline_first
+    assert abs(baseline_first.count(True) - baseline_first.count(False)) <= 1, baseline_first
+    assert all(a != b for a, b in zip(baseline_first, baseline_first[1:], strict=False)), baseline_first
     # The result says so: each verdict counts its own rounds, and the sentence of the early one says it sat out.
     from core.kinds.compare import build_comparison
 

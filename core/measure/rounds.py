@@ -42,8 +42,9 @@ Rounds = int | Literal["auto"]
 StopReason = Literal["rounds", "decided", "budget", "max-rounds"]
 
 # Adaptive rounds look at the data only at these round counts: every look is a chance for noise to
-# cross a threshold, so looks thin out as the rounds grow (each is ~25-35 % later than the last).
-LOOKS = (6, 7, 8, 10, 12, 14, 17, 20, 24, 28, 32, 36, 40)
+# cross a threshold, so looks thin out as the rounds grow (each is ~25-35 % later than the last). The first
+# is the fewest rounds with which a claim can be made (core.measure.stats.FEWEST_AUTO_ROUNDS).
+LOOKS = (7, 8, 10, 12, 14, 17, 20, 24, 28, 32, 36, 40)
 
 
 @dataclass
