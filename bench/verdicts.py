@@ -54,11 +54,15 @@ def truth(spec: Any, arm: Any, cores: int) -> str | None:
     wl = WORKLOADS[spec.workload]
     lanes = 1 if arm.engine == "sync" else arm.workers * (arm.threads_per_worker if arm.engine.startswith("cluster")
                                                              else 1)
-    one_gil = arm.engine in ONE_GIL_SCHEDULERS
+    free_threaded = bool(getattr(arm, "python", None)) and str(arm.python).endswith("t")
+    one_gil = arm.engine in ONE_GIL_SCHEDULERS and not free_threaded
     warm_processes = (arm.engine in PROCESS_POOL_SCHEDULERS and arm.reuse_pool) or arm.engine == "cluster-processes"
     if wl.cpu_bound and wl.gil == "holds":
         if one_gil:
             return "not-faster"
+        # Subinterpreters have a GIL each, and a free-threaded build's threads none: parallel, like processes.
+        if (arm.engine == "interpreters" or free_threaded) and min(arm.workers, spec.tasks) >= 2 and cores >= 2:
+            return "faster"
         procs = arm.workers if arm.engine in (*PROCESS_POOL_SCHEDULERS, "cluster-processes") else 1
         if warm_processes and procs >= 2 and cores >= 2:
             return "faster"
