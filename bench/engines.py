@@ -34,7 +34,7 @@ def main() -> None:
     args = p.parse_args()
     from core.engines import ClusterRegistry
     from core.measure.run import run_experiment
-    from core.measure.spec import ExperimentSpec
+    from core.spec import ExperimentSpec
 
     repeats = resolve_repeats(args)
     workloads = [("fib", 27), ("sleep", 0.2)] if args.quick else [("fib", 30), ("sleep", 0.5)]

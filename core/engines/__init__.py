@@ -12,7 +12,7 @@
   re-exports its old names.)
 
 To add an engine family: a module with an :class:`Engine` class, its names in
-:data:`core.measure.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
+:data:`core.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from core.engines.cluster import (
 from core.engines.joblib_engines import JoblibLokyEngine, JoblibThreadsEngine
 from core.engines.local import ProcessesEngine, SyncEngine, ThreadsEngine
 from core.engines.stdlib import FuturesProcessesEngine, FuturesThreadsEngine, MultiprocessingEngine
-from core.measure.spec import CLUSTER_SCHEDULERS, ExperimentSpec
+from core.spec import CLUSTER_SCHEDULERS, ExperimentSpec
 
 __all__ = [
     "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "FuturesProcessesEngine",

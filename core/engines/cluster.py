@@ -25,7 +25,7 @@ from dask.delayed import Delayed
 from dask.typing import no_default
 
 from core.engines.base import Compute, EngineError, Watch, Work, WorkerLost, as_delayed
-from core.measure.spec import ExperimentSpec
+from core.spec import ExperimentSpec
 from core.workers import main_not_reimported
 
 _CLUSTER_CONNECT_TIMEOUT_S = 15

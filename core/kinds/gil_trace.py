@@ -53,7 +53,7 @@ from core.kinds.base import RunContext, StrictJson, machine_line, records
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, gil_enabled, machine_info
 from core.measure.noise import Noise, NoiseMeter
-from core.measure.spec import short_repr
+from core.spec import short_repr
 
 if TYPE_CHECKING:
     import pandas as pd

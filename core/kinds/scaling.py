@@ -29,7 +29,7 @@ from core.kinds.points import MAX_REPEATS, Points, measure_points, parse_counts,
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import LIMITS, PROCESS_POOL_SCHEDULERS, SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
+from core.spec import LIMITS, PROCESS_POOL_SCHEDULERS, SCHEDULER_LABELS, ExperimentSpec, check_int, short_repr
 from core.workloads import WORKLOADS
 
 # Every engine whose size can be swept. joblib-loky is not among them: its executor is one per process, so the
@@ -234,7 +234,7 @@ class ScalingResult(StrictJson):
 
     Attributes
     ----------
-    workload, size, scheduler, tasks, repeats : as in :class:`core.measure.spec.ExperimentSpec`
+    workload, size, scheduler, tasks, repeats : as in :class:`core.spec.ExperimentSpec`
     workers : tuple of int
         The worker counts measured (1 is always among them: it is the baseline).
     frame : DataFrame

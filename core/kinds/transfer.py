@@ -25,7 +25,7 @@ from core.kinds.points import MAX_REPEATS, measure_points, parse_counts, parse_n
 from core.measure.estimate import MEMORY_FRACTION, BudgetError, Cost
 from core.measure.machine import MachineInfo, available_memory_bytes, machine_info
 from core.measure.noise import Noise, summarize
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, check_int
+from core.spec import SCHEDULER_LABELS, ExperimentSpec, check_int
 from core.workloads import WORKLOADS
 
 TRANSFER_SCHEDULERS = ("sync", "threads", "processes", "cluster-threads", "cluster-processes")

@@ -31,7 +31,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from core.measure.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS, PROCESS_SCHEDULERS
+from core.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS, PROCESS_SCHEDULERS
 
 Use = Literal["threads", "processes", "none", "undecided"]
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 import altair as alt
 import pandas as pd
 
-from core.measure.spec import SCHEDULER_LABELS
+from core.spec import SCHEDULER_LABELS
 
 __all__ = [
     "ENGINE_COLORS",
@@ -57,7 +57,7 @@ ENGINE_COLORS: dict[str, str] = {
     SCHEDULER_LABELS["multiprocessing"]: "#a0cbe8",  # light blue (Tableau 20)
     SCHEDULER_LABELS["joblib-loky"]: "#499894",  # dark teal (Tableau 20)
 }
-"""Engine label (:data:`core.measure.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
+"""Engine label (:data:`core.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
 
 # Further Tableau colours, none of them in ENGINE_COLORS, for other engine labels (cycled in order of appearance).
 _SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#8cd17d"]

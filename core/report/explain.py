@@ -8,9 +8,10 @@ the chart beside it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.measure.machine import MachineInfo
+if TYPE_CHECKING:
+    from core.measure.machine import MachineInfo
 
 
 def fmt_duration(seconds: float) -> str:

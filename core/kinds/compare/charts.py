@@ -9,7 +9,7 @@ import pandas as pd
 
 from core.fmt import times as _fmt_x
 from core.kinds.compare.verdicts import Verdict
-from core.measure.spec import SCHEDULER_LABELS
+from core.spec import SCHEDULER_LABELS
 
 if TYPE_CHECKING:
     from core.kinds.compare.result import ComparisonResult

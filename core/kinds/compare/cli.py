@@ -13,12 +13,12 @@ from core.kinds.compare.run import cost, run_compare
 from core.kinds.compare.spec import DEFAULT_BUDGET_S, Arm, CompareSpec, Rounds, parse_arms
 from core.kinds.run import NO_SHIP_HELP, add_function_arguments, function_fields
 from core.measure.estimate import Cost
-from core.measure.spec import (
+from core.measure.stats import MAX_ROUNDS
+from core.spec import (
     CHUNKSIZE_SCHEDULERS,
     DISTRIBUTED_SCHEDULERS,
     PROCESS_POOL_SCHEDULERS,
 )
-from core.measure.stats import MAX_ROUNDS
 from core.workloads import FUNCTION, WORKLOADS
 
 FUNCTION_ENGINES = "sync,futures-threads:4,futures-processes:4"  # --function's default arms (warm pools)

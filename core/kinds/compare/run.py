@@ -14,13 +14,13 @@ from core.kinds.compare.verdicts import _arm_cores, _ideal, pair_verdicts_from, 
 from core.kinds.run import function_deadline
 from core.measure.estimate import Cost, estimate
 from core.measure.machine import machine_info
-from core.measure.spec import UNCANCELLABLE_SCHEDULERS
 from core.measure.stats import (
     BUSY_BUDGET_FACTOR,
     MAX_ROUNDS,
     MIN_ROUNDS,
     SETTLED,
 )
+from core.spec import UNCANCELLABLE_SCHEDULERS
 from core.workloads import FUNCTION
 
 

@@ -11,7 +11,11 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
-from core.measure.spec import (
+from core.measure.stats import (
+    DEFAULT_BAND,
+    MAX_ROUNDS,
+)
+from core.spec import (
     CLUSTER_SCHEDULERS,
     POOL_SCHEDULERS,
     PROCESS_POOL_SCHEDULERS,
@@ -19,10 +23,6 @@ from core.measure.spec import (
     ExperimentSpec,
     check_int,
     short_repr,
-)
-from core.measure.stats import (
-    DEFAULT_BAND,
-    MAX_ROUNDS,
 )
 from core.workloads import FUNCTION
 
@@ -40,9 +40,9 @@ class Arm:
     Parameters
     ----------
     engine : str
-        A scheduler name of :data:`core.measure.spec.SCHEDULERS` (``sync``, ``threads``, …).
+        A scheduler name of :data:`core.spec.SCHEDULERS` (``sync``, ``threads``, …).
     workers, threads_per_worker : int
-        As in :class:`~core.measure.spec.ExperimentSpec` (``sync`` has one worker).
+        As in :class:`~core.spec.ExperimentSpec` (``sync`` has one worker).
     chunksize, reuse_pool : int, bool
         Tasks per submission (the engines that batch them, see ``ExperimentSpec.chunksize``), and, for the
         local process pools, one warm pool for every round instead of a new pool on every compute.
@@ -130,7 +130,7 @@ class CompareSpec:
     Parameters
     ----------
     workload, size, tasks : str, float, int
-        As in :class:`~core.measure.spec.ExperimentSpec`; the same for every arm.
+        As in :class:`~core.spec.ExperimentSpec`; the same for every arm.
     arms : tuple of Arm
         The engines, the baseline first (2 to 12 arms, distinct labels).
     rounds : int or "auto"

@@ -16,7 +16,6 @@ from core.fmt import times as _fmt_x
 from core.kinds.compare.spec import Arm, CompareSpec
 from core.measure.machine import machine_info
 from core.measure.noise import BUSY_CORES
-from core.measure.spec import ONE_GIL_SCHEDULERS
 from core.measure.stats import (
     Interval,
     VerdictName,
@@ -27,6 +26,7 @@ from core.measure.stats import (
     ratio_interval,
     undecided_reason,
 )
+from core.spec import ONE_GIL_SCHEDULERS
 from core.workloads import FUNCTION, workload_info
 
 EFFICIENCY_TOLERANCE = 1.05  # an efficiency above this is a measurement problem, not a success

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from core.fmt import ms as _ms
 from core.fmt import times as _fmt_x
 from core.kinds.compare.verdicts import EFFICIENCY_TOLERANCE, Verdict
-from core.measure.spec import (
+from core.report.explain import cluster_line
+from core.spec import (
     CLUSTER_SCHEDULERS,
     ONE_GIL_SCHEDULERS,
     PROCESS_SCHEDULERS,
 )
-from core.report.explain import cluster_line
 from core.workloads import FUNCTION, workload_info
 
 if TYPE_CHECKING:

@@ -20,7 +20,6 @@ from core.kinds.overhead.common import (
     _ADVICE,
     BREAK_EVEN_ENGINES,
     LIMITS,
-    Progress,
     _check_int,
     _finite,
     _log_domain,
@@ -32,8 +31,9 @@ from core.kinds.points import Points, measure_points, points_cost
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, short_repr
+from core.progress import Progress
 from core.report.explain import fmt_duration
+from core.spec import SCHEDULER_LABELS, ExperimentSpec, short_repr
 from core.workloads import WORKLOADS, _fib_calls
 
 # --- 4 · break-even task size ------------------------------------------------------------------------------

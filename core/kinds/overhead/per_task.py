@@ -26,7 +26,6 @@ from core.kinds.overhead.common import (
     OVERHEAD_ENGINES,
     PER_TASK_ENGINES,
     GraphForm,
-    Progress,
     _check_int,
     _engine_spec,
     _fmt_us,
@@ -34,7 +33,6 @@ from core.kinds.overhead.common import (
     _log_ticks,
     _names,
     _now,
-    _quiet,
     _ran,
     _start_prior_s,
     _worker_bytes,
@@ -45,8 +43,10 @@ from core.measure import noise as other_cpu
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import SCHEDULER_LABELS, short_repr
+from core.progress import Progress
+from core.progress import quiet as _quiet
 from core.report.explain import fmt_duration
+from core.spec import SCHEDULER_LABELS, short_repr
 
 # --- 1 · per-task overhead ---------------------------------------------------------------------------
 

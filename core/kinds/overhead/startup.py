@@ -23,12 +23,10 @@ from core.kinds.overhead.common import (
     STARTUP_CASES,
     STARTUP_LABELS,
     STARTUP_SCHEDULER,
-    Progress,
     _check_int,
     _engine_spec,
     _names,
     _now,
-    _quiet,
     _ran,
     _start_prior_s,
     _worker_bytes,
@@ -39,8 +37,10 @@ from core.measure import noise as other_cpu
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import SCHEDULER_LABELS
+from core.progress import Progress
+from core.progress import quiet as _quiet
 from core.report.explain import fmt_duration
+from core.spec import SCHEDULER_LABELS
 
 # --- 2 · start-up --------------------------------------------------------------------------------------
 
