@@ -66,3 +66,43 @@ def times_range(low: float, high: float) -> str:
     str
     """
     return f"{times(low)}–{times(high)}"
+
+
+def times_brief(value: float) -> str:
+    """A speed-up on a chart's label: ``2.0×``, ``12×``, ``0.45×`` (one decimal from 1 up, two digits below).
+
+    Parameters
+    ----------
+    value : float
+
+    Returns
+    -------
+    str
+    """
+    if not math.isfinite(value):
+        return "n/a"
+    if value >= 10:
+        return f"{value:.0f}×"
+    if value >= 0.995:
+        return f"{value:.1f}×"
+    return f"{value:.2g}×"
+
+
+def duration(seconds: float) -> str:
+    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best (``n/a`` if not finite).
+
+    Parameters
+    ----------
+    seconds : float
+
+    Returns
+    -------
+    str
+    """
+    if not math.isfinite(seconds):
+        return "n/a"
+    if abs(seconds) < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    if abs(seconds) < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 import altair as alt
 import pandas as pd
 
+from core.fmt import times_brief as _fmt_speedup
 from core.spec import SCHEDULER_LABELS
 
 __all__ = [
@@ -150,17 +151,6 @@ def _fmt_seconds(seconds: float) -> str:
     if abs(seconds) >= 1e-3:
         return f"{seconds:.3g}"
     return f"{seconds:.1e}"
-
-
-def _fmt_speedup(speedup: float) -> str:
-    """``2.0×``, ``12×``, ``0.45×``: one decimal from 1 up, two significant digits below."""
-    if not math.isfinite(speedup):
-        return "n/a"
-    if speedup >= 10:
-        return f"{speedup:.0f}×"
-    if speedup >= 0.995:
-        return f"{speedup:.1f}×"
-    return f"{speedup:.2g}×"
 
 
 def _runtime_summary(runs: pd.DataFrame) -> pd.DataFrame:

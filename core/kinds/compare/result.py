@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.fmt import ms as _ms
 from core.fmt import times as _fmt_x
+from core.fmt import times_range
 from core.kinds.base import strict_json
 from core.kinds.compare.charts import runtime_ci_chart, speedup_ci_chart
 from core.kinds.compare.spec import Arm, CompareSpec
@@ -251,7 +252,7 @@ class ComparisonResult:
         def row(v: Verdict, engine: str) -> dict[str, Any]:
             lo, hi = v.ci
             return {"engine": engine, "median_s": float(arms[v.label].wall_s), "speedup": v.speedup,
-                    "95% CI": f"{_fmt_x(lo)}–{_fmt_x(hi)}" if math.isfinite(hi) and lo > 0 else "(≥ 6 rounds)",
+                    "95% CI": times_range(lo, hi) if math.isfinite(hi) and lo > 0 else "(≥ 6 rounds)",
                     "verdict": v.claim}
 
         # The page's own question first: the pairs it teaches, then every arm against the baseline.
@@ -293,7 +294,7 @@ class ComparisonResult:
                 "arm": label + (" (baseline)" if k == 0 else ""),
                 "median_wall_s": f"{arm.wall_s:.3f}",
                 "speedup": _fmt_x(v.speedup) if v else "1×",
-                "95%_ci": f"{_fmt_x(v.ci[0])}–{_fmt_x(v.ci[1])}" if v and math.isfinite(v.ci[1]) else "",
+                "95%_ci": times_range(v.ci[0], v.ci[1]) if v and math.isfinite(v.ci[1]) else "",
                 "verdict": (v.claim + (" (busy)" if v.busy else "")) if v else "",
                 "cpu_used": f"{arm.cpu_utilization:.0%}" if math.isfinite(arm.cpu_utilization) else "n/a",
             })
@@ -301,7 +302,7 @@ class ComparisonResult:
         if self.pair_verdicts:
             pairs = pd.DataFrame([{
                 "pair": f"{v.label} vs {v.against}", "speedup": _fmt_x(v.speedup),
-                "95%_ci": f"{_fmt_x(v.ci[0])}–{_fmt_x(v.ci[1])}" if math.isfinite(v.ci[1]) and v.ci[0] > 0 else "",
+                "95%_ci": times_range(v.ci[0], v.ci[1]) if math.isfinite(v.ci[1]) and v.ci[0] > 0 else "",
                 "verdict": v.claim + (" (busy)" if v.busy else ""), "rounds": v.rounds} for v in self.pair_verdicts])
             table = pairs.to_string(index=False) + "\n\n" + table
         clusters = [f"cluster ({label}): {line}" for label, arm in zip(self.labels, self.arms, strict=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import RunContext, StrictJson, machine_line, records
 from core.kinds.overhead.common import (
     _ADVICE,
@@ -32,7 +33,6 @@ from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
 from core.progress import Progress
-from core.report.explain import fmt_duration
 from core.spec import SCHEDULER_LABELS, ExperimentSpec, short_repr
 from core.workloads import WORKLOADS, _fib_calls
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import StrictJson, records
 from core.kinds.overhead.common import (
     _ADVICE,
@@ -45,7 +46,6 @@ from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
 from core.progress import Progress
 from core.progress import quiet as _quiet
-from core.report.explain import fmt_duration
 from core.spec import SCHEDULER_LABELS, short_repr
 
 # --- 1 · per-task overhead ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import StrictJson, machine_line, records
 from core.kinds.overhead.common import (
     _ADVICE,
@@ -39,7 +40,6 @@ from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
 from core.progress import Progress
 from core.progress import quiet as _quiet
-from core.report.explain import fmt_duration
 from core.spec import SCHEDULER_LABELS
 
 # --- 2 · start-up --------------------------------------------------------------------------------------
