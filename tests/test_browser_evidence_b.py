@@ -1,6 +1,6 @@
 """The Overhead anatomy and Scaling & data transfer pages in headless Chromium (render + one small run each).
 
-Reuses ``tests/test_browser.py``'s fixtures: importing them gives this module its own server (they are
+The browser fixtures of ``tests/browser_fixtures.py`` give this module its own server (they are
 module-scoped), stopped and checked for leaked processes when the module ends.
 """
 
@@ -10,14 +10,7 @@ import contextlib
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401  (fixtures: pytest finds them by name in this module)
-    PAGE_LOAD_MS,
-    RUN_MS,
-    SCRIPT_BUSY_JS,
-    app,
-    app_server,
-    chromium,
-)
+from tests.browser_fixtures import PAGE_LOAD_MS, RUN_MS, SCRIPT_BUSY_JS
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
