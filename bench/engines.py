@@ -5,7 +5,7 @@
 What it measures: fib(30) × 4 (CPU-bound, holds the GIL) and sleep(0.5) × 4 (waits, releases it) on
 sync, threads, processes (Dask's default: a new process pool per compute), LocalCluster
 processes=False (1 worker × 4 threads, the tutorial's shape) and LocalCluster processes=True
-(4 workers × 1 thread), all through ``core.engines.run_experiment``, one warm-up + N repeats each.
+(4 workers × 1 thread), all through ``core.measure.run.run_experiment``, one warm-up + N repeats each.
 
 Goal: the physics the app teaches shows up on this machine. fib: threads ≈ sync (×1.0, the GIL),
 processes and processes=True clusters faster by up to the usable core count. sleep: every engine with

@@ -1,4 +1,4 @@
-"""Harness overhead: what ``core.engines.run_experiment`` adds to a bare ``dask.compute`` of the same work.
+"""Harness overhead: what ``core.measure.run.run_experiment`` adds to a bare ``dask.compute`` of the same work.
 
     python -m bench.harness [--repeats 11] [--quick] [--engines sync,threads,...]
 

@@ -107,11 +107,10 @@ def _numpy_small(cores: int) -> CompareSpec:
 
 
 def _cluster(cores: int) -> CompareSpec:
-    # A distributed compute costs 10-30 ms of scheduling here (measured: 4 trivial tasks took 11 ms on
-    # processes=False, 16 ms median and 27 ms p90 on processes=True). Two fib(27) tasks (~30-50 ms each)
-    # on the same two lanes either way, threads of one process or two processes: long enough for the
-    # second GIL to show through that cost (1.3-1.5× where four fib(26) on 1×4 / 2×1 gave 1.1-1.35×,
-    # undecided), short enough for about ten rounds in the budget.
+    # A distributed compute pays tens of milliseconds of scheduling whatever its tasks (README, Performance).
+    # Two fib(27) tasks on the same two lanes either way, threads of one process or two processes: long
+    # enough for the second GIL to show through that cost (smaller tasks left the verdict undecided), short
+    # enough for about ten rounds in the budget.
     return CompareSpec(workload="fib", size=27, tasks=2,
                        arms=(arms := (Arm("sync"), Arm("cluster-threads", 1, 2), Arm("cluster-processes", 2, 1))),
                        pairs=pairs_for("local-cluster", arms))

@@ -142,8 +142,8 @@ def _verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) ->
         # back. Say so rather than teach "it does not help". Only an arm that can use one core at most
         # whatever the machine does (pure-Python work on threads sharing one GIL) keeps its "same" or "not
         # faster", and only while it did not use all the CPU left to it. The CPU it used alone does not tell:
-        # the neighbour's bursts come and go within a round, and a starved process pool's CPU ÷ wall was
-        # measured at 1.1 cores beside a GIL-bound thread pool's 1.0 (bench/verdicts.py, noisy).
+        # the neighbour's bursts come and go within a round, so a starved process pool's CPU ÷ wall can come
+        # as low as a GIL-bound thread pool's (README, Performance: bench/verdicts.py on a noisy machine).
         verdict = "undecided"
         took = (f"it used all the CPU left ({used:.1f} cores)" if starved
                 else "they took CPU its parallel lanes could have used")
