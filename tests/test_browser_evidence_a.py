@@ -21,7 +21,7 @@ except ImportError:  # test_browser skips (or fails in CI) on its import already
 pytestmark = pytest.mark.browser
 
 
-def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixture)
+def test_gil_trace_page_renders_and_runs(app):
     app.open("gil_trace?trace-threads=2&trace-seconds=0.1")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)
@@ -40,7 +40,7 @@ def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixt
     app.assert_clean()
 
 
-def test_interpreter_page_renders_and_runs(app):  # noqa: F811
+def test_interpreter_page_renders_and_runs(app):
     app.open("interpreter?blas-side=200&blas-tasks=2&blas-repeats=1")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)

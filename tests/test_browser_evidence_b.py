@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 CHARTS = '[data-testid="stVegaLiteChart"]'
 
 
-def _open(app, path: str, title: str) -> None:  # noqa: F811
+def _open(app, path: str, title: str) -> None:
     app.open(path)
     heading = app.page.locator("h1").first
     heading.wait_for(timeout=PAGE_LOAD_MS)
@@ -31,7 +31,7 @@ def _open(app, path: str, title: str) -> None:  # noqa: F811
     app.assert_clean()
 
 
-def test_overhead_page_measures_per_task_cost(app):  # noqa: F811
+def test_overhead_page_measures_per_task_cost(app):
     _open(app, "overhead?pt-tasks=100&pt-repeats=1&pt-engines=sync&pt-engines=threads", "Overhead anatomy")
     expect(app.page.locator(CHARTS)).to_have_count(0)  # a page load measures nothing
     app.page.get_by_role("button", name="Run experiment", exact=True).first.click()
@@ -43,7 +43,7 @@ def test_overhead_page_measures_per_task_cost(app):  # noqa: F811
     app.assert_clean()
 
 
-def test_scaling_page_runs_a_small_transfer_sweep(app):  # noqa: F811
+def test_scaling_page_runs_a_small_transfer_sweep(app):
     _open(app, "scaling?xf-engines=threads&xf-engines=processes&xf-sizes=1&xf-tasks=2&xf-workers=2&xf-repeats=1",
           "Scaling")
     expect(app.page.locator(CHARTS)).to_have_count(0)
