@@ -352,7 +352,7 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
     """
     import altair as alt
 
-    from core.report.charts import _SECONDS, _by_engine, _engine_scale
+    from core.report.palette import _SECONDS, _by_engine, _engine_scale
 
     data, order = _by_engine(frame, _CHART_COLUMNS, "transfer")
     # A log scale cannot show 0: a run too fast for the clock is drawn at a microsecond, not dropped.

@@ -22,7 +22,7 @@ def _has_external(result: ComparisonResult) -> bool:
 def _arm_colors(result: ComparisonResult) -> Any:
     import altair as alt
 
-    from core.report.charts import _SPARE_COLORS, ENGINE_COLORS
+    from core.report.palette import _SPARE_COLORS, ENGINE_COLORS
 
     spare = iter(_SPARE_COLORS * 3)
     seen: set[str] = set()
@@ -38,7 +38,7 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     """Each arm's speedup over the baseline with its 95 % interval, the ``same`` band and the verdict."""
     import altair as alt
 
-    from core.report.charts import _INK, _engine_x
+    from core.report.palette import _INK, _engine_x
 
     # The pairs the page teaches come first (a's speed-up over b), then every arm against the baseline.
     pairs = [(f"{v.label} vs {v.against}", v) for v in result.pair_verdicts]
@@ -96,7 +96,7 @@ def runtime_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     import altair as alt
 
     from core.measure.stats import log_interval
-    from core.report.charts import _INK, _SECONDS, _engine_x
+    from core.report.palette import _INK, _SECONDS, _engine_x
 
     rows = []
     for label, arm in zip(result.labels, result.arms, strict=True):
@@ -127,7 +127,7 @@ def runtime_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
                  alt.Tooltip("startup_s:Q", title="Start-up (s)", format=_SECONDS)])
     layers = [bars, ci, dots]
     if math.isfinite(result.ideal_s):
-        from core.report.charts import _reference_line
+        from core.report.palette import _reference_line
 
         ideal = pd.DataFrame({"ideal_s": [result.ideal_s],
                               "label": [f"ideal{'' if _has_external(result) else ' on this machine'}:"

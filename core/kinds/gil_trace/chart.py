@@ -75,7 +75,7 @@ def gil_trace_chart(
     """
     import altair as alt
 
-    from core.report.charts import _require
+    from core.report.palette import _require
 
     _require(slices, _TRACE_COLUMNS, "slices")
     if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 1:

@@ -336,7 +336,7 @@ def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = Non
     """
     import altair as alt
 
-    from core.report.charts import _by_engine, _engine_scale, _require
+    from core.report.palette import _by_engine, _engine_scale, _require
 
     data, order = _by_engine(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
     data["text"] = data["wall_s"].map(fmt_duration)

@@ -374,7 +374,7 @@ def per_task_overhead_chart(
     """
     import altair as alt
 
-    from core.report.charts import _INK, _SECONDS, _by_engine, _engine_scale, _engine_x, _require
+    from core.report.palette import _INK, _SECONDS, _by_engine, _engine_scale, _engine_x, _require
 
     data, order = _by_engine(summary, _PER_TASK_COLUMNS, "per-task summary")
     data["label"] = (data["per_task_us"] / 1e6).map(fmt_duration)

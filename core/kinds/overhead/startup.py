@@ -294,7 +294,7 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> Any:
     """
     import altair as alt
 
-    from core.report.charts import _INK, _by_engine, _engine_scale
+    from core.report.palette import _INK, _by_engine, _engine_scale
 
     data, engines = _by_engine(summary, _STARTUP_COLUMNS, "start-up summary")
     data["label"] = data["label"].astype(str)

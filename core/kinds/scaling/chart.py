@@ -18,7 +18,7 @@ def _line_dash() -> Any:
     """Shared dash scale: solid = measured, dotted = Amdahl fit, dashed = ideal (one legend for both panels)."""
     import altair as alt
 
-    from core.report.charts import _INK
+    from core.report.palette import _INK
 
     return alt.StrokeDash("series:N", title="Line", scale=alt.Scale(domain=list(_LINE_STYLES),
                                                                      range=list(_LINE_STYLES.values())),
@@ -60,7 +60,7 @@ def scaling_chart(frame: pd.DataFrame, title: str | None = None, width: int = 33
     """
     import altair as alt
 
-    from core.report.charts import _INK, _PERCENT, _SECONDS, _by_engine, _engine_scale
+    from core.report.palette import _INK, _PERCENT, _SECONDS, _by_engine, _engine_scale
 
     data, order = _by_engine(frame, _CHART_COLUMNS, "scaling")
     data["series"] = "measured"
