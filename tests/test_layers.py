@@ -56,3 +56,14 @@ def test_a_cycle_between_siblings_breaks_the_contract(tmp_path: Path) -> None:
     run = _lint(root)
     assert run.returncode != 0, run.stdout
     assert "No cycles are allowed in core" in run.stdout, run.stdout
+
+
+# A module a newcomer can read in one sitting; data tables are the exception (their lines are rows, not logic).
+MAX_MODULE_LINES = 500
+DATA_TABLES = {"core/workloads.py": "WORKLOADS, the table of the lab's workloads, is some 150 of its lines"}
+
+
+def test_no_module_in_core_is_over_500_lines_but_data_tables() -> None:
+    long = {str(p.relative_to(REPO)): n for p in sorted((REPO / "core").rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert set(long) <= set(DATA_TABLES), {k: v for k, v in long.items() if k not in DATA_TABLES}
