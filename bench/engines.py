@@ -5,7 +5,7 @@
 What it measures: fib(30) × 4 (CPU-bound, holds the GIL) and sleep(0.5) × 4 (waits, releases it) on
 sync, threads, processes (Dask's default: a new process pool per compute), LocalCluster
 processes=False (1 worker × 4 threads, the tutorial's shape) and LocalCluster processes=True
-(4 workers × 1 thread), all through ``core.engines.run_experiment``, one warm-up + N repeats each.
+(4 workers × 1 thread), all through ``core.measure.run.run_experiment``, one warm-up + N repeats each.
 
 Goal: the physics the app teaches shows up on this machine. fib: threads ≈ sync (×1.0, the GIL),
 processes and processes=True clusters faster by up to the usable core count. sleep: every engine with
@@ -34,7 +34,7 @@ def main() -> None:
     args = p.parse_args()
     from core.engines import ClusterRegistry
     from core.measure.run import run_experiment
-    from core.measure.spec import ExperimentSpec
+    from core.spec import ExperimentSpec
 
     repeats = resolve_repeats(args)
     workloads = [("fib", 27), ("sleep", 0.2)] if args.quick else [("fib", 30), ("sleep", 0.5)]

@@ -1,4 +1,4 @@
-"""Harness overhead: what ``core.engines.run_experiment`` adds to a bare ``dask.compute`` of the same work.
+"""Harness overhead: what ``core.measure.run.run_experiment`` adds to a bare ``dask.compute`` of the same work.
 
     python -m bench.harness [--repeats 11] [--quick] [--engines sync,threads,...]
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
     from core.engines import ClusterRegistry
-    from core.measure.spec import ExperimentSpec
+    from core.spec import ExperimentSpec
 
 # Dask, distributed and core.engines are imported inside the functions, not here: process workers
 # start with spawn and re-import this main module, and they should start as light as the app's.
@@ -103,7 +103,7 @@ def start_pool(workers: int) -> ProcessPoolExecutor:
 def make_arm(engine: str, workload: str, size: float, stack: ExitStack, clusters: ClusterRegistry) -> Arm:
     import dask
 
-    from core.measure.spec import ExperimentSpec
+    from core.spec import ExperimentSpec
 
     base = ExperimentSpec(workload=workload, size=size, tasks=TASKS, scheduler="sync", workers=1, repeats=1)
     if engine == "sync":

@@ -46,7 +46,7 @@ GOALS = {"quiet": 0.90, "noisy": 0.80}
 
 def truth(spec: Any, arm: Any, cores: int) -> str | None:
     """``"faster"`` or ``"not-faster"`` by physics, or None when no rule covers the arm."""
-    from core.measure.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS
+    from core.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS
     from core.workloads import WORKLOADS
 
     if spec.workload not in WORKLOADS:  # your own function: its behaviour is what is measured

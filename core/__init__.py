@@ -13,9 +13,9 @@ from typing import Any
 _EXPORTS = {
     "WORKLOADS": "core.workloads",
     "estimate_task_seconds": "core.workloads",
-    "ExperimentSpec": "core.measure.spec",
-    "SCHEDULERS": "core.measure.spec",
-    "SCHEDULER_LABELS": "core.measure.spec",
+    "ExperimentSpec": "core.spec",
+    "SCHEDULERS": "core.spec",
+    "SCHEDULER_LABELS": "core.spec",
     "run_experiment": "core.measure.run",
     "ClusterRegistry": "core.engines",
     "LocalClusterHandle": "core.engines",

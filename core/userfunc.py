@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.engines.base import EngineError, RunTimeout
-from core.measure.spec import PROCESS_SCHEDULERS, ExperimentSpec, canonical_json, check_function_path, describe_call
+from core.spec import PROCESS_SCHEDULERS, ExperimentSpec, canonical_json, check_function_path, describe_call
 from core.workers import main_not_reimported, trial
 
 PROBE_TIMEOUT_S = 20.0

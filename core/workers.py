@@ -201,7 +201,7 @@ def main_not_reimported() -> Iterator[None]:
     which the child runs again with ``runpy.run_path``. With neither, the child imports no main at all,
     which is what loky's own start method does. So this hides both attributes while the block runs and
     puts them back after. Nothing the lab's children run lives in ``__main__``: the spec refuses a
-    ``__main__:`` function (:func:`core.measure.spec.check_function_path`), tasks are
+    ``__main__:`` function (:func:`core.spec.check_function_path`), tasks are
     :mod:`core.workloads`' functions, and your function's module is imported by name (its directory is
     still on the child's ``sys.path``, which spawn sends apart).
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.beyond_gil import HOW_TO_GET, cost_of
 from core.engines.code import engine_code
 from core.interpreters import PythonInfo, best_subinterpreters, discover, free_threaded
+from core.kinds.compare.beyond_gil import HOW_TO_GET, cost_of
 from core.presets import preset
 from pages.common import panel, rounds_picker
 

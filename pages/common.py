@@ -9,7 +9,6 @@ sentences, charts and downloads. No timing and no Dask here.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from core.engines import LocalClusterHandle
 from core.engines.local import WarmPool
+from core.fmt import ratio as fmt_ratio
 from core.kinds import kind_of
 from core.kinds.base import RunContext, check
 from core.measure.estimate import BudgetError, Cost
@@ -539,5 +539,3 @@ def _take_home(run_id: str, rounds: int, stem: str, _result: Any) -> list[Any]:
     return take_home(_result, stem)
 
 
-def fmt_ratio(value: float) -> str:
-    return f"{value:.2f}×" if math.isfinite(value) else "n/a"

@@ -17,7 +17,7 @@ from core.kinds.overhead import (
     sweep_sizes,
 )
 from core.measure.machine import machine_info
-from core.measure.spec import SCHEDULER_LABELS
+from core.spec import SCHEDULER_LABELS
 from pages.common import engine_picker, panel, settings
 
 cores = machine_info().usable_cores

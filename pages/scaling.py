@@ -5,7 +5,7 @@ import streamlit as st
 from core.kinds.scaling import ScalingSpec, default_tasks, default_worker_counts, max_sweep_workers
 from core.kinds.transfer import TransferSpec, default_transfer_sizes
 from core.measure.machine import machine_info
-from core.measure.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
+from core.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
 from core.workloads import WORKLOADS
 from pages.common import engine_picker, panel
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from tests.helpers import alive as _alive
+from tests.helpers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -32,26 +34,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tail(path: Path, chars: int = 6000) -> str:
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
         return f"<could not read {path}: {exc}>"
     return text if len(text) <= chars else "…" + text[-chars:]
-
-
-def _alive(proc: psutil.Process) -> bool:
-    """Running and not a zombie (an exited child nobody has reaped yet holds no resources)."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _describe(proc: psutil.Process) -> str:

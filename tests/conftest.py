@@ -23,6 +23,9 @@ import pytest
 
 from core import ClusterRegistry, ExperimentResult, ExperimentSpec, run_experiment
 
+# The browser tests' fixtures (server, Chromium, a tab): a plugin, so no test module imports them from another.
+pytest_plugins = ["tests.browser_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 120
 
@@ -32,12 +35,41 @@ CLI_TIMEOUT_S = 120
 os.environ.setdefault("GIL_LAB_WARM_START", "false")
 
 
+# Every test file belongs to one group (markers registered in pyproject.toml), so a contributor's loop can leave
+# out what needs a browser or several hosts: python -m pytest -m "not browser and not cluster". A file is
+# grouped by its name's prefix first, then by this table; a new file nobody placed counts as an engine test,
+# the group that runs real engines (so no quick loop skips it by accident).
+GROUPS_BY_PREFIX = {"test_browser": "browser", "test_app": "app"}
+GROUPS = {
+    "test_server_lifecycle.py": "browser",
+    "test_warm_start.py": "app", "test_fuzz.py": "app",
+    "test_external_cluster.py": "cluster", "test_cluster_environment.py": "cluster", "test_shipping.py": "cluster",
+    "test_security.py": "cluster", "test_faults.py": "cluster",
+    "test_spec.py": "unit", "test_spec_properties.py": "unit", "test_stats.py": "unit", "test_fmt.py": "unit",
+    "test_layers.py": "unit", "test_charts.py": "unit", "test_slot_settings.py": "unit",
+    "test_interpreter_note.py": "unit", "test_toy_kind.py": "unit",
+}
+
+
+def test_group(filename: str) -> str:
+    """The marker of a test file: ``unit``, ``engines``, ``app``, ``browser`` or ``cluster``."""
+    for prefix, group in GROUPS_BY_PREFIX.items():
+        if filename.startswith(prefix):
+            return group
+    return GROUPS.get(filename, "engines")
+
+
+test_group.__test__ = False  # a helper, not a test
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "run_last: run after every other test of the session (leak checks)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Move ``run_last`` tests to the end, whatever their file is called."""
+    """Mark every test with its file's group, and move ``run_last`` tests to the end, whatever their file is called."""
+    for item in items:
+        item.add_marker(getattr(pytest.mark, test_group(item.path.name)))
     last = [item for item in items if item.get_closest_marker("run_last")]
     if last:
         items[:] = [item for item in items if not item.get_closest_marker("run_last")] + last
@@ -128,3 +160,21 @@ def strict_json(text: str) -> object:
 @pytest.fixture(scope="session")
 def parse_json() -> Callable[[str], object]:
     return strict_json
+
+
+@pytest.fixture(scope="module")
+def clusters() -> Iterator[ClusterRegistry]:
+    """A registry of this module's own: its clusters are closed when the module ends (faults, security)."""
+    registry = ClusterRegistry()
+    yield registry
+    registry.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_app_clusters(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each module of page tests, close the clusters the app cached, so they do not outlive their module."""
+    yield
+    if test_group(request.path.name) == "app":
+        from core.engines import close_all_clusters
+
+        close_all_clusters()

@@ -33,6 +33,8 @@ from typing import Any
 
 import psutil
 
+from tests.helpers import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
@@ -221,12 +223,6 @@ class Loopback:
 
     def leftovers(self) -> list[str]:
         return []
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 # --- processes --------------------------------------------------------------------------------------------

@@ -5,66 +5,22 @@ Runs are real (tiny sizes); the app's LocalClusters are closed when the module e
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.engines import close_all_clusters
+from tests.app_helpers import charts, marks, open_page
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = ["pages/start.py", "pages/cpu_bound.py", "pages/io_bound.py", "pages/numpy_gil.py",
          "pages/local_cluster.py", "pages/takeaways.py"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_app_clusters():
-    yield
-    close_all_clusters()
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    if page != "pages/start.py":
-        at.switch_page(page)
-    # Set after the page switch, which (as in a browser) starts the new page with a clean URL.
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def charts(at: AppTest) -> list[dict]:
-    """Vega-Lite specs of every Altair chart on the page (AppTest exposes the element's proto)."""
-    return [json.loads(el.proto.spec) for el in at.get("vega_lite_chart")]
-
-
 def run_ids(at: AppTest) -> str:
     found = [c.value for c in at.caption if c.value.startswith("Run `")]
     assert found, "no 'Run `…`' caption: the results panel did not render"
     return found[0].split(" — ")[0]
-
-
-def marks(spec: dict) -> set[str]:
-    """Every mark type used anywhere in a (layered / concatenated / faceted) spec."""
-    found: set[str] = set()
-
-    def visit(node: object) -> None:
-        if isinstance(node, dict):
-            mark = node.get("mark")
-            if mark is not None:
-                found.add(mark if isinstance(mark, str) else mark.get("type"))
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
-
-    visit(spec)
-    return found
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -16,9 +16,8 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from core.engines import close_all_clusters
 from core.presets import preset
-from tests.test_app import open_page
+from tests.app_helpers import open_page
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +27,6 @@ def _fresh_caches() -> Iterator[None]:
     streamlit.cache_data.clear()
     yield
     streamlit.cache_resource.clear()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_app_clusters() -> Iterator[None]:
-    yield
-    close_all_clusters()
 
 
 def results_shown(at: AppTest) -> bool:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from core.engines import close_all_clusters
-from tests.test_app import charts, marks, open_page
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_app_clusters():
-    yield
-    close_all_clusters()
+from tests.app_helpers import charts, marks, open_page
 
 
 def _chart_frames(at) -> list[pa.Table]:

@@ -8,32 +8,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.engines import close_all_clusters
+from tests import app_helpers
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/overhead.py"
 SECTIONS = ["per-task", "startup", "chunksize", "break-even"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_app_clusters():
-    yield
-    close_all_clusters()
-
-
 def open_page(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page(PAGE)
-    # Set after the page switch, which (as in a browser) starts the new page with a clean URL.
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_helpers.open_page(PAGE, **query)
 
 
 def chart_specs(at: AppTest) -> list[dict]:

@@ -15,8 +15,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.engines import close_all_clusters
 from core.serve.slot import RUN_SLOT
+from tests.app_helpers import open_page
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY_CPU = {"n": "18", "tasks": "2", "workers": "2", "rounds": "7", "engines": "threads"}
@@ -30,23 +30,6 @@ def fresh_settings(monkeypatch):
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()  # also closes the app's cached clusters (on_release)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_clusters():
-    yield
-    close_all_clusters()
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def press(at: AppTest, label: str) -> AppTest:

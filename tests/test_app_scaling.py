@@ -14,29 +14,16 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.engines import close_all_clusters
 from core.measure.machine import machine_info
+from tests import app_helpers
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/scaling.py"
 CORES = machine_info().usable_cores
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_app_clusters():
-    yield
-    close_all_clusters()
-
-
 def open_page(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
-    at.switch_page(PAGE)
-    for key, value in query.items():  # after the switch, which starts the page with a clean URL
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_helpers.open_page(PAGE, timeout=240, **query)
 
 
 def chart_specs(at: AppTest) -> list[dict]:

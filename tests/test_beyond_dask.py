@@ -25,7 +25,7 @@ from core.kinds.compare import Arm, CompareSpec, parse_arm
 from core.measure.spec import ONE_GIL_SCHEDULERS, POOL_SCHEDULERS, PROCESS_POOL_SCHEDULERS
 from core.presets import PRESETS, preset
 from core.workloads import fib
-from tests.test_engines import needs_two_cores, physics
+from tests.helpers import needs_two_cores, physics
 
 THREAD_POOLS = ["futures-threads", "joblib-threads"]
 PROCESS_POOLS = ["futures-processes", "multiprocessing", "joblib-loky"]

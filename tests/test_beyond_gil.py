@@ -95,7 +95,7 @@ def test_a_free_threaded_build_is_recognised_and_its_threads_are_not_one_gil(tmp
     assert ft.ok and ft.tag == "3.13t" and ft.build == "free-threaded" and not ft.gil_enabled
     assert ft.executor == "_interpreters"
     assert free_threaded([ft]) is ft
-    from core.beyond_gil import beyond_gil_spec
+    from core.kinds.compare.beyond_gil import beyond_gil_spec
 
     spec = beyond_gil_spec(2, [ft])
     labels = [a.label for a in spec.arms]
@@ -301,13 +301,13 @@ def test_the_page_shows_each_arms_cost_and_code_and_the_interpreters(monkeypatch
 def test_the_page_says_how_to_get_313_where_there_is_none(monkeypatch: pytest.MonkeyPatch):
     import streamlit
 
-    import core.beyond_gil
     import core.interpreters
+    import core.kinds.compare.beyond_gil as beyond_gil
     from tests.test_app import open_page
 
     lab_only = [i for i in discover() if i.source == "lab"]
     monkeypatch.setattr(core.interpreters, "discover", lambda env=None: lab_only)
-    monkeypatch.setattr(core.beyond_gil, "discover", lambda env=None: lab_only)
+    monkeypatch.setattr(beyond_gil, "discover", lambda env=None: lab_only)
     streamlit.cache_resource.clear()
     try:
         at = open_page("pages/beyond_gil.py")

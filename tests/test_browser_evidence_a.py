@@ -1,6 +1,6 @@
 """The GIL trace and Interpreter & BLAS pages in headless Chromium, on the real app (render + one run each).
 
-Reuses ``tests/test_browser.py``'s fixtures: importing them here gives this module its own server
+Uses the browser fixtures of ``tests/browser_fixtures.py``, which give this module its own server
 (they are module-scoped), which is stopped, and checked for leaked processes, when the module ends.
 """
 
@@ -10,14 +10,7 @@ import contextlib
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401  (fixtures: pytest finds them by name in this module)
-    PAGE_LOAD_MS,
-    RUN_MS,
-    SCRIPT_BUSY_JS,
-    app,
-    app_server,
-    chromium,
-)
+from tests.browser_fixtures import PAGE_LOAD_MS, RUN_MS, SCRIPT_BUSY_JS
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -28,7 +21,7 @@ except ImportError:  # test_browser skips (or fails in CI) on its import already
 pytestmark = pytest.mark.browser
 
 
-def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixture)
+def test_gil_trace_page_renders_and_runs(app):
     app.open("gil_trace?trace-threads=2&trace-seconds=0.1")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)
@@ -47,7 +40,7 @@ def test_gil_trace_page_renders_and_runs(app):  # noqa: F811  (the imported fixt
     app.assert_clean()
 
 
-def test_interpreter_page_renders_and_runs(app):  # noqa: F811
+def test_interpreter_page_renders_and_runs(app):
     app.open("interpreter?blas-side=200&blas-tasks=2&blas-repeats=1")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)

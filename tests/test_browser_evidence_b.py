@@ -1,6 +1,6 @@
 """The Overhead anatomy and Scaling & data transfer pages in headless Chromium (render + one small run each).
 
-Reuses ``tests/test_browser.py``'s fixtures: importing them gives this module its own server (they are
+The browser fixtures of ``tests/browser_fixtures.py`` give this module its own server (they are
 module-scoped), stopped and checked for leaked processes when the module ends.
 """
 
@@ -10,14 +10,7 @@ import contextlib
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401  (fixtures: pytest finds them by name in this module)
-    PAGE_LOAD_MS,
-    RUN_MS,
-    SCRIPT_BUSY_JS,
-    app,
-    app_server,
-    chromium,
-)
+from tests.browser_fixtures import PAGE_LOAD_MS, RUN_MS, SCRIPT_BUSY_JS
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -30,7 +23,7 @@ pytestmark = pytest.mark.browser
 CHARTS = '[data-testid="stVegaLiteChart"]'
 
 
-def _open(app, path: str, title: str) -> None:  # noqa: F811
+def _open(app, path: str, title: str) -> None:
     app.open(path)
     heading = app.page.locator("h1").first
     heading.wait_for(timeout=PAGE_LOAD_MS)
@@ -38,7 +31,7 @@ def _open(app, path: str, title: str) -> None:  # noqa: F811
     app.assert_clean()
 
 
-def test_overhead_page_measures_per_task_cost(app):  # noqa: F811
+def test_overhead_page_measures_per_task_cost(app):
     _open(app, "overhead?pt-tasks=100&pt-repeats=1&pt-engines=sync&pt-engines=threads", "Overhead anatomy")
     expect(app.page.locator(CHARTS)).to_have_count(0)  # a page load measures nothing
     app.page.get_by_role("button", name="Run experiment", exact=True).first.click()
@@ -50,7 +43,7 @@ def test_overhead_page_measures_per_task_cost(app):  # noqa: F811
     app.assert_clean()
 
 
-def test_scaling_page_runs_a_small_transfer_sweep(app):  # noqa: F811
+def test_scaling_page_runs_a_small_transfer_sweep(app):
     _open(app, "scaling?xf-engines=threads&xf-engines=processes&xf-sizes=1&xf-tasks=2&xf-workers=2&xf-repeats=1",
           "Scaling")
     expect(app.page.locator(CHARTS)).to_have_count(0)

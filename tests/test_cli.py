@@ -9,23 +9,17 @@ tests run (its test is the last one in this file).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from core import WORKLOADS, machine_info
+from tests.helpers import free_port
 
 SCHEDULERS = ["sync", "threads", "processes", "cluster-threads", "cluster-processes"]
 REQUIRED_KEYS = {"spec", "machine", "engine", "wall_s", "runs", "tasks"}
 TINY = ["--workload", "fib", "--size", "20", "--workers", "2", "--repeats", "1"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 BAD_INPUT = {

@@ -20,7 +20,7 @@ from core.measure.machine import machine_info
 from core.measure.stats import VERDICTS
 from core.presets import PRESETS, preset
 from core.serve.store import ResultStore
-from tests.test_engines import physics
+from tests.helpers import physics
 
 CORES = machine_info().usable_cores
 FIB = dict(workload="fib", size=24, tasks=4)

@@ -12,8 +12,7 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 import pytest
@@ -28,6 +27,7 @@ from core import (
 )
 from core.measure.results import build_result
 from core.workloads import MB, measured_call
+from tests.helpers import needs_two_cores, physics
 
 ENGINES = ["sync", "threads", "processes", "cluster-threads", "cluster-processes"]
 PROCESS_ENGINES = {"processes", "cluster-processes"}
@@ -40,76 +40,9 @@ TASKS = 4
 REPEATS = 2
 CLOCK_SLACK_S = 0.02  # time.time() in workers vs perf_counter() in the caller
 
-T = TypeVar("T")
-
 
 def structure_spec(scheduler: str) -> ExperimentSpec:
     return ExperimentSpec(workload="fib", size=FIB_SIZE, tasks=TASKS, scheduler=scheduler, workers=2, repeats=REPEATS)
-
-
-def needs_two_cores() -> None:
-    if machine_info().usable_cores < 2:
-        pytest.skip("process parallelism needs at least 2 usable cores")
-
-
-def _system_busy_s() -> float:
-    """CPU seconds all cores of the machine have spent busy since boot."""
-    t = psutil.cpu_times()
-    idle = t.idle + getattr(t, "iowait", 0.0)
-    guests = getattr(t, "guest", 0.0) + getattr(t, "guest_nice", 0.0)  # already counted in user/nice
-    return sum(t) - idle - guests
-
-
-def _our_cpu_s() -> float:
-    """CPU seconds used by this process and its children, live or already reaped."""
-    me = psutil.Process()
-    times = me.cpu_times()
-    total = times.user + times.system + times.children_user + times.children_system
-    for child in me.children(recursive=True):
-        try:
-            child_times = child.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += child_times.user + child_times.system
-    return total
-
-
-class OtherLoad:
-    """Cores that processes *outside* this test kept busy while the block ran.
-
-    The suite shares its machine with whatever else runs there (other test suites, a browser). On
-    2 cores, one busy neighbour leaves no core for a second process, and no engine can show a speed-up.
-    """
-
-    cores = 0.0
-
-    def __enter__(self) -> OtherLoad:
-        self._t0, self._busy0, self._ours0 = time.perf_counter(), _system_busy_s(), _our_cpu_s()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        wall = time.perf_counter() - self._t0
-        others = (_system_busy_s() - self._busy0) - (_our_cpu_s() - self._ours0)
-        self.cores = max(0.0, others) / wall
-
-
-def physics(measure: Callable[[], T], holds: Callable[[T], bool], *, busy_cores: float, what: str,
-            attempts: int = 3) -> T:
-    """Measure until ``holds`` (at most ``attempts`` times) and return the measurement.
-
-    If it never holds, fail, unless every attempt ran while other processes kept more than
-    ``busy_cores`` cores busy: then the machine could not show the effect, and the test skips.
-    """
-    seen: list[tuple[T, float]] = []
-    for _ in range(attempts):
-        with OtherLoad() as load:
-            value = measure()
-        if holds(value):
-            return value
-        seen.append((value, round(load.cores, 2)))
-    if all(cores > busy_cores for _, cores in seen):
-        pytest.skip(f"machine too busy to show {what}: (measurement, other processes' cores) = {seen}")
-    pytest.fail(f"{what} did not hold on a quiet enough machine: (measurement, other processes' cores) = {seen}")
 
 
 # --- structure, on every engine ---------------------------------------------------------------------

@@ -32,13 +32,6 @@ SHAPES = {"cluster-threads": (False, 1, 2), "cluster-processes": (True, 2, 1)}
 CONNECT_LIMIT_S = 10  # a wrong address must be reported within this
 
 
-@pytest.fixture(scope="module")
-def clusters() -> Iterator[ClusterRegistry]:
-    registry = ClusterRegistry()
-    yield registry
-    registry.close()
-
-
 def spec_for(scheduler: str, **changes) -> ExperimentSpec:
     processes, workers, threads = SHAPES[scheduler]
     fields = {"workload": "sleep", "size": 2.0, "tasks": 8, "repeats": 1, **changes}
@@ -331,7 +324,6 @@ def test_the_scheduler_still_connects(clusters):
         address = client.scheduler.address
         spec = ExperimentSpec(workload="fib", size=18, tasks=2, scheduler="external", address=address, repeats=1)
         assert list(run_experiment(spec).values) == [2584, 2584]
-
 
 
 # --- the false "workers died" (issue 9) -----------------------------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 from distributed import Client
 
 from core import LocalClusterHandle
+from tests.helpers import alive as _alive
 
 GRACE_S = 10
 # Long-lived children that other test files start and stop in their own session fixtures.
@@ -34,13 +35,6 @@ def _cmdline(proc: psutil.Process) -> str:
         return " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return ""
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _descendants() -> list[psutil.Process]:

@@ -28,7 +28,8 @@ from core.kinds.overhead import (
     parse_sizes,
     sweep_sizes,
 )
-from tests.test_sweep import _new_children, _workers_alive
+from tests.helpers import new_children as _new_children
+from tests.helpers import workers_alive as _workers_alive
 
 # --- specs and helpers (no engines) --------------------------------------------------------------------
 

@@ -15,25 +15,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from core import WORKLOADS, ClusterRegistry, ExperimentSpec
+from core import WORKLOADS, ExperimentSpec
 from core.measure.run import build_graph
 from core.workloads import measured_call
 
 REPO = Path(__file__).resolve().parent.parent
 SHAPES = {"cluster-threads": (False, 1, 2), "cluster-processes": (True, 2, 1)}
-
-
-@pytest.fixture(scope="module")
-def clusters() -> Iterator[ClusterRegistry]:
-    registry = ClusterRegistry()
-    yield registry
-    registry.close()
 
 
 def listeners(pid: int) -> set[tuple[str, int]]:

@@ -27,6 +27,7 @@ from tests.browser_util import (
     chromium_executable,
     tail,
 )
+from tests.helpers import alive as _alive
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -50,13 +51,6 @@ SCRIPT_DONE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
 }"""
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _cmd(proc: psutil.Process) -> str:

@@ -9,9 +9,7 @@ other programs) and measure once more before failing. Arithmetic is checked exac
 from __future__ import annotations
 
 import math
-import time
 
-import psutil
 import pytest
 
 from core.kinds.points import parse_counts
@@ -28,6 +26,8 @@ from core.kinds.scaling import (
 from core.kinds.transfer import TRANSFER_COLUMNS, describe_transfer, transfer_sweep
 from core.measure.estimate import BudgetError
 from core.measure.machine import machine_info
+from tests.helpers import new_children as _new_children
+from tests.helpers import workers_alive as _workers_alive
 
 CORES = machine_info().usable_cores
 
@@ -35,31 +35,6 @@ CORES = machine_info().usable_cores
 def needs_two_cores() -> None:
     if CORES < 2:
         pytest.skip("process parallelism needs at least 2 usable cores")
-
-
-def _workers_alive() -> set[int]:
-    """Child processes that are still running, except multiprocessing's resource tracker.
-
-    The tracker is started by the first spawned process and lives as long as this interpreter, by design.
-    """
-    alive = set()
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(proc.cmdline()):
-                alive.add(proc.pid)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
-
-
-def _new_children(before: set[int], timeout: float = 15.0) -> set[int]:
-    """Child processes started since ``before`` that are still alive after up to ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = _workers_alive() - before
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.2)
 
 
 # --- pure parts: parsing, defaults, the Amdahl fit ---------------------------------------------------

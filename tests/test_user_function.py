@@ -26,7 +26,7 @@ from core.kinds.base import RunContext, measure
 from core.kinds.compare import KIND, Arm, CompareSpec
 from core.report.advice import _overlapped, advise
 from core.userfunc import FunctionFailed, FunctionInputError, FunctionTimeout, tried, try_function
-from tests.test_engines import needs_two_cores, physics
+from tests.helpers import needs_two_cores, physics
 
 REPO = Path(__file__).resolve().parents[1]
 ERROR = "python -m core: error:"

@@ -2,8 +2,8 @@
 
 - :mod:`core.engines.base`: the :class:`Engine` protocol, the errors a run ends with, the run's watch.
 - :mod:`core.engines.local`: Dask's ``sync``, ``threads`` and ``processes`` schedulers.
-- :mod:`core.engines.cluster`: ``LocalCluster`` handles (``cluster-threads``, ``cluster-processes``) and
-  an existing cluster by address (``external``).
+- :mod:`core.engines.cluster`: ``LocalCluster`` handles (``cluster-threads``, ``cluster-processes``), reused;
+  :mod:`core.engines.cluster_engine`: the engine that runs on them or on an existing cluster (``external``).
 - :mod:`core.engines.stdlib`: beyond Dask, Python's own pools: ``futures-threads``, ``futures-processes``
   (``concurrent.futures``) and ``multiprocessing`` (``multiprocessing.Pool``).
 - :mod:`core.engines.beyond_gil`: beyond the GIL, ``interpreters`` (subinterpreters, one GIL each) and the
@@ -14,7 +14,7 @@
   re-exports its old names.)
 
 To add an engine family: a module with an :class:`Engine` class, its names in
-:data:`core.measure.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
+:data:`core.spec.SCHEDULERS`, and a branch in :func:`make_engine`.
 """
 
 from __future__ import annotations
@@ -33,16 +33,15 @@ from core.engines.cluster import (
     _DEFAULT_REGISTRY,
     ClusterRegistry,
     ClusterSource,
-    DistributedEngine,
     LocalClusterHandle,
     close_all_clusters,
     park_idle_clusters,
-    probe_scheduler,
 )
+from core.engines.cluster_engine import DistributedEngine, probe_scheduler
 from core.engines.joblib_engines import JoblibLokyEngine, JoblibThreadsEngine
 from core.engines.local import ProcessesEngine, SyncEngine, ThreadsEngine
 from core.engines.stdlib import FuturesProcessesEngine, FuturesThreadsEngine, MultiprocessingEngine
-from core.measure.spec import CLUSTER_SCHEDULERS, ExperimentSpec
+from core.spec import CLUSTER_SCHEDULERS, ExperimentSpec
 
 __all__ = [
     "ClusterRegistry", "ClusterSource", "DistributedEngine", "Engine", "EngineError", "FuturesProcessesEngine",

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from dask.delayed import Delayed, delayed
 
-Progress = Callable[[str, float], None]
-"""Callback ``progress(message, fraction_done)`` for front ends (the app's status box, the CLI)."""
+from core.progress import Progress
+from core.progress import quiet as _quiet
+
 
 class EngineError(RuntimeError):
     """An engine could not start or run (e.g. an external cluster is unreachable)."""
@@ -35,10 +36,6 @@ class RunTimeout(EngineError):
 
 class WorkerLost(EngineError):
     """A worker died or left during the run, so some tasks ran twice: the measurement is discarded."""
-
-
-def _quiet(message: str, fraction: float) -> None:
-    """The default progress callback: say nothing."""
 
 
 # A step (a round of a comparison, a repeat of a run) is hung once it takes this many times the slowest step

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, pool_info
-from core.measure.spec import ExperimentSpec
+from core.spec import ExperimentSpec
 from core.subinterpreters import SubinterpreterError, SubinterpreterPool, repo_root
 
 _START_TIMEOUT_S = 60.0  # a cold interpreter on a loaded 2-core machine; a hang ends with one line

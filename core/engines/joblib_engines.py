@@ -32,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
-from core.measure.spec import ExperimentSpec
+from core.spec import ExperimentSpec
 from core.workers import ready_barrier
 
 _POOL_START_TIMEOUT_S = 60

@@ -21,7 +21,7 @@ from typing import Any
 import dask
 
 from core.engines.base import Compute, EngineError, Work, as_delayed, pool_info
-from core.measure.spec import ExperimentSpec
+from core.spec import ExperimentSpec
 from core.workers import init_pool_worker, main_not_reimported
 
 _POOL_START_TIMEOUT_S = 60

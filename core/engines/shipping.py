@@ -41,7 +41,7 @@ from typing import Any
 
 from dask.delayed import Delayed
 
-from core.measure.spec import DISTRIBUTED_SCHEDULERS, ExperimentSpec
+from core.spec import DISTRIBUTED_SCHEDULERS, ExperimentSpec
 
 TaskCall = Callable[..., Delayed]
 """``call(*args, dask_key_name=key)``: one task of a graph, like ``delayed(measured_call)(*args, ...)``."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from core.engines.base import Compute, EngineError, Watch, Work, as_calls, pool_info
 from core.engines.local import ThreadsEngine, await_ready
-from core.measure.spec import ExperimentSpec
+from core.spec import ExperimentSpec
 from core.workers import init_plain_worker, main_not_reimported, run_calls
 
 # The longest a stop request, a deadline or a dead worker goes unnoticed while a compute runs; waiting

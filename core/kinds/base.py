@@ -23,13 +23,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from core.measure.estimate import BudgetError, Cost
+from core.progress import Progress
+from core.progress import quiet as _quiet
 from core.serve.slot import RUN_SLOT, SlotStatus
-
-Progress = Callable[[str, float], None]
-
-
-def _quiet(message: str, fraction: float) -> None:
-    """The default progress callback: say nothing."""
 
 
 @dataclass

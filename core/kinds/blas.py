@@ -26,7 +26,7 @@ from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
 from core.measure.results import ExperimentResult, combine
-from core.measure.spec import ExperimentSpec, check_int, short_repr
+from core.spec import ExperimentSpec, check_int, short_repr
 from core.workloads import WORKLOADS
 
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from core.measure.estimate import PROCESS_WORKER_BYTES, Cost, estimate, memory_bytes
 from core.measure.machine import machine_info
-from core.measure.spec import ExperimentSpec
 from core.measure.stats import MAX_ROUNDS
+from core.spec import ExperimentSpec
 from core.workloads import WORKLOADS
 
 if TYPE_CHECKING:

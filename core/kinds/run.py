@@ -12,15 +12,18 @@ from typing import Any, ClassVar
 from core.kinds.base import RunContext
 from core.measure.estimate import Cost, estimate
 from core.measure.results import ExperimentResult
-from core.measure.spec import (
+from core.report.experiment import charts, explain, text
+from core.spec import (
     CLUSTER_SCHEDULERS,
     DISTRIBUTED_SCHEDULERS,
     SCHEDULERS,
     UNCANCELLABLE_SCHEDULERS,
     ExperimentSpec,
 )
-from core.report.explain import cluster_line
 from core.workloads import FUNCTION, WORKLOADS
+
+__all__ = ["RunKind", "KIND", "NO_SHIP_HELP", "add_function_arguments", "charts", "explain", "function_deadline",
+           "function_fields", "text"]
 
 # A run of your own function with no deadline from its caller gets one: well past its estimate (machines
 # are noisy), never less than this. Its trial call already stopped a function that never returns.
@@ -62,63 +65,6 @@ def function_deadline(ctx: RunContext, cost: Cost) -> float | None:
 
 NO_SHIP_HELP = ("distributed engines: do not send the task code inside every graph; the scheduler and the workers"
                 " must then import this lab's core package themselves (PYTHONPATH, see README)")
-
-
-def text(result: ExperimentResult) -> str:
-    """The terminal's report of one run: the machine, every repeat, and the median repeat's tasks."""
-    m = result.machine
-    rep = result.median_repeat
-    tasks = result.tasks[result.tasks["repeat"] == rep]
-    cluster = cluster_line(result.engine)
-    lines = [
-        f"{result.spec.label}   [run {result.run_id}]",
-        f"{'client' if result.spec.scheduler == 'external' else 'machine'}: {m.usable_cores} usable of"
-        f" {m.logical_cores} logical cores · Python {m.python_version}"
-        f" (GIL {m.gil_label}) · dask {m.dask_version} · distributed {m.distributed_version}"
-        f" · numpy {m.numpy_version}",
-        f"engine: {result.engine['n_workers']} worker(s) × {result.engine['threads_per_worker']} thread(s)"
-        + (f" · one-time start-up {result.setup_s:.3f} s" if result.setup_s > 0.001 else ""),
-        *([f"cluster: {cluster}"] if cluster else []),
-        "",
-        result.runs[["repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]].to_string(
-            index=False, float_format=lambda v: f"{v:.3f}"),
-        "",
-        *([f"returned {result.values[0]!r}" if result.values else "", ""] if result.spec.call else []),
-        f"median wall {result.wall_s:.3f} s (min {result.wall_min_s:.3f}, max {result.wall_max_s:.3f})"
-        f" · median task CPU/wall {result.cpu_share:.2f}"
-        f" · CPU used {result.cpu_utilization:.0%} of {int(result.runs['lanes'].iloc[0])} lane(s)",
-        "",
-        f"tasks of repeat {rep} (the median one):",
-        tasks[["task", "start_s", "end_s", "cpu_s", "cpu_share", "pid", "thread_id", "host", "lane"]].to_string(
-            index=False, float_format=lambda v: f"{v:.3f}"),
-    ]
-    return "\n".join(lines)
-
-
-def explain(result: ExperimentResult) -> list[str]:
-    """What one run shows on its own: its CPU evidence and its start-up (a comparison says the rest)."""
-    out = []
-    util, share = result.cpu_utilization, result.cpu_share
-    lanes = int(result.runs["lanes"].iloc[0])
-    if util == util:
-        out.append(f"The {lanes} lane(s) computed for {util:.0%} of the compute time; a task had the CPU for"
-                   f" {share:.0%} of its own time (≪ 100 %: it waited — for the GIL, a core or I/O).")
-    phases = float(result.runs["startup_s"].median() + result.runs["teardown_s"].median())
-    if phases > 0.05:
-        out.append(f"Each repeat spent {phases * 1000:.0f} ms starting and stopping its engine around"
-                   f" {float(result.runs['compute_s'].median()) * 1000:.0f} ms of compute.")
-    if result.setup_s > 0.05:
-        out.append(f"Starting the engine took {result.setup_s:.2f} s once, before the repeats.")
-    if result.spec.scheduler == "external" and cluster_line(result.engine):
-        out.append(f"The tasks ran on {cluster_line(result.engine)}.")
-    return out
-
-
-def charts(result: ExperimentResult) -> list[tuple[str, Any]]:
-    from core.report import charts as c
-
-    return [("Runtime", c.runtime_chart(result.runs)), ("Timeline", c.timeline_chart(result.tasks, result.runs)),
-            ("CPU share", c.cpu_share_chart(result.tasks))]
 
 
 class RunKind:

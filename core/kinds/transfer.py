@@ -25,7 +25,7 @@ from core.kinds.points import MAX_REPEATS, measure_points, parse_counts, parse_n
 from core.measure.estimate import MEMORY_FRACTION, BudgetError, Cost
 from core.measure.machine import MachineInfo, available_memory_bytes, machine_info
 from core.measure.noise import Noise, summarize
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, check_int
+from core.spec import SCHEDULER_LABELS, ExperimentSpec, check_int
 from core.workloads import WORKLOADS
 
 TRANSFER_SCHEDULERS = ("sync", "threads", "processes", "cluster-threads", "cluster-processes")
@@ -352,7 +352,7 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
     """
     import altair as alt
 
-    from core.report.charts import _SECONDS, _by_engine, _engine_scale
+    from core.report.palette import _SECONDS, _by_engine, _engine_scale
 
     data, order = _by_engine(frame, _CHART_COLUMNS, "transfer")
     # A log scale cannot show 0: a run too fast for the clock is drawn at a microsecond, not dropped.

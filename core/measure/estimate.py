@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from core.measure.machine import machine_info
-from core.measure.spec import (
+from core.spec import (
     CHUNKSIZE_SCHEDULERS,
     CLUSTER_SCHEDULERS,
     ONE_GIL_SCHEDULERS,

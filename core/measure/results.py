@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from core.measure.machine import MachineInfo
-from core.measure.spec import PROCESS_POOL_SCHEDULERS, SCHEDULER_LABELS, ExperimentSpec
+from core.spec import PROCESS_POOL_SCHEDULERS, SCHEDULER_LABELS, ExperimentSpec
 
 RUN_COLUMNS = ["run_id", "scheduler", "engine", "workload", "size", "tasks", "workers",
                "threads_per_worker", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s",
@@ -139,17 +139,17 @@ class ExperimentResult:
     # The measurement protocol (core.kinds.base): words, charts, terminal text and frames of a run.
 
     def explain(self) -> list[str]:
-        from core.kinds.run import explain
+        from core.report.experiment import explain
 
         return explain(self)
 
     def charts(self) -> list[tuple[str, Any]]:
-        from core.kinds.run import charts
+        from core.report.experiment import charts
 
         return charts(self)
 
     def text(self) -> str:
-        from core.kinds.run import text
+        from core.report.experiment import text
 
         return text(self)
 

@@ -35,8 +35,8 @@ from core.engines import ClusterSource, Watch, park_idle_clusters
 from core.measure import noise
 from core.measure.results import ExperimentResult
 from core.measure.run import ArmSession
-from core.measure.spec import ExperimentSpec
 from core.measure.stats import BUSY_BUDGET_FACTOR, FEWEST_AUTO_ROUNDS, MAX_ROUNDS
+from core.spec import ExperimentSpec
 
 Rounds = int | Literal["auto"]
 StopReason = Literal["rounds", "decided", "budget", "max-rounds"]

@@ -1,6 +1,6 @@
 """The one run path: every engine, every measurement kind, timed the same way.
 
-:func:`run_experiment` runs one :class:`~core.measure.spec.ExperimentSpec` (warm-up and measured
+:func:`run_experiment` runs one :class:`~core.spec.ExperimentSpec` (warm-up and measured
 repeats on one engine) and returns its :class:`~core.measure.results.ExperimentResult`.
 """
 
@@ -22,8 +22,8 @@ from core.engines.shipping import TaskCall, task_call
 from core.measure.estimate import estimate
 from core.measure.machine import machine_info
 from core.measure.results import ExperimentResult, build_result
-from core.measure.spec import POOL_SCHEDULERS, ExperimentSpec
 from core.serve.slot import RUN_SLOT, SlotStatus
+from core.spec import POOL_SCHEDULERS, ExperimentSpec
 from core.workloads import make_payload, measured_call
 
 # --- the one run path ------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from core.measure.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS, PROCESS_SCHEDULERS
+from core.fmt import ms as _seconds
+from core.fmt import ratio as _x
+from core.spec import ONE_GIL_SCHEDULERS, PROCESS_POOL_SCHEDULERS, PROCESS_SCHEDULERS
 
 Use = Literal["threads", "processes", "none", "undecided"]
 
@@ -65,17 +67,9 @@ class Advice:
         return asdict(self)
 
 
-def _x(value: float) -> str:
-    return f"{value:.2f}×" if math.isfinite(value) else "n/a"
-
-
 def _ci(v: Any) -> str:
     lo, hi = v.ci
     return f"95 % CI {_x(lo)}–{_x(hi)}" if math.isfinite(hi) and lo > 0 else "no interval yet"
-
-
-def _seconds(s: float) -> str:
-    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
 
 
 def _best(verdicts: list[Any]) -> Any | None:

@@ -25,13 +25,31 @@ Conventions shared by all charts:
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
 
 import altair as alt
 import pandas as pd
 
-from core.measure.spec import SCHEDULER_LABELS
+from core.fmt import times_brief as _fmt_speedup
+from core.report.palette import (
+    _CPU_SHARE_COLUMNS,
+    _INK,
+    _PERCENT,
+    _RUNTIME_COLUMNS,
+    _SECONDS,
+    _SECONDS_FINE,
+    _TIMELINE_COLUMNS,
+    ENGINE_COLORS,
+    _engine_order,
+    _engine_scale,
+    _engine_x,
+    _fmt_seconds,
+    _natural_key,
+    _pick_repeats,
+    _reference_line,
+    _require,
+    _runtime_summary,
+)
+from core.report.schematic import schematic_chart
 
 __all__ = [
     "ENGINE_COLORS",
@@ -42,162 +60,6 @@ __all__ = [
     "speedup_chart",
     "timeline_chart",
 ]
-
-ENGINE_COLORS: dict[str, str] = {
-    SCHEDULER_LABELS["sync"]: "#79706e",  # grey: the baseline
-    SCHEDULER_LABELS["threads"]: "#f28e2b",  # orange: threads sharing one GIL
-    SCHEDULER_LABELS["processes"]: "#4e79a7",  # blue: one GIL per process
-    SCHEDULER_LABELS["cluster-threads"]: "#e15759",  # red: worker threads in one process
-    SCHEDULER_LABELS["cluster-processes"]: "#76b7b2",  # teal: worker processes
-    SCHEDULER_LABELS["external"]: "#b07aa1",  # purple: someone else's cluster
-    # Beyond Dask, in the same code: warm for threads of one process, cool for a GIL per process.
-    SCHEDULER_LABELS["futures-threads"]: "#edc948",  # yellow
-    SCHEDULER_LABELS["joblib-threads"]: "#ff9da7",  # pink
-    SCHEDULER_LABELS["futures-processes"]: "#59a14f",  # green
-    SCHEDULER_LABELS["multiprocessing"]: "#a0cbe8",  # light blue (Tableau 20)
-    SCHEDULER_LABELS["joblib-loky"]: "#499894",  # dark teal (Tableau 20)
-}
-"""Engine label (:data:`core.measure.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
-
-# Further Tableau colours, none of them in ENGINE_COLORS, for other engine labels (cycled in order of appearance).
-_SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#8cd17d"]
-
-_INK = "#333333"  # error bars, repeat points, reference rules
-_SECONDS = ".3~r"  # d3 format: three significant digits, no exponent (0.0381, 12.3, 1230)
-_SECONDS_FINE = ".4~r"
-_PERCENT = ".0%"
-
-# Long engine labels ("LocalCluster processes=False") break at their first space on the x axis.
-_WRAP_AT_FIRST_SPACE = (
-    "indexof(datum.label, ' ') > 0"
-    " ? [slice(datum.label, 0, indexof(datum.label, ' ')), slice(datum.label, indexof(datum.label, ' ') + 1)]"
-    " : datum.label"
-)
-
-_RUNTIME_COLUMNS = ["engine", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]
-_TIMELINE_COLUMNS = ["run_id", "engine", "repeat", "task", "start_s", "end_s", "wall_s", "cpu_s", "cpu_share",
-                     "pid", "lane"]
-_CPU_SHARE_COLUMNS = ["engine", "repeat", "task", "wall_s", "cpu_s", "cpu_share", "lane"]
-
-
-# --- helpers ---------------------------------------------------------------------------------------
-
-
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    """Raise ``ValueError`` if ``frame`` is empty or lacks any of ``columns``."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"the {what} frame is missing column(s): {', '.join(missing)}")
-    if frame.empty:
-        raise ValueError(f"the {what} frame is empty: there is nothing to chart")
-
-
-def _engine_order(frame: pd.DataFrame) -> list[str]:
-    """Engine labels in order of first appearance."""
-    return [str(e) for e in dict.fromkeys(frame["engine"])]
-
-
-def _by_engine(frame: pd.DataFrame, columns: Iterable[str], what: str) -> tuple[pd.DataFrame, list[str]]:
-    """A checked copy of ``frame`` to draw (engine labels as text) and its engines in order of appearance."""
-    _require(frame, columns, what)
-    data = frame.copy()
-    data["engine"] = data["engine"].astype(str)
-    return data, _engine_order(data)
-
-
-def _engine_scale(engines: list[str]) -> alt.Scale:
-    """Colour scale giving each engine its :data:`ENGINE_COLORS` colour (spares for unknown labels)."""
-    spare = iter(_SPARE_COLORS * (len(engines) // len(_SPARE_COLORS) + 1))
-    return alt.Scale(domain=engines, range=[ENGINE_COLORS.get(e) or next(spare) for e in engines])
-
-
-def _engine_x(order: list[str]) -> alt.X:
-    return alt.X(
-        "engine:N",
-        sort=order,
-        title=None,
-        scale=alt.Scale(paddingInner=0.3, paddingOuter=0.2),
-        axis=alt.Axis(labelAngle=0, labelExpr=_WRAP_AT_FIRST_SPACE, labelLimit=220, labelPadding=6),
-    )
-
-
-def _reference_line(
-    frame: pd.DataFrame, field: str, y_title: str, tooltip: list[alt.Tooltip], align: str = "left"
-) -> list[alt.Chart]:
-    """A dashed horizontal rule at ``frame[field]`` with ``frame["label"]`` written above it.
-
-    The label is drawn twice, first with a thick white outline, so it stays readable over a bar.
-    """
-    base = alt.Chart(frame)
-    y = alt.Y(f"{field}:Q", title=y_title)
-    x = alt.value(0) if align == "left" else alt.value("width")
-    dx = 4 if align == "left" else -4
-    text = {"align": align, "baseline": "bottom", "dx": dx, "dy": -3}
-    return [
-        base.mark_rule(strokeDash=[6, 4], color=_INK, strokeWidth=1.5).encode(y=y, tooltip=tooltip),
-        base.mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round", opacity=0.85).encode(
-            y=y, x=x, text="label:N", tooltip=tooltip),
-        base.mark_text(**text, color=_INK).encode(y=y, x=x, text="label:N", tooltip=tooltip),
-    ]
-
-
-def _fmt_seconds(seconds: float) -> str:
-    """Seconds with about three significant digits and no exponent for everyday values."""
-    if seconds == 0:
-        return "0"
-    if abs(seconds) >= 100:
-        return f"{seconds:.0f}"
-    if abs(seconds) >= 1e-3:
-        return f"{seconds:.3g}"
-    return f"{seconds:.1e}"
-
-
-def _fmt_speedup(speedup: float) -> str:
-    """``2.0×``, ``12×``, ``0.45×``: one decimal from 1 up, two significant digits below."""
-    if not math.isfinite(speedup):
-        return "n/a"
-    if speedup >= 10:
-        return f"{speedup:.0f}×"
-    if speedup >= 0.995:
-        return f"{speedup:.1f}×"
-    return f"{speedup:.2g}×"
-
-
-def _runtime_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per engine (in order of appearance): median/min/max wall, median phases, repeats."""
-    grouped = runs.groupby("engine", sort=False)
-    summary = grouped.agg(
-        wall_median_s=("wall_s", "median"),
-        wall_min_s=("wall_s", "min"),
-        wall_max_s=("wall_s", "max"),
-        startup_median_s=("startup_s", "median"),
-        compute_median_s=("compute_s", "median"),
-        teardown_median_s=("teardown_s", "median"),
-        repeats=("wall_s", "count"),
-    ).reset_index()
-    summary["engine"] = summary["engine"].astype(str)
-    return summary
-
-
-def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key putting ``process 2`` before ``process 10``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
-
-
-def _pick_repeats(tasks: pd.DataFrame, chosen: dict[object, int]) -> pd.DataFrame:
-    """Rows of ``tasks`` whose repeat is ``chosen[run_id]``; the lowest present repeat otherwise.
-
-    The fallback also applies when the chosen repeat is not among the rows of ``tasks`` (the caller
-    already passed a single, different repeat), so an engine never silently disappears.
-    """
-    keep = pd.Series(False, index=tasks.index)
-    for run_id, group in tasks.groupby("run_id", sort=False):
-        present = set(group["repeat"].tolist())
-        repeat = chosen.get(run_id)
-        if repeat is None or repeat not in present:
-            repeat = min(present)
-        keep.loc[group.index[group["repeat"] == repeat]] = True
-    return tasks.loc[keep].copy()
 
 
 # --- public builders -------------------------------------------------------------------------------
@@ -546,146 +408,3 @@ def timeline_chart(
         spacing=12,
     ).resolve_scale(y="independent")
     return chart.properties(title=title) if title else chart
-
-
-# --- the schematic ---------------------------------------------------------------------------------
-
-_SCHEMATIC_KINDS = ["process", "thread", "GIL"]
-_SCHEMATIC_FILL = ["#dce6f1", "#f28e2b", "#e15759"]
-_SCHEMATIC_STROKE = ["#4e79a7", "#b85f12", "#a2282f"]
-_SCHEMATIC_ABOUT = {
-    "process": "An interpreter with its own memory and its own GIL",
-    "thread": "Runs Python bytecode only while it holds its process's GIL",
-    "GIL": "Global interpreter lock: one thread of this process runs Python at a time",
-}
-_PANEL_W = 330
-_MARGIN = 8
-_GAP = 8
-
-
-def _box(panel: str, kind: str, x: float, y: float, w: float, h: float, label: str,
-         label_y: float | None = None) -> dict[str, object]:
-    return {"panel": panel, "kind": kind, "x": x, "x2": x + w, "y": y, "y2": y + h, "label": label,
-            "label_x": x + w / 2, "label_y": y + h / 2 if label_y is None else label_y,
-            "about": _SCHEMATIC_ABOUT.get(kind, "")}
-
-
-def _schematic_frame(n: int) -> tuple[pd.DataFrame, float, list[str]]:
-    """Boxes (and captions, kind ``note``) of both panels, in pixels from the top-left corner."""
-    cols = min(n, 4)
-    rows = math.ceil(n / cols)
-    inner = _PANEL_W - 2 * _MARGIN
-    left, right = "left", "right"
-    boxes: list[dict[str, object]] = []
-
-    # Left: one process box holding n threads and a single shared GIL.
-    pad, head, thread_h, gil_w, gil_h = 14, 28, 32, 96, 28
-    thread_w = min((inner - 2 * pad - (cols - 1) * _GAP) / cols, 96)
-    thread_x0 = _PANEL_W / 2 - (cols * thread_w + (cols - 1) * _GAP) / 2  # centre the grid
-    threads_h = rows * thread_h + (rows - 1) * _GAP
-    process_h = head + threads_h + 18 + gil_h + 14
-    boxes.append(_box(left, "process", _MARGIN, _MARGIN, inner, process_h, "process", label_y=_MARGIN + 15))
-    for k in range(n):
-        r, c = divmod(k, cols)
-        boxes.append(_box(left, "thread", thread_x0 + c * (thread_w + _GAP), _MARGIN + head + r * (thread_h + _GAP),
-                          thread_w, thread_h, f"thread {k + 1}"))
-    gil_y = _MARGIN + head + threads_h + 18
-    boxes.append(_box(left, "GIL", _PANEL_W / 2 - gil_w / 2, gil_y, gil_w, gil_h, "GIL (shared)"))
-    left_bottom = _MARGIN + process_h
-
-    # Right: n process boxes, each with one thread and its own GIL.
-    cell_w = min((inner - (cols - 1) * _GAP) / cols, 96)
-    cell_x0 = _PANEL_W / 2 - (cols * cell_w + (cols - 1) * _GAP) / 2
-    cell_head, cell_thread_h, cell_gil_h, cell_pad = 24, 28, 24, 6
-    cell_h = cell_head + cell_thread_h + 6 + cell_gil_h + cell_pad
-    for k in range(n):
-        r, c = divmod(k, cols)
-        x = cell_x0 + c * (cell_w + _GAP)
-        y = _MARGIN + r * (cell_h + _GAP)
-        boxes.append(_box(right, "process", x, y, cell_w, cell_h, f"process {k + 1}", label_y=y + 13))
-        boxes.append(_box(right, "thread", x + cell_pad, y + cell_head, cell_w - 2 * cell_pad, cell_thread_h, "thread"))
-        boxes.append(_box(right, "GIL", x + cell_pad, y + cell_head + cell_thread_h + 6, cell_w - 2 * cell_pad,
-                          cell_gil_h, "GIL"))
-    right_bottom = _MARGIN + rows * cell_h + (rows - 1) * _GAP
-
-    caption_y = max(left_bottom, right_bottom) + 18
-    captions = {left: "one thread at a time runs Python",
-                right: "all of them run Python at once" if n > 1 else "it runs Python on its own"}
-    for panel, text in captions.items():
-        boxes.append({"panel": panel, "kind": "note", "x": None, "x2": None, "y": None, "y2": None, "label": text,
-                      "label_x": _PANEL_W / 2, "label_y": caption_y, "about": text})
-    height = caption_y + 12
-    titles = [
-        f"One process, {n} thread{'s' if n != 1 else ''} (one GIL shared)",
-        f"{n} process{'es' if n != 1 else ''}, one thread each (a GIL each)",
-    ]
-    return pd.DataFrame(boxes), height, titles
-
-
-def schematic_chart(n: int = 4) -> alt.HConcatChart:
-    """Threads versus processes as a diagram: who has to share a GIL.
-
-    Left panel, "One process, N threads (one GIL shared)": a process box holding ``n`` thread boxes
-    and a single GIL. Right panel, "N processes, one thread each (a GIL each)": ``n`` process boxes,
-    each holding one thread and its own GIL. Boxes are labelled directly and coloured by kind
-    (process pale blue, thread orange, GIL red); there are no axes, grid or view outline.
-
-    Parameters
-    ----------
-    n : int, default 4
-        Threads on the left, processes on the right (1 to 16; laid out four to a row).
-
-    Returns
-    -------
-    altair.HConcatChart
-        Two panels of ``rect`` (``x``/``x2``/``y``/``y2``, colour by ``kind``) and ``text`` layers over
-        one shared data set with columns ``panel`` (``left``/``right``), ``kind`` (``process``,
-        ``thread``, ``GIL`` or ``note`` for the caption), box corners in pixels and ``label``.
-        About 700 px wide.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` is not an integer from 1 to 16.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
-        raise ValueError(f"n must be an integer from 1 to 16 (got {n!r})")
-    frame, height, titles = _schematic_frame(n)
-    x_scale = alt.Scale(domain=[0, _PANEL_W], nice=False, zero=False)
-    y_scale = alt.Scale(domain=[0, height], nice=False, zero=False, reverse=True)
-    tooltip = [alt.Tooltip("label:N", title="Box"), alt.Tooltip("about:N", title="What it is")]
-
-    def panel(name: str, panel_title: str) -> alt.LayerChart:
-        rects = alt.Chart().transform_filter(
-            (alt.datum.panel == name) & (alt.datum.kind != "note")
-        ).mark_rect(strokeWidth=1.5, cornerRadius=4).encode(
-            x=alt.X("x:Q", scale=x_scale, axis=None),
-            x2="x2:Q",
-            y=alt.Y("y:Q", scale=y_scale, axis=None),
-            y2="y2:Q",
-            color=alt.Color("kind:N", scale=alt.Scale(domain=_SCHEMATIC_KINDS, range=_SCHEMATIC_FILL), legend=None),
-            stroke=alt.Stroke("kind:N", scale=alt.Scale(domain=_SCHEMATIC_KINDS, range=_SCHEMATIC_STROKE),
-                              legend=None),
-            tooltip=tooltip,
-        )
-        def labels(kind: str, **mark: object) -> alt.Chart:
-            return alt.Chart().transform_filter(
-                (alt.datum.panel == name) & (alt.datum.kind == kind)
-            ).mark_text(fontSize=11, **mark).encode(
-                x=alt.X("label_x:Q", scale=x_scale, axis=None),
-                y=alt.Y("label_y:Q", scale=y_scale, axis=None),
-                text="label:N",
-                tooltip=tooltip,
-            )
-
-        texts = [
-            labels("process", fontWeight="bold", color="#1f3b5c"),
-            labels("thread", color="#222222"),
-            labels("GIL", fontWeight="bold", color="white"),
-            labels("note", fontStyle="italic", color="#555555"),
-        ]
-        return alt.layer(rects, *texts).properties(
-            width=_PANEL_W, height=height, title=alt.TitleParams(panel_title, fontSize=13, anchor="middle"))
-
-    chart = alt.hconcat(panel("left", titles[0]), panel("right", titles[1]), data=frame, spacing=24)
-    return chart.resolve_scale(color="shared", stroke="shared").configure_view(strokeWidth=0)

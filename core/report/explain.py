@@ -7,21 +7,14 @@ the chart beside it.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.measure.machine import MachineInfo
+from core.fmt import duration as fmt_duration
 
+if TYPE_CHECKING:
+    from core.measure.machine import MachineInfo
 
-def fmt_duration(seconds: float) -> str:
-    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best (``n/a`` if not finite)."""
-    if not math.isfinite(seconds):
-        return "n/a"
-    if abs(seconds) < 1e-3:
-        return f"{seconds * 1e6:.3g} µs"
-    if abs(seconds) < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
+__all__ = ["cluster_line", "fmt_duration", "interpreter_note"]  # fmt_duration: its old home, kept
 
 
 def cluster_line(engine: dict[str, Any]) -> str | None:

@@ -111,7 +111,7 @@ class Settings:
 
     def local_limit(self, scheduler: str) -> float:
         """Budget in seconds for one arm on ``scheduler`` (cluster arms can be cancelled; local ones not)."""
-        from core.measure.spec import UNCANCELLABLE_SCHEDULERS
+        from core.spec import UNCANCELLABLE_SCHEDULERS
 
         if scheduler in UNCANCELLABLE_SCHEDULERS:
             return min(self.max_seconds, self.max_local_seconds)

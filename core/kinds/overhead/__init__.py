@@ -84,7 +84,7 @@ from core.kinds.overhead.startup import (
 )
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo
-from core.measure.spec import SCHEDULERS, short_repr
+from core.spec import SCHEDULERS, short_repr
 
 __all__ = [
     "ALL_STARTUP_CASES", "BEYOND_DASK_ENGINES", "BREAK_EVEN_ENGINES", "PER_TASK_ENGINES",

@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import RunContext, StrictJson, machine_line, records
 from core.kinds.overhead.common import (
     _ADVICE,
     BREAK_EVEN_ENGINES,
     LIMITS,
-    Progress,
     _check_int,
     _finite,
     _log_domain,
@@ -32,8 +32,8 @@ from core.kinds.points import Points, measure_points, points_cost
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import SCHEDULER_LABELS, ExperimentSpec, short_repr
-from core.report.explain import fmt_duration
+from core.progress import Progress
+from core.spec import SCHEDULER_LABELS, ExperimentSpec, short_repr
 from core.workloads import WORKLOADS, _fib_calls
 
 # --- 4 · break-even task size ------------------------------------------------------------------------------
@@ -336,7 +336,7 @@ def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = Non
     """
     import altair as alt
 
-    from core.report.charts import _by_engine, _engine_scale, _require
+    from core.report.palette import _by_engine, _engine_scale, _require
 
     data, order = _by_engine(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
     data["text"] = data["wall_s"].map(fmt_duration)

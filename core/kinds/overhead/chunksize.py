@@ -13,15 +13,16 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import RunContext, StrictJson, machine_line, records
-from core.kinds.overhead.common import _ADVICE, DASK_DEFAULT_CHUNKSIZE, LIMITS, Progress, _check_int, _now
+from core.kinds.overhead.common import _ADVICE, DASK_DEFAULT_CHUNKSIZE, LIMITS, _check_int, _now
 from core.kinds.points import measure_points, points_cost, table
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
 from core.measure.results import ExperimentResult, combine
-from core.measure.spec import ExperimentSpec, short_repr
-from core.report.explain import fmt_duration
+from core.progress import Progress
+from core.spec import ExperimentSpec, short_repr
 from core.workloads import WORKLOADS
 
 # --- 3 · the chunksize effect ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
@@ -19,7 +19,7 @@ from core.measure.estimate import (
     POOL_STOP_S,
     PROCESS_WORKER_BYTES,
 )
-from core.measure.spec import (
+from core.spec import (
     CHUNKSIZE_SCHEDULERS,
     POOL_SCHEDULERS,
     PROCESS_POOL_SCHEDULERS,
@@ -79,7 +79,6 @@ DASK_DEFAULT_CHUNKSIZE = 6
 _WARMUP_TASKS = 100  # first computes pay for imports and first-touch memory; never timed
 _ADVICE = "lower the tasks, workers, repeats or sizes (the CLI's --force runs it anyway)"
 
-Progress = Callable[[str, float], None]
 
 
 # --- Dask's own figures ------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def _fmt_us(us: float) -> str:
 
 
 def _check_int(field_name: str, value: Any, limits: tuple[int, int] | None = None) -> int:
-    """:func:`core.measure.spec.check_int` against this module's own ``LIMITS`` by default."""
+    """:func:`core.spec.check_int` against this module's own ``LIMITS`` by default."""
     return check_int(field_name, value, limits or LIMITS[field_name])
 
 
@@ -153,10 +152,6 @@ def _now() -> str:
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
-
-
-def _quiet(message: str, fraction: float) -> None:
-    pass
 
 
 def _worker_bytes(scheduler: str, workers: int) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import StrictJson, records
 from core.kinds.overhead.common import (
     _ADVICE,
@@ -26,7 +27,6 @@ from core.kinds.overhead.common import (
     OVERHEAD_ENGINES,
     PER_TASK_ENGINES,
     GraphForm,
-    Progress,
     _check_int,
     _engine_spec,
     _fmt_us,
@@ -34,7 +34,6 @@ from core.kinds.overhead.common import (
     _log_ticks,
     _names,
     _now,
-    _quiet,
     _ran,
     _start_prior_s,
     _worker_bytes,
@@ -45,8 +44,9 @@ from core.measure import noise as other_cpu
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import SCHEDULER_LABELS, short_repr
-from core.report.explain import fmt_duration
+from core.progress import Progress
+from core.progress import quiet as _quiet
+from core.spec import SCHEDULER_LABELS, short_repr
 
 # --- 1 · per-task overhead ---------------------------------------------------------------------------
 
@@ -374,7 +374,7 @@ def per_task_overhead_chart(
     """
     import altair as alt
 
-    from core.report.charts import _INK, _SECONDS, _by_engine, _engine_scale, _engine_x, _require
+    from core.report.palette import _INK, _SECONDS, _by_engine, _engine_scale, _engine_x, _require
 
     data, order = _by_engine(summary, _PER_TASK_COLUMNS, "per-task summary")
     data["label"] = (data["per_task_us"] / 1e6).map(fmt_duration)

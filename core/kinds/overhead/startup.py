@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.fmt import duration as fmt_duration
 from core.kinds.base import StrictJson, machine_line, records
 from core.kinds.overhead.common import (
     _ADVICE,
@@ -23,12 +24,10 @@ from core.kinds.overhead.common import (
     STARTUP_CASES,
     STARTUP_LABELS,
     STARTUP_SCHEDULER,
-    Progress,
     _check_int,
     _engine_spec,
     _names,
     _now,
-    _quiet,
     _ran,
     _start_prior_s,
     _worker_bytes,
@@ -39,8 +38,9 @@ from core.measure import noise as other_cpu
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
-from core.measure.spec import SCHEDULER_LABELS
-from core.report.explain import fmt_duration
+from core.progress import Progress
+from core.progress import quiet as _quiet
+from core.spec import SCHEDULER_LABELS
 
 # --- 2 · start-up --------------------------------------------------------------------------------------
 
@@ -294,7 +294,7 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> Any:
     """
     import altair as alt
 
-    from core.report.charts import _INK, _by_engine, _engine_scale
+    from core.report.palette import _INK, _by_engine, _engine_scale
 
     data, engines = _by_engine(summary, _STARTUP_COLUMNS, "start-up summary")
     data["label"] = data["label"].astype(str)

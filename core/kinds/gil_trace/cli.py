@@ -1,0 +1,47 @@
+"""The ``gil-trace`` verb: its arguments, its spec and :data:`KIND`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import ClassVar
+
+from core.kinds.base import RunContext
+from core.kinds.gil_trace.result import GilTrace
+from core.kinds.gil_trace.run import run_gil_trace
+from core.kinds.gil_trace.spec import _CHILD_START_S, MAX_STAMPS, TRACE_WORKLOADS, GilTraceSpec
+from core.measure.estimate import Cost
+
+# --- the kind ----------------------------------------------------------------------------------------------
+
+
+class GilTraceKind:
+    """``python -m core gil-trace``: threads taking turns on the GIL, traced in a child process."""
+
+    name: ClassVar[str] = "gil-trace"
+    title: ClassVar[str] = "GIL trace"
+    spec_type: ClassVar[type] = GilTraceSpec
+    help: ClassVar[str] = "trace threads taking turns on the GIL (run in a child process)"
+
+    def cost(self, spec: GilTraceSpec) -> Cost:
+        # The child keeps at most MAX_STAMPS float64 stamps (its share per thread) beside an interpreter.
+        return Cost(seconds=spec.seconds + _CHILD_START_S, memory_bytes=8 * MAX_STAMPS + 60_000_000,
+                    what="this trace", advice="trace fewer seconds (the CLI's --force runs it anyway)")
+
+    def run(self, spec: GilTraceSpec, ctx: RunContext) -> GilTrace:
+        return run_gil_trace(spec, ctx)
+
+    def add_arguments(self, trace: argparse.ArgumentParser) -> None:
+        trace.add_argument("--threads", type=int, default=2, help="threads to trace, 1 to 16 (default 2)")
+        trace.add_argument("--seconds", type=float, default=0.5, help="how long they work, 0.05 to 3 (default 0.5)")
+        trace.add_argument("--workload", default="python", choices=list(TRACE_WORKLOADS),
+                           help="python holds the GIL; numpy (np.dot) and sleep release it (default python)")
+        trace.add_argument("--switch-interval-ms", type=float, default=5.0,
+                           help="the trace process's switch interval, 0.5 to 100 ms (default 5, CPython's)")
+
+    def spec_from_args(self, args: argparse.Namespace) -> GilTraceSpec:
+        return GilTraceSpec(threads=args.threads, seconds=args.seconds, workload=args.workload,
+                            switch_interval_ms=args.switch_interval_ms)
+
+
+KIND = GilTraceKind()
+
