@@ -492,7 +492,8 @@ CPU_USED = (
 )
 
 CHART_CAPTIONS = {
-    "Speed-up": "Dots: each engine's speed-up over the baseline (the median of the per-round ratios); bars: its 95 %"
+    "Speed-up": "Dots: each engine's speed-up over the baseline, or for “a vs b” of a over b (the median of the"
+                " per-round ratios); bars: its 95 %"
                 " interval; grey band: the range that counts as “about the same”. A verdict is shown only where the"
                 " whole interval says it.",
     "Runtime": "Bars: median wall time per round; dots: every round; whiskers: 95 % interval of a typical round."

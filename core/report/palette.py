@@ -28,11 +28,13 @@ ENGINE_COLORS: dict[str, str] = {
     SCHEDULER_LABELS["futures-processes"]: "#59a14f",  # green
     SCHEDULER_LABELS["multiprocessing"]: "#a0cbe8",  # light blue (Tableau 20)
     SCHEDULER_LABELS["joblib-loky"]: "#499894",  # dark teal (Tableau 20)
+    # Beyond the GIL: a GIL per interpreter in one process, cool like the processes.
+    SCHEDULER_LABELS["interpreters"]: "#8cd17d",  # light green (Tableau 20)
 }
 """Engine label (:data:`core.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
 
 # Further Tableau colours, none of them in ENGINE_COLORS, for other engine labels (cycled in order of appearance).
-_SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#8cd17d"]
+_SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#86bcb6"]
 
 _INK = "#333333"  # error bars, repeat points, reference rules
 _SECONDS = ".3~r"  # d3 format: three significant digits, no exponent (0.0381, 12.3, 1230)

@@ -49,8 +49,8 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     frame = pd.DataFrame(rows)
     order = [name for name, _ in pairs] + result.labels[1:]
     x = _engine_x(order)
-    y_title = (f"Speed-up over {result.labels[0]}, or of a pair's first over its second (×, log scale)" if pairs
-               else f"Speed-up over {result.labels[0]} (×, log scale)")
+    # Short: a long title is cut at the chart's height; the x labels say what each speed-up is of ("a vs b").
+    y_title = "Speed-up (×, log scale)" if pairs else f"Speed-up over {result.labels[0]} (×, log scale)"
     values = [x for x in [*frame["low"], *frame["high"], *frame["speedup"]] if math.isfinite(x) and x > 0]
     lo = min([1 / (1 + result.spec.band), *values]) / 1.15
     hi = max([1 + result.spec.band, *values]) * 1.15

@@ -137,7 +137,7 @@ def _verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) ->
     free = cores - (nz.other_cores if math.isfinite(nz.other_cores) else 0.0)
     starved = math.isfinite(used) and used >= free - BUSY_CORES
     if (verdict in ("same", "not-faster", "slower") and nz.other_cores >= BUSY_CORES and lanes > 1
-            and (starved or not _one_core_at_most(spec, arm_spec))):
+            and (starved or not one_core_at_most(spec, arm_spec))):
         # Other programs took CPU this arm could have used: a busy machine, not the code, may have held it
         # back. Say so rather than teach "it does not help". Only an arm that can use one core at most
         # whatever the machine does (pure-Python work on threads sharing one GIL) keeps its "same" or "not
@@ -177,14 +177,14 @@ def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
     if math.isfinite(efficiency) and efficiency > EFFICIENCY_TOLERANCE:
         return (f"it ran at {efficiency:.2f}× the ideal this machine allows, which no engine can: the machine's speed"
                 " changed during the comparison; measure again")
-    if _one_core_at_most(spec, arm):
+    if one_core_at_most(spec, arm):
         return ("its threads share one GIL, and this pure-Python work cannot run in parallel on them: the speed-up"
                 " came from the machine's load changing between rounds, not from the threads; measure again when"
                 " the machine is quieter")
     return ""
 
 
-def _one_core_at_most(spec: CompareSpec, arm: Arm) -> bool:
+def one_core_at_most(spec: CompareSpec, arm: Arm) -> bool:
     """Whether the arm's tasks can use one core at most, whatever the machine: GIL-holding work on threads of one
     process, on an interpreter with a GIL. Your own function's GIL behaviour is ``unknown``: no rule applies."""
     wl = workload_info(spec.workload)

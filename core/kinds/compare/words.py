@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from core.fmt import ms as _ms
 from core.fmt import times as _fmt_x
-from core.kinds.compare.verdicts import EFFICIENCY_TOLERANCE, Verdict, _one_core_at_most
+from core.kinds.compare.verdicts import EFFICIENCY_TOLERANCE, Verdict, one_core_at_most
 from core.report.explain import cluster_line
 from core.spec import (
     CLUSTER_SCHEDULERS,
@@ -65,7 +65,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
             elif arm_spec.engine == "interpreters" and cpu_bound:
                 sentence += ": each subinterpreter has its own GIL, so the tasks ran in parallel in one process."
             elif (arm_spec.python and arm_spec.engine == "threads" and cpu_bound
-                  and not _one_core_at_most(spec, arm_spec)):
+                  and not one_core_at_most(spec, arm_spec)):
                 sentence += f": Python {arm_spec.python} runs without the GIL, so its threads ran in parallel."
             elif arm_spec.engine in PROCESS_SCHEDULERS and cpu_bound:
                 sentence += ": each worker process has its own GIL, so the tasks ran in parallel"
