@@ -46,3 +46,12 @@ def marks(spec: dict) -> set[str]:
 
     visit(spec)
     return found
+
+
+def press(at: AppTest, label: str) -> AppTest:
+    """Click the one button labelled ``label`` and rerun; the page must show no exception."""
+    [button] = [b for b in at.button if b.label == label]
+    button.click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

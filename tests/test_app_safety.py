@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.serve.slot import RUN_SLOT
-from tests.app_helpers import open_page
+from tests.app_helpers import open_page, press
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY_CPU = {"n": "18", "tasks": "2", "workers": "2", "rounds": "7", "engines": "threads"}
@@ -30,14 +30,6 @@ def fresh_settings(monkeypatch):
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()  # also closes the app's cached clusters (on_release)
-
-
-def press(at: AppTest, label: str) -> AppTest:
-    [button] = [b for b in at.button if b.label == label]
-    button.click()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def texts(at: AppTest) -> str:

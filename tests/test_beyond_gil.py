@@ -31,7 +31,7 @@ from core.kinds.compare import Arm, CompareSpec, parse_arm, run_compare
 from core.measure.spec import ExperimentSpec
 from core.presets import preset
 from core.workloads import measured_call
-from tests.test_engines import needs_two_cores, physics
+from tests.helpers import needs_two_cores, physics
 
 
 def _py313() -> PythonInfo:
@@ -285,7 +285,7 @@ def test_the_child_dies_with_its_parent(tmp_path: Path):
 def test_the_page_shows_each_arms_cost_and_code_and_the_interpreters(monkeypatch: pytest.MonkeyPatch):
     import streamlit
 
-    from tests.test_app import open_page
+    from tests.app_helpers import open_page
 
     streamlit.cache_resource.clear()
     at = open_page("pages/beyond_gil.py")
@@ -303,7 +303,7 @@ def test_the_page_says_how_to_get_313_where_there_is_none(monkeypatch: pytest.Mo
 
     import core.interpreters
     import core.kinds.compare.beyond_gil as beyond_gil
-    from tests.test_app import open_page
+    from tests.app_helpers import open_page
 
     lab_only = [i for i in discover() if i.source == "lab"]
     monkeypatch.setattr(core.interpreters, "discover", lambda env=None: lab_only)
@@ -322,8 +322,7 @@ def test_the_page_measures_through_the_app_and_shows_each_verdict_beside_its_cos
     import streamlit
 
     from core.engines import close_all_clusters
-    from tests.test_app import open_page
-    from tests.test_app_safety import press
+    from tests.app_helpers import open_page, press
 
     streamlit.cache_resource.clear()
     try:

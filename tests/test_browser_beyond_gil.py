@@ -1,12 +1,12 @@
 """The Beyond the GIL page in a real browser: it renders, measures, and shows no error (one test, the server and
-browser fixtures of tests/test_browser.py)."""
+browser fixtures of tests/browser_fixtures.py)."""
 
 from __future__ import annotations
 
-from tests.test_browser import PAGE_LOAD_MS, app, app_server, chromium  # noqa: F401  (pytest fixtures)
+from tests.browser_fixtures import PAGE_LOAD_MS
 
 
-def test_beyond_gil_page_renders_and_measures(app):  # noqa: F811
+def test_beyond_gil_page_renders_and_measures(app):
     app.open("beyond_gil?bg-rounds=7")
     title = app.page.locator("h1").first
     title.wait_for(timeout=PAGE_LOAD_MS)
