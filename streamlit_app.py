@@ -38,7 +38,7 @@ def main() -> None:
                     url_path="interpreter"),
         ],
     }
-    nav = st.navigation(pages)
+    nav = st.navigation(pages, expanded=True)  # every page in view: thirteen would collapse behind "View more"
     from pages.common import interpreter_banner, sidebar, warm_start
 
     warm_start()  # once per server: the start page's process pool, so that a first click measures
