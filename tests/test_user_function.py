@@ -350,8 +350,11 @@ def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
 
 
 @pytest.mark.parametrize(("function", "args", "use", "words"), [
-    ("c_holds", "[200000]", "processes", "Use processes: it holds the GIL"),
-    ("c_releases", "[1]", "threads", "Threads help: it releases the GIL"),
+    # "Use processes", not "Use processes: it holds the GIL": with the threads' verdict left undecided by a busy
+    # machine the advice says "they ran it faster" instead, which is still the decided advice (CI, beside the
+    # noisy neighbour).
+    ("c_holds", "[200000]", "processes", "Use processes"),
+    ("c_releases", "[1]", "threads", "Threads help"),
 ], ids=["C code that holds the GIL", "C code that releases it"])
 def test_advice_is_decided_for_c_code_that_holds_or_releases_the_gil(fn, function, args, use, words):
     """Functions of 10-50 ms a call implemented in C get decided advice from the page's default engines, as
