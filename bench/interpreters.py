@@ -89,8 +89,14 @@ def main() -> None:
     chosen = next((i for i in infos if i.tag == args.python), None) if args.python else best_subinterpreters(infos)
     if chosen is None:
         raise SystemExit("no CPython 3.13+ with subinterpreters found here (python -m core interpreters)")
-    proc = subprocess.run([chosen.path, "-c", CHILD, repo_root(), str(repeats), args.workers], capture_output=True,
-                          text=True, timeout=900)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:  # a file, not -c: spawned workers import the functions from it
+        script = Path(tmp) / "gil_lab_bench_interpreters.py"
+        script.write_text(CHILD)
+        proc = subprocess.run([chosen.path, str(script), repo_root(), str(repeats), args.workers],
+                              capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise SystemExit(f"the child on {chosen.path} failed: {proc.stderr.strip()[-500:]}")
     out = json.loads(proc.stdout)
