@@ -177,7 +177,7 @@ def session_gone() -> Callable[[], bool]:
 def slot_waiter(placeholder: DeltaGenerator, max_wait_s: float) -> Callable[[SlotStatus], None]:
     """``on_wait`` for the run slot: tell the visitor what they queue behind, their place and an honest wait.
 
-    The slot calls it when the visitor joins the queue, when their place or the holder changes, and
+    The slot calls it when the visitor joins the queue, when they become next, and
     otherwise rarely (every waiter is a thread of the process that measures: see :mod:`core.serve.slot`).
     When the runs queued ahead cannot all end within ``max_wait_s``, the visitor is told so at once, not
     after waiting that long.

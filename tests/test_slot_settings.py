@@ -192,3 +192,30 @@ def test_a_waiter_whose_session_went_away_gives_up_and_holds_nothing():
         pytest.fail("must not get the slot")
     holder.join()
     assert slot.status().waiting == 0
+
+
+def test_a_hand_over_does_not_make_every_waiter_redraw():
+    """When the slot changes hands every waiter's place changes at once: only the one who is now next is told then
+    (all of them redrawing in the measuring process would land on the first rounds of the run that just began)."""
+    slot = RunSlot()
+    holder = _hold_in_thread(slot, 0.6, label="the running one", estimate_s=5.0)
+    seen: dict[str, list[SlotStatus]] = {name: [] for name in ("a", "b", "c")}
+
+    def wait(name: str) -> None:
+        with slot.hold(name, 1.0, on_wait=seen[name].append, check_s=0.02, refresh_s=30.0):
+            time.sleep(0.3)
+
+    threads = []
+    for name in ("a", "b", "c"):
+        t = threading.Thread(target=wait, args=(name,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while not seen[name] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for t in (holder, *threads):
+        t.join(10)
+    # c joined third and was told then, when b got the slot (c became next) and never in between: a's turn
+    # moved c from place 3 to 2 without a word.
+    assert [s.place for s in seen["c"]] == [3, 1], [s.place for s in seen["c"]]
+    assert [s.place for s in seen["b"]] == [2, 1], [s.place for s in seen["b"]]

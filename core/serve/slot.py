@@ -10,8 +10,8 @@ a time that knows who holds it, since when, and for about how long, with a first
 measures, sharing its GIL: a class of 29 waiters that each woke every half second to redraw their page
 made a comparison take twice its time (its sync and thread arms ran in this process). A waiter here sleeps
 on the slot's condition and is woken when the slot changes hands; it checks ``should_stop`` (a cheap
-probe, no drawing) every ``check_s`` and calls ``on_wait`` (which draws) only when its place or the
-holder changes, and otherwise every ``refresh_s``.
+probe, no drawing) every ``check_s`` and calls ``on_wait`` (which draws) when it joins, when it becomes
+next, and otherwise on its own timer of about ``refresh_s`` (spread among the waiters).
 
 It is reentrant per thread because the app holds the slot for a whole comparison (several engines, one
 after the other, so no other visitor's run lands between them) while each engine's
@@ -142,8 +142,8 @@ class RunSlot:
         max_wait_s : float, optional
             Give up after waiting this long: raises :class:`SlotBusy`. ``None`` waits for ever.
         on_wait : callable, optional
-            Called with the current :class:`SlotStatus` when this session joins the queue, when its place
-            or the holder changes, and at least every ``refresh_s``. It may raise to stop waiting
+            Called with the current :class:`SlotStatus` when this session joins the queue, when it becomes
+            next, and about every ``refresh_s`` (1 to 1.6 times it, spread by arrival). It may raise to stop waiting
             (Streamlit does, from its calls, when the session goes away); the exception propagates and
             nothing is held.
         should_stop : callable, optional
@@ -164,8 +164,11 @@ class RunSlot:
                 ticket = next(self._tickets)
                 self._queue[ticket] = float(estimate_s)
                 try:
-                    told: tuple[int, str] | None = None
+                    told: int | None = None  # the place this waiter was last told
                     told_at = -refresh_s
+                    # Each waiter's own period, spread by its ticket: a class that joined at once must not
+                    # redraw all at once either.
+                    every_s = refresh_s * (1.0 + 0.1 * (ticket % 7))
                     while not self._my_turn(ticket):
                         now = time.monotonic()
                         waited = now - t0
@@ -175,8 +178,12 @@ class RunSlot:
                                 f" ({self._status_locked(ticket).describe()}): try again in a little while"
                             )
                         status = self._status_locked(ticket)
-                        if on_wait is not None and ((status.place, status.label) != told or now - told_at >= refresh_s):
-                            told, told_at = (status.place, status.label), now
+                        # Told when it joins, when it becomes next, and on its own timer; not each time the slot
+                        # changes hands: then every waiter's place changes at once, and all of them redrawing in the
+                        # measuring process would land on the first rounds of the run that just began.
+                        if on_wait is not None and (told is None or (status.place <= 1 < told)
+                                                    or now - told_at >= every_s):
+                            told, told_at = status.place, now
                             self._cond.release()  # never call out while holding the lock
                             try:
                                 on_wait(status)
