@@ -169,6 +169,13 @@ FIRST_CLICK_AFTER_S = 10.0  # a learner's first click on a fresh server: the pag
 GOAL_FIRST_CLICK_S = 5.0
 GOAL_LATER_CLICK_S = 3.0
 GOAL_BROWSER_CORES = 0.05
+# The run's own "Measured in … s" line is on screen, and the results of the click before are gone.
+MEASURED_JS = """(before) => {
+    const caps = Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
+        .map(e => e.innerText.trim());
+    const run = caps.find(t => /^Run \\S+ — measured/.test(t));
+    return caps.some(t => t.includes('Measured in')) && (!run || run.split(' — ')[0] !== before);
+}"""
 VERDICT_NOTE = re.compile(r"^\**(faster|same|slower|undecided|no faster|no slower|about the same)\b")
 OTHERS = re.compile(r"other programs used ([0-9.]+) of (\d+) cores")
 
@@ -223,6 +230,9 @@ def first_click(browser, port: int, log_dir: Path, later: int) -> list[dict[str,
                 page.evaluate(ARM_BUSY_JS)
                 cpu0, w0 = browser_cpu_s(), time.perf_counter()
                 page.get_by_role("button", name=button, exact=True).first.click()
+                # While the lab measures: from the click to its "Measured in" line (the charts are not drawn yet).
+                page.wait_for_function(MEASURED_JS, arg=before, timeout=RUN_MS, polling=50)
+                measuring, cpu_m = time.perf_counter() - w0, browser_cpu_s() - cpu0
                 page.wait_for_function(NEW_RESULTS_JS, arg=before, timeout=RUN_MS, polling=50)
                 took, cpu = time.perf_counter() - w0, browser_cpu_s() - cpu0
                 page.wait_for_function(RENDERED_JS, timeout=LOAD_MS, polling=50)
@@ -230,7 +240,9 @@ def first_click(browser, port: int, log_dir: Path, later: int) -> list[dict[str,
                 notes = _verdict_notes(page)
                 rows.append({"click": "first (fresh server)" if i == 0 else f"later {i}", "seconds": took,
                              "decided": sum(n != "undecided" for n in notes), "verdicts": len(notes),
-                             "browser_cores": cpu / took if took > 0 else float("nan"), "others": _others(page)})
+                             "browser_cores": cpu / took if took > 0 else float("nan"),
+                             "measuring_cores": cpu_m / measuring if measuring > 0 else float("nan"),
+                             "others": _others(page)})
         finally:
             ctx.close()
     finally:
@@ -285,10 +297,10 @@ class _SkipAC(Exception):
 def _report_clicks(clicks: list[dict[str, object]]) -> None:
     print(f"\n(d) the first click on a fresh server ({FIRST_CLICK_AFTER_S:g} s after it started), then later clicks"
           " (Measure again), start page")
-    print(table(["click", "click → results s", "verdicts decided", "browser cores during the click",
-                 "other programs (the lab's figure)"],
-                [[r["click"], f"{r['seconds']:.2f}", f"{r['decided']} of {r['verdicts']}", f"{r['browser_cores']:.3f}",
-                  f"{r['others']:.2f}"] for r in clicks]))
+    print(table(["click", "click → results s", "verdicts decided", "browser cores while measuring",
+                 "browser cores, click → charts", "other programs (the lab's figure)"],
+                [[r["click"], f"{r['seconds']:.2f}", f"{r['decided']} of {r['verdicts']}",
+                  f"{r['measuring_cores']:.3f}", f"{r['browser_cores']:.3f}", f"{r['others']:.2f}"] for r in clicks]))
     one, rest = clicks[0], clicks[1:]
     print(f"first click {one['seconds']:.2f} s, {one['decided']} of {one['verdicts']} decided; goal every verdict"
           f" decided within {GOAL_FIRST_CLICK_S:g} s:"
@@ -296,8 +308,8 @@ def _report_clicks(clicks: list[dict[str, object]]) -> None:
     if rest:
         print(f"later clicks median {median([r['seconds'] for r in rest]):.2f} s; goal ≤ {GOAL_LATER_CLICK_S:g} s:"
               f" {verdict(median([r['seconds'] for r in rest]) <= GOAL_LATER_CLICK_S)}")
-    cores = max(r["browser_cores"] for r in clicks)
-    print(f"browser during a click: at most {cores:.3f} cores; goal ≤ {GOAL_BROWSER_CORES:g}:"
+    cores = max(r["measuring_cores"] for r in clicks)
+    print(f"browser while the lab measures: at most {cores:.3f} cores; goal ≤ {GOAL_BROWSER_CORES:g}:"
           f" {verdict(cores <= GOAL_BROWSER_CORES)}")
 
 
