@@ -251,7 +251,12 @@ def test_the_pools_beyond_dask_have_their_per_task_cost_and_start_up_measured_an
     assert list(summary.index) == ["threads", *beyond]
     assert summary["per_task_us"].notna().all() and (summary["compute_s"] > 0).all()
     assert "plain calls" in summary.loc["futures-processes", "detail"]
-    # A call to another process and back vs a queue hand-over in one process: typically 10×; 1.5× is safe.
+    # A call to another process and back vs a queue hand-over in one process: typically 10×; 1.5× is safe. Two
+    # repeats of 200 calls are short: a burst of another program inside the thread pool's few milliseconds once
+    # made it 343 µs a call against 71 µs for the process pool (a fresh clone's run): measure once more.
+    if not result.per_task_us("futures-processes") > 1.5 * result.per_task_us("futures-threads"):
+        result = measure_per_task(PerTaskSpec(engines=("threads", *beyond), tasks=200, workers=2, repeats=2,
+                                              chunksize=1))
     assert result.per_task_us("futures-processes") > 1.5 * result.per_task_us("futures-threads")
     assert {row["scheduler"] for row in parse_json(result.to_json())["summary"]} == {"threads", *beyond}
     startup = measure_startup(StartupSpec(cases=("futures-threads", "futures-processes"), workers=1, repeats=1))
