@@ -21,17 +21,13 @@ import psutil
 import pytest
 
 from tests.browser_util import (
-    CHROMIUM_ARGS,
     StreamlitServer,
-    bundled_chromium_available,
-    chromium_executable,
     tail,
 )
 from tests.helpers import alive as _alive
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import sync_playwright
 except ImportError:  # a developer without the dev requirements; CI must never get here quietly
     if os.environ.get("CI"):
         raise
@@ -97,22 +93,6 @@ def wait_until_computing(pids: set[int], timeout_s: float) -> float | None:
 
 def describe(procs: dict[int, str]) -> str:
     return "\n  ".join(f"{pid}: {cmd}" for pid, cmd in sorted(procs.items())) or "(none)"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        exe = chromium_executable()
-        if exe is None and not bundled_chromium_available(p):
-            msg = "no Chromium: apt-get install -y chromium, or python -m playwright install chromium"
-            if os.environ.get("CI"):
-                pytest.fail(msg + "; browser tests must not be skipped in CI", pytrace=False)
-            pytest.skip(msg)
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Tab:
