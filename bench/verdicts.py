@@ -123,27 +123,29 @@ def run(presets: list[str], conditions: list[str], n: int, verbose: bool) -> lis
                         t0 = time.monotonic()
                         result = measure(KIND, spec, RunContext(clusters=registry))
                         seconds = time.monotonic() - t0
+                        at = {"preset": name, "condition": condition, "i": i, "rounds": result.rounds,
+                              "seconds": seconds, "other_cores": result.noise.other_cores}
                         for arm, v in zip(spec.arms[1:], result.verdicts, strict=True):
                             expected = truth(spec, arm, cores)
-                            rec = {"preset": name, "condition": condition, "i": i, "arm": v.label,
-                                   "verdict": v.verdict, "expected": expected,
-                                   "judged": judge(expected, v.verdict, spec, arm, cores),
-                                   "speedup": v.speedup, "ci": list(v.ci), "rounds": result.rounds,
-                                   "seconds": seconds, "other_cores": result.noise.other_cores, "reason": v.reason}
+                            rec = _record(at, v, v.label, expected, judge(expected, v.verdict, spec, arm, cores))
                             records.append(rec)
                             _say(rec, v, result, verbose, condition, name, i)
                         arms = {a.label: a for a in spec.arms}
                         for v in result.pair_verdicts:
                             a, b = arms[v.label], arms[v.against]
                             expected = pair_truth(spec, a, b, cores)
-                            rec = {"preset": name, "condition": condition, "i": i, "arm": f"{v.label} vs {v.against}",
-                                   "verdict": v.verdict, "expected": expected,
-                                   "judged": judge(expected, v.verdict, spec, a, cores),
-                                   "speedup": v.speedup, "ci": list(v.ci), "rounds": result.rounds,
-                                   "seconds": seconds, "other_cores": result.noise.other_cores, "reason": v.reason}
+                            rec = _record(at, v, f"{v.label} vs {v.against}", expected,
+                                          judge(expected, v.verdict, spec, a, cores))
                             records.append(rec)
                             _say(rec, v, result, verbose, condition, name, i)
     return records
+
+
+def _record(at: dict[str, Any], v: Any, label: str, expected: str, judged: str) -> dict[str, Any]:
+    """One verdict's record: where it was measured (``at``), what it said and how it was judged."""
+    return {**{k: at[k] for k in ("preset", "condition", "i")}, "arm": label, "verdict": v.verdict,
+            "expected": expected, "judged": judged, "speedup": v.speedup, "ci": list(v.ci),
+            **{k: at[k] for k in ("rounds", "seconds", "other_cores")}, "reason": v.reason}
 
 
 def _say(rec: dict[str, Any], v: Any, result: Any, verbose: bool, condition: str, name: str, i: int) -> None:

@@ -129,7 +129,7 @@ def _measured(k: Any, spec: Any, args: argparse.Namespace) -> Any:
         check(k.cost(spec), args.max_seconds)
     with ClusterRegistry() as clusters:
         result = measure(k, spec, RunContext(clusters=clusters, on_partial=_progress_printer(args.quiet)))
-    for warning in result.warnings() if hasattr(result, "warnings") else []:  # also in the JSON
+    for warning in result.warnings():  # also in the JSON
         print(f"{PROG}: warning: {one_line(warning)}", file=sys.stderr)
     return result
 

@@ -2,6 +2,7 @@
 
 One module for every report (the comparison's table and sentences, the advice, the charts, the pages)
 so the same number reads the same everywhere. It imports nothing from the lab: every layer may use it.
+Each function takes a number (seconds, or a ratio baseline ÷ arm) and returns the words.
 """
 
 from __future__ import annotations
@@ -10,75 +11,29 @@ import math
 
 
 def times(value: float) -> str:
-    """A speed-up: ``1.95×`` under ten, ``12×`` from ten on, ``∞`` or ``n/a`` when not finite.
-
-    Parameters
-    ----------
-    value : float
-        The ratio (baseline ÷ arm).
-
-    Returns
-    -------
-    str
-    """
+    """A speed-up: ``1.95×`` under ten, ``12×`` from ten on, ``∞`` or ``n/a`` when not finite."""
     if not math.isfinite(value):
         return "∞" if value > 0 else "n/a"
     return f"{value:.2f}×" if value < 10 else f"{value:.0f}×"
 
 
 def ratio(value: float) -> str:
-    """A ratio with two decimals whatever its size (``12.34×``), ``n/a`` when not finite.
-
-    Parameters
-    ----------
-    value : float
-
-    Returns
-    -------
-    str
-    """
+    """A ratio with two decimals whatever its size (``12.34×``), ``n/a`` when not finite."""
     return f"{value:.2f}×" if math.isfinite(value) else "n/a"
 
 
 def ms(seconds: float) -> str:
-    """A wall time: whole milliseconds under a second (``250 ms``), seconds with two decimals above.
-
-    Parameters
-    ----------
-    seconds : float
-
-    Returns
-    -------
-    str
-    """
+    """A wall time: whole milliseconds under a second (``250 ms``), seconds with two decimals above."""
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def times_range(low: float, high: float) -> str:
-    """An interval of speed-ups, ``1.80×–2.10×`` (the bounds as :func:`times` writes them).
-
-    Parameters
-    ----------
-    low, high : float
-
-    Returns
-    -------
-    str
-    """
+    """An interval of speed-ups, ``1.80×–2.10×`` (the bounds as :func:`times` writes them)."""
     return f"{times(low)}–{times(high)}"
 
 
 def times_brief(value: float) -> str:
-    """A speed-up on a chart's label: ``2.0×``, ``12×``, ``0.45×`` (one decimal from 1 up, two digits below).
-
-    Parameters
-    ----------
-    value : float
-
-    Returns
-    -------
-    str
-    """
+    """A speed-up on a chart's label: ``2.0×``, ``12×``, ``0.45×`` (one decimal from 1 up, two digits below)."""
     if not math.isfinite(value):
         return "n/a"
     if value >= 10:
@@ -89,16 +44,7 @@ def times_brief(value: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best (``n/a`` if not finite).
-
-    Parameters
-    ----------
-    seconds : float
-
-    Returns
-    -------
-    str
-    """
+    """``12 µs``, ``3.4 ms``, ``1.31 s``: a duration in the unit that reads best (``n/a`` if not finite)."""
     if not math.isfinite(seconds):
         return "n/a"
     if abs(seconds) < 1e-3:

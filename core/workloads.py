@@ -342,7 +342,7 @@ def _best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     return best
 
 
-def _fib_calls(n: int) -> int:
+def fib_calls(n: int) -> int:
     """Number of calls recursive ``fib(n)`` makes: 2·F(n+1) − 1."""
     a, b = 0, 1
     for _ in range(n + 1):
@@ -386,7 +386,7 @@ class Workload:
 
 
 def _cal_fib() -> float:
-    return _best_of(lambda: fib(20)) / _fib_calls(20)
+    return _best_of(lambda: fib(20)) / fib_calls(20)
 
 
 def _cal_sort() -> float:
@@ -443,7 +443,7 @@ WORKLOADS: dict[str, Workload] = {
             gil_why="Every step is Python bytecode, and only the thread holding the GIL may run it.",
             cpu_bound=True,
             calibrate=_cal_fib,
-            cost=lambda n, per_call: _fib_calls(int(n)) * per_call,
+            cost=lambda n, per_call: fib_calls(int(n)) * per_call,
             memory_bytes=lambda n: 0,
             payload_bytes=lambda n: 0,
         ),

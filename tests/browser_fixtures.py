@@ -126,6 +126,14 @@ class AppPage:
         self.page.wait_for_selector('[data-testid="stApp"]', timeout=PAGE_LOAD_MS)
         self.wait_script_done()
 
+    def open_titled(self, path: str, title: str) -> None:
+        """Open ``path`` and check its page title holds ``title`` (else it is the wrong page, or not found)."""
+        self.open(path)
+        heading = self.page.locator("h1").first
+        heading.wait_for(timeout=PAGE_LOAD_MS)
+        shown = heading.inner_text()
+        assert title in shown, f"/{path} shows {shown!r}: wrong page (or not found)"
+
     def wait_script_done(self, timeout_ms: int = RUN_MS) -> None:
         """Wait until the script run has finished and its output is on screen."""
         self.page.wait_for_function(SCRIPT_DONE_JS, timeout=timeout_ms)

@@ -15,8 +15,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
+import pytest
 
 from tests.helpers import alive as _alive
 from tests.helpers import free_port
@@ -170,3 +172,19 @@ def bundled_chromium_available(playwright) -> bool:
         return Path(playwright.chromium.executable_path).exists()
     except Exception:  # playwright raises if its browser registry knows no chromium build
         return False
+
+
+def playwright_api() -> tuple[Any, Any]:
+    """``(TimeoutError, expect)`` of Playwright's sync API, or skip the calling test module without it.
+
+    A developer without the dev requirements gets a skip; CI, which installs them, must never get here
+    quietly, so there the ImportError is raised.
+    """
+    try:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+        from playwright.sync_api import expect
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
+    return PlaywrightTimeoutError, expect

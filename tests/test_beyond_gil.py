@@ -102,13 +102,13 @@ def test_a_free_threaded_build_is_recognised_and_its_threads_are_not_one_gil(tmp
     assert "threads ×4 @3.13t" in labels and ("threads ×4 @3.13t", "threads ×4") in spec.pairs
     # The physics guard reads that interpreter's GIL: pure Python faster on its threads is physics; on one GIL not.
     import core.interpreters
-    from core.kinds.compare import _implausible, one_core_at_most
+    from core.kinds.compare import implausible_why, one_core_at_most
 
     monkeypatch.setattr(core.interpreters, "gil_enabled_on", lambda tag: not tag.endswith("t"))
     ft_arm, gil_arm = Arm("threads", 4, python="3.13t"), Arm("threads", 4, python="3.13")
-    assert not one_core_at_most(spec, ft_arm) and _implausible(spec, ft_arm, 0.9) == ""
-    assert one_core_at_most(spec, gil_arm) and "one GIL" in _implausible(spec, gil_arm, 0.9)
-    assert _implausible(spec, Arm("interpreters", 4, python="3.13"), 0.9) == ""
+    assert not one_core_at_most(spec, ft_arm) and implausible_why(spec, ft_arm, 0.9) == ""
+    assert one_core_at_most(spec, gil_arm) and "one GIL" in implausible_why(spec, gil_arm, 0.9)
+    assert implausible_why(spec, Arm("interpreters", 4, python="3.13"), 0.9) == ""
 
 
 def test_the_interpreters_verb_prints_one_line_per_interpreter():

@@ -9,21 +9,14 @@ that is the app's process-leak test.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 
 import pytest
 
-from tests.browser_fixtures import PAGE_LOAD_MS, PAGE_NOT_FOUND, RUN_IDS, RUN_MS, new_app_page
-from tests.browser_util import StreamlitServer
+from tests.browser_fixtures import PAGE_NOT_FOUND, RUN_IDS, RUN_MS, new_app_page
+from tests.browser_util import StreamlitServer, playwright_api
 
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect
-except ImportError:  # a developer without the dev requirements; CI must never get here quietly
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
+PlaywrightTimeoutError, expect = playwright_api()
 
 pytestmark = pytest.mark.browser
 
@@ -69,10 +62,7 @@ def test_deep_link_on_fresh_server(chromium, tmp_path_factory):
 
 @pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "default")
 def test_page_renders(app, path):
-    app.open(path)
-    title = app.page.locator("h1").first
-    title.wait_for(timeout=PAGE_LOAD_MS)
-    assert PAGES[path] in title.inner_text(), f"/{path} shows {title.inner_text()!r}: wrong page (or not found)"
+    app.open_titled(path, PAGES[path])
     expect(app.page.get_by_role("button", name="Run experiment", exact=True)).to_have_count(RUN_BUTTONS[path])
     if path == "":
         app.assert_chart_drawn()  # the schematic, before any run
@@ -137,10 +127,7 @@ def test_numpy_kernel_run(app):
 
 
 def test_bad_query_params_fall_back(app):
-    app.open("cpu_bound?n=banana&tasks=9999")
-    title = app.page.locator("h1").first
-    title.wait_for(timeout=PAGE_LOAD_MS)
-    assert "CPU-bound" in title.inner_text()
+    app.open_titled("cpu_bound?n=banana&tasks=9999", "CPU-bound")
     expect(app.page.get_by_role("button", name="Run experiment", exact=True)).to_have_count(1)
     app.assert_clean()
     # The sliders ignored the bad values: each shows a number from its own range.

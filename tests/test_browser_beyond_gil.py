@@ -3,14 +3,9 @@ browser fixtures of tests/browser_fixtures.py)."""
 
 from __future__ import annotations
 
-from tests.browser_fixtures import PAGE_LOAD_MS
-
 
 def test_beyond_gil_page_renders_and_measures(app):
-    app.open("beyond_gil?bg-rounds=7")
-    title = app.page.locator("h1").first
-    title.wait_for(timeout=PAGE_LOAD_MS)
-    assert "Beyond the GIL" in title.inner_text()
+    app.open_titled("beyond_gil?bg-rounds=7", "Beyond the GIL")
     app.run_experiment()
     app.assert_chart_drawn()
     app.assert_clean()

@@ -10,22 +10,16 @@ import contextlib
 
 import pytest
 
-from tests.browser_fixtures import PAGE_LOAD_MS, RUN_MS, SCRIPT_BUSY_JS
+from tests.browser_fixtures import RUN_MS, SCRIPT_BUSY_JS
+from tests.browser_util import playwright_api
 
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect
-except ImportError:  # test_browser skips (or fails in CI) on its import already
-    pytest.skip("playwright is not installed", allow_module_level=True)
+PlaywrightTimeoutError, expect = playwright_api()
 
 pytestmark = pytest.mark.browser
 
 
 def test_gil_trace_page_renders_and_runs(app):
-    app.open("gil_trace?trace-threads=2&trace-seconds=0.1")
-    title = app.page.locator("h1").first
-    title.wait_for(timeout=PAGE_LOAD_MS)
-    assert "GIL trace" in title.inner_text()
+    app.open_titled("gil_trace?trace-threads=2&trace-seconds=0.1", "GIL trace")
     run = app.page.get_by_role("button", name="Run experiment", exact=True)
     expect(run).to_have_count(1)
     app.assert_clean()
@@ -41,10 +35,7 @@ def test_gil_trace_page_renders_and_runs(app):
 
 
 def test_interpreter_page_renders_and_runs(app):
-    app.open("interpreter?blas-side=200&blas-tasks=2&blas-repeats=1")
-    title = app.page.locator("h1").first
-    title.wait_for(timeout=PAGE_LOAD_MS)
-    assert "Interpreter" in title.inner_text()
+    app.open_titled("interpreter?blas-side=200&blas-tasks=2&blas-repeats=1", "Interpreter")
     expect(app.page.get_by_text("BLAS and OpenMP thread pools")).to_have_count(1)
     app.assert_clean()
     app.run_experiment()

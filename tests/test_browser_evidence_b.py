@@ -10,13 +10,10 @@ import contextlib
 
 import pytest
 
-from tests.browser_fixtures import PAGE_LOAD_MS, RUN_MS, SCRIPT_BUSY_JS
+from tests.browser_fixtures import RUN_MS, SCRIPT_BUSY_JS
+from tests.browser_util import playwright_api
 
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect
-except ImportError:  # test_browser skips (or fails in CI) on its import already
-    pytest.skip("playwright is not installed", allow_module_level=True)
+PlaywrightTimeoutError, expect = playwright_api()
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +21,7 @@ CHARTS = '[data-testid="stVegaLiteChart"]'
 
 
 def _open(app, path: str, title: str) -> None:
-    app.open(path)
-    heading = app.page.locator("h1").first
-    heading.wait_for(timeout=PAGE_LOAD_MS)
-    assert title in heading.inner_text()
+    app.open_titled(path, title)
     app.assert_clean()
 
 

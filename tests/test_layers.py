@@ -67,3 +67,32 @@ def test_no_module_in_core_is_over_500_lines_but_data_tables() -> None:
     long = {str(p.relative_to(REPO)): n for p in sorted((REPO / "core").rglob("*.py"))
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert set(long) <= set(DATA_TABLES), {k: v for k, v in long.items() if k not in DATA_TABLES}
+
+
+def _names_crossing(root: Path) -> list[str]:
+    """``module: from X import _name`` for every private name of the lab's imported by another module."""
+    import ast
+
+    found = []
+    for path in sorted([*root.joinpath("core").rglob("*.py"), *root.joinpath("pages").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("core", "pages")):
+                found += [f"{path.relative_to(root)}: from {node.module} import {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    """A name with a leading underscore is its module's own: what another module needs is public."""
+    assert _names_crossing(REPO) == []
+
+
+def test_the_run_slot_is_taken_in_one_place() -> None:
+    """Only ``core.kinds.base.run_slot`` holds the run slot: every measurement queues through it."""
+    holds = [f"{p.relative_to(REPO)}:{i}" for d in ("core", "pages") for p in sorted((REPO / d).rglob("*.py"))
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if "RUN_SLOT.hold(" in line]
+    assert holds == [f"core/kinds/base.py:{_line_of(REPO / 'core/kinds/base.py', 'RUN_SLOT.hold(')}"], holds
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text in line)

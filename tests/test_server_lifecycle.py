@@ -22,16 +22,12 @@ import pytest
 
 from tests.browser_util import (
     StreamlitServer,
+    playwright_api,
     tail,
 )
 from tests.helpers import alive as _alive
 
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-except ImportError:  # a developer without the dev requirements; CI must never get here quietly
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
+PlaywrightTimeoutError, _ = playwright_api()
 
 pytestmark = pytest.mark.browser
 

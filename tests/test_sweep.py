@@ -27,6 +27,7 @@ from core.kinds.transfer import TRANSFER_COLUMNS, describe_transfer, transfer_sw
 from core.measure.estimate import BudgetError
 from core.measure.machine import machine_info
 from tests.helpers import new_children as _new_children
+from tests.helpers import physics
 from tests.helpers import workers_alive as _workers_alive
 
 CORES = machine_info().usable_cores
@@ -107,15 +108,18 @@ def _process_sweep():
     return scaling_sweep("fib", 29, "processes", [1, 2], tasks=8, repeats=4, include_sync=False, max_seconds=None)
 
 
+def _two_beat_one(result) -> bool:
+    """Two workers' fastest repeat clearly under one worker's (a real second core, not a shared one)."""
+    best = result.frame.set_index("workers")["wall_min_s"]
+    return bool(best[2] < 0.85 * best[1])
+
+
 def test_process_sweep_gets_faster_up_to_the_cores_and_its_arithmetic_holds(parse_json):
     needs_two_cores()
     before = _workers_alive()
-    result = _process_sweep()
-    best = result.frame.set_index("workers")["wall_min_s"]
-    if not best[2] < 0.85 * best[1]:  # another program may have held a core: measure once more
-        result = _process_sweep()
-        best = result.frame.set_index("workers")["wall_min_s"]
-    assert best[2] < 0.85 * best[1], result.frame[["workers", "wall_s", "wall_min_s", "wall_max_s"]]
+    # Another program holding a core takes the second worker's: then the machine cannot show the effect.
+    result = physics(_process_sweep, _two_beat_one, busy_cores=0.5, busy=lambda r: r.noise.busy,
+                     what="2 process workers beating 1")
     assert not _new_children(before), "the sweep's process pools must be shut down"
 
     f = result.frame
@@ -148,12 +152,9 @@ def test_the_pools_beyond_dask_scale_too_and_close_their_pools(scheduler):
     """The GIL is Python's: the standard library's process pools scale like Dask's, and a thread pool does not."""
     needs_two_cores()
     before = _workers_alive()
-    sweep = scaling_sweep("fib", 27, scheduler, [1, 2], tasks=4, repeats=4, include_sync=False, max_seconds=None)
-    best = sweep.frame.set_index("workers")["wall_min_s"]
-    if not best[2] < 0.85 * best[1]:  # another program may have held a core: measure once more
-        sweep = scaling_sweep("fib", 27, scheduler, [1, 2], tasks=4, repeats=4, include_sync=False, max_seconds=None)
-        best = sweep.frame.set_index("workers")["wall_min_s"]
-    assert best[2] < 0.85 * best[1], sweep.frame[["workers", "wall_s", "wall_min_s"]]
+    sweep = physics(lambda: scaling_sweep("fib", 27, scheduler, [1, 2], tasks=4, repeats=4, include_sync=False,
+                                          max_seconds=None),
+                    _two_beat_one, busy_cores=0.5, busy=lambda r: r.noise.busy, what=f"2 {scheduler} workers beating 1")
     assert (sweep.frame["setup_s"] > 0).all()  # one pool per worker count, started before its rounds
     def threads_speedup() -> float:
         threads = scaling_sweep("fib", 25, "futures-threads", [1, 2], tasks=4, repeats=4, include_sync=False,
@@ -198,12 +199,12 @@ def test_transfer_grows_with_payload_under_processes_but_not_threads(parse_json)
         rows = r.frame[r.frame["scheduler"] == scheduler].set_index("mb")["wall_min_s"]
         return float(rows[1]), float(rows[30])
 
-    def physics(r) -> bool:
+    def holds(r) -> bool:
         p1, p30 = walls(r, "processes")
         t1, t30 = walls(r, "threads")
         return p30 > 3 * p1 and t30 < 0.5 * p30 and (t30 - t1) < 0.25 * (p30 - p1)
 
-    if not physics(result):
+    if not holds(result):
         result = _transfer()
     p1, p30 = walls(result, "processes")
     t1, t30 = walls(result, "threads")

@@ -24,7 +24,7 @@ import pytest
 from core import ClusterRegistry, EngineError, ExperimentSpec, run_experiment
 from core.kinds.base import RunContext, measure
 from core.kinds.compare import KIND, Arm, CompareSpec
-from core.report.advice import _overlapped, advise
+from core.report.advice import advise, tasks_overlapped
 from core.userfunc import FunctionFailed, FunctionInputError, FunctionTimeout, tried, try_function
 from tests.helpers import needs_two_cores, physics
 
@@ -341,12 +341,13 @@ def test_advice_for_a_function_that_holds_the_gil_is_processes(fn):
     with ClusterRegistry() as registry:
         advised = physics(lambda: Advised(measure(KIND, spec, RunContext(clusters=registry))),
                           lambda a: a.advice.text.startswith("Use processes: it holds the GIL"), busy_cores=0.5,
+                          busy=lambda a: any(v.busy and v.verdict == "undecided" for v in a.result.verdicts),
                           what="advice 'use processes: it holds the GIL' for a pure-Python function")
     advice = advised.advice
     assert advice.text.startswith("Use processes: it holds the GIL and a task is long enough to pay for start-up")
     assert advice.thread_cpu_share < 0.75  # the threads took turns
     # ... and their tasks, one at a time, took no less than sync's tasks back to back.
-    assert not _overlapped(advised.result, "futures-threads ×4")
+    assert not tasks_overlapped(advised.result, "futures-threads ×4")
 
 
 @pytest.mark.parametrize(("function", "args", "use", "words"), [
@@ -367,6 +368,7 @@ def test_advice_is_decided_for_c_code_that_holds_or_releases_the_gil(fn, functio
     with ClusterRegistry() as registry:
         advised = physics(lambda: Advised(measure(KIND, spec, RunContext(clusters=registry))),
                           lambda a: a.advice.use == use, busy_cores=0.5,
+                          busy=lambda a: any(v.busy and v.verdict == "undecided" for v in a.result.verdicts),
                           what=f"advice {use!r} for {function}")
     assert advised.advice.text.startswith(words), advised
 
@@ -377,8 +379,10 @@ def test_advice_for_a_function_too_small_to_share_is_to_keep_it_serial(fn):
     spec = CompareSpec(workload="function", function=fn("payload"), function_args="[2]", tasks=4, rounds="auto",
                        budget_s=8.0,
                        arms=(Arm("sync"), Arm("futures-threads", 2), Arm("futures-processes", 2, reuse_pool=True)))
+    # "Slower" is a claim a busy machine could have produced: the lab leaves it undecided then (its noise guard).
     advised = physics(lambda: Advised(measure(KIND, spec, RunContext())), lambda a: a.advice.use == "none",
-                      busy_cores=1.0, what="advice 'does not pay' for a function that takes less than sending it")
+                      busy_cores=1.0, busy=lambda a: a.result.verdict("futures-processes ×2").busy,
+                      what="advice 'does not pay' for a function that takes less than sending it")
     assert advised.advice.text.startswith("Parallelism does not pay at this size: no engine gained by running tasks")
     assert advised.result.verdict("futures-processes ×2").verdict == "slower"
 

@@ -34,9 +34,9 @@ def fresh_server(monkeypatch):
 
 def _warm_pools(workers: int) -> list[object]:
     """The app's warm pools of ``workers`` processes that have started."""
-    from core.engines.local import _LIVE_POOLS
+    from core.engines.local import LIVE_POOLS
 
-    return [p for p in list(_LIVE_POOLS) if p.workers == workers and p.pool is not None and not p.closed]
+    return [p for p in list(LIVE_POOLS) if p.workers == workers and p.pool is not None and not p.closed]
 
 
 def _wait_for_the_slot(timeout_s: float = 120) -> None:

@@ -11,11 +11,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from core.kinds.base import RunContext, strict_json
+from core.kinds.base import KindBase, RunContext, StrictJson
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
 
@@ -32,7 +32,7 @@ class ToySpec:
 
 
 @dataclass(frozen=True)
-class ToyResult:
+class ToyResult(StrictJson):
     """How long the calls took, one row each."""
 
     spec: ToySpec
@@ -40,13 +40,11 @@ class ToyResult:
     run_id: str
     started_at: str
     calls: pd.DataFrame = field(repr=False)
+    noise: Any = field(default=None, repr=False)  # not watched: a toy
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "toy", "run_id": self.run_id, "started_at": self.started_at, "n": self.spec.n,
                 "machine": self.machine.to_dict(), "calls": self.calls.to_dict(orient="records")}
-
-    def to_json(self, indent: int | None = None) -> str:
-        return strict_json(self.to_dict(), indent)
 
     def explain(self) -> list[str]:
         return [f"{self.spec.n} no-op calls took {self.calls['seconds'].sum() * 1e6:.0f} µs in all."]
@@ -65,13 +63,8 @@ def _noop() -> None:
     """The call being timed."""
 
 
-class ToyKind:
+class ToyKind(KindBase, name="toy", title="toy", spec=ToySpec, help="time n no-op calls (a test's toy kind)"):
     """``python -m core toy``: n no-op calls in this process."""
-
-    name: ClassVar[str] = "toy"
-    title: ClassVar[str] = "toy"
-    help: ClassVar[str] = "time n no-op calls (a test's toy kind)"
-    spec_type: ClassVar[type] = ToySpec
 
     def cost(self, spec: ToySpec) -> Cost:
         return Cost(seconds=spec.n * 1e-6, memory_bytes=0, longest_uncancellable_s=0.0, what="these calls")

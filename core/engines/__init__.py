@@ -30,7 +30,7 @@ import distributed  # noqa: F401
 from core.engines.base import Engine, EngineError, Progress, RunCancelled, RunTimeout, Watch, WorkerLost
 from core.engines.beyond_gil import InterpretersEngine, OtherPythonEngine
 from core.engines.cluster import (
-    _DEFAULT_REGISTRY,
+    DEFAULT_REGISTRY,
     ClusterRegistry,
     ClusterSource,
     LocalClusterHandle,
@@ -82,7 +82,7 @@ def make_engine(spec: ExperimentSpec, clusters: ClusterSource | None = None, *, 
     if spec.scheduler in _POOLS:
         return _POOLS[spec.scheduler](spec, watch)
     if spec.scheduler in CLUSTER_SCHEDULERS:
-        registry = clusters if clusters is not None else _DEFAULT_REGISTRY
+        registry = clusters if clusters is not None else DEFAULT_REGISTRY
         handle = registry.get(spec.scheduler == "cluster-processes", spec.workers, spec.threads_per_worker)
         return DistributedEngine(spec, handle, watch)
     return DistributedEngine(spec, None, watch)

@@ -375,5 +375,5 @@ class ClusterSource(Protocol):
 
 
 # Clusters made without a caller-supplied registry still get closed when the interpreter exits.
-_DEFAULT_REGISTRY = ClusterRegistry()
-atexit.register(_DEFAULT_REGISTRY.close)
+DEFAULT_REGISTRY = ClusterRegistry()
+atexit.register(DEFAULT_REGISTRY.close)

@@ -142,7 +142,7 @@ def await_ready(ready: Any, workers: int, what: str, abort: Any, failed: Any = N
         ready.close()
 
 
-_LIVE_POOLS: weakref.WeakSet[WarmPool] = weakref.WeakSet()
+LIVE_POOLS: weakref.WeakSet[WarmPool] = weakref.WeakSet()
 
 
 def close_all_pools() -> None:
@@ -151,7 +151,7 @@ def close_all_pools() -> None:
     A pool kept warm in a cache (the app's ``st.cache_resource``) is closed only when the cache evicts
     it; whoever ends the process, or a test suite between its app tests, closes the rest here.
     """
-    for pool in list(_LIVE_POOLS):
+    for pool in list(LIVE_POOLS):
         pool.close(force=True)
 
 
@@ -177,7 +177,7 @@ class WarmPool:
         self._lock = threading.Lock()
         self._closed = False
         self._users = 0
-        _LIVE_POOLS.add(self)
+        LIVE_POOLS.add(self)
 
     @property
     def closed(self) -> bool:

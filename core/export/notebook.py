@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.export.parts import _intro, _measured, _parts, _pitfalls
+from core.export.parts import build_parts, intro_lines, measured_lines, pitfall_lines
 from core.export.source import TASKS_MODULE
 
 if TYPE_CHECKING:  # nbformat is imported when a notebook is built, not when the CLI starts
@@ -34,7 +34,7 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
     import nbformat
     from nbformat import v4
 
-    parts = _parts(spec, result)
+    parts = build_parts(spec, result)
     cells: list[Any] = []
 
     def md(lines: list[str]) -> None:
@@ -43,7 +43,7 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
     def code(lines: list[str]) -> None:
         cells.append(v4.new_code_cell("\n".join(lines).strip()))
 
-    md(_intro(parts, "run all cells", parts.packages(["pandas", "altair"])))
+    md(intro_lines(parts, "run all cells", parts.packages(["pandas", "altair"])))
     md(["## 1 · The tasks", "",
         f"The next cell writes the task functions to `{TASKS_MODULE}.py` beside this notebook. Worker processes"
         " start fresh interpreters (spawn) and import a task function by its module and name. A function defined"
@@ -53,7 +53,7 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
     md(["## 2 · The engines, started once", "",
         "Every engine is started before anything is timed (a process pool or a cluster takes a while to start;"
         " the rounds measure the work, not the start-up). Pitfalls the code avoids:", "",
-        *[f"- {p}" for p in _pitfalls(parts)]])
+        *[f"- {p}" for p in pitfall_lines(parts)]])
     code([*parts.imports(["import importlib", "import time"]), "",
           "importlib.invalidate_caches()  # the tasks module was just written: make the import system look again",
           f"from {TASKS_MODULE} import {', '.join(parts.task_names)}", "", *parts.calls, "",
@@ -80,7 +80,7 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
           'medians = alt.Chart(table).mark_tick(size=40, thickness=3, color="black").encode(x=x, y="median(wall_s):Q")',
           '(dots + medians).properties(width=120 * len(labels), height=280,',
           '                            title="Every round (dots) and each engine\'s median (bar)")'])
-    md(_measured(result, spec))
+    md(measured_lines(result, spec))
     for k, cell in enumerate(cells):
         cell["id"] = f"cell-{k}"  # stable ids: the same comparison gives the same file
     nb = v4.new_notebook(cells=cells, metadata={

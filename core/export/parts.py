@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from core.engines.code import EngineCode, engine_code
 from core.export.source import (
-    _PIP_NAMES,
+    PIP_NAMES,
     TASKS_MODULE,
     WIDTH,
-    _indent,
-    _q,
-    _sorted_imports,
-    _top_module,
-    _wrap_call,
+    indent_lines,
+    q,
+    sorted_imports,
     tasks_source,
+    top_module,
+    wrap_call,
 )
+from core.measure.stats import FEWEST_AUTO_ROUNDS
 from core.workloads import WORKLOADS
 
 if TYPE_CHECKING:  # the comparison's types only: the CLI starts without importing the comparison
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # the comparison's types only: the CLI starts without importi
 
 
 DEFAULT_ROUNDS = 10  # an adaptive comparison exported without a result
-FEWEST_ROUNDS = 6  # the lab's fewest for an interval: a result decided in fewer rounds exports this many
+FEWEST_ROUNDS = FEWEST_AUTO_ROUNDS  # the fewest that can decide a claim: an auto result never exports fewer
 MOST_ROUNDS = 20  # a long, undecided result is not made a learner's long wait
 
 
@@ -36,7 +37,7 @@ MOST_ROUNDS = 20  # a long, undecided result is not made a learner's long wait
 
 
 def export_rounds(spec: CompareSpec, result: ComparisonResult | None = None) -> int:
-    """Measured rounds of the export: the spec's fixed count, else the result's (6 to 20), else 10."""
+    """Measured rounds of the export: the spec's fixed count, else the result's (7 to 20), else 10."""
     if spec.rounds != "auto":
         return int(spec.rounds)
     if result is not None:
@@ -45,7 +46,7 @@ def export_rounds(spec: CompareSpec, result: ComparisonResult | None = None) -> 
 
 
 @dataclass(frozen=True)
-class _Engine:
+class Engine:
     """One arm of the comparison with the code that runs it."""
 
     arm: Arm
@@ -56,9 +57,9 @@ class _Engine:
         return self.arm.label
 
 
-def _engines(spec: CompareSpec) -> list[_Engine]:
+def export_engines(spec: CompareSpec) -> list[Engine]:
     """Every arm's code from :func:`core.engines.code.engine_code`, under distinct, short names."""
-    out: list[_Engine] = []
+    out: list[Engine] = []
     names: set[str] = set()
     for arm in spec.arms:
         base = arm.engine.replace("-", "_")
@@ -72,18 +73,18 @@ def _engines(spec: CompareSpec) -> list[_Engine]:
             code = engine_code(arm, name)
         except ValueError as exc:
             raise ValueError(f"cannot export the arm {arm.label!r}: {exc}") from None
-        out.append(_Engine(arm, code))
+        out.append(Engine(arm, code))
     return out
 
 
 @dataclass(frozen=True)
-class _Parts:
+class Parts:
     """What the notebook and the script are both made of (code as lines at the left margin)."""
 
     spec: CompareSpec
     result: ComparisonResult | None
     rounds: int
-    engines: list[_Engine]
+    engines: list[Engine]
     tasks: str
     task_names: list[str]
     calls: list[str]
@@ -94,18 +95,18 @@ class _Parts:
         return [e.label for e in self.engines]
 
     def imports(self, extra: list[str]) -> list[str]:
-        return _sorted_imports([*extra, *(line for e in self.engines for line in e.code.imports)])
+        return sorted_imports([*extra, *(line for e in self.engines for line in e.code.imports)])
 
     def packages(self, extra: list[str]) -> str:
         """``dask distributed pandas altair``: what to ``pip install`` for this export."""
-        found = [_top_module(s) for s in self.imports([]) if s.strip()]
+        found = [top_module(s) for s in self.imports([]) if s.strip()]
         for node in ast.walk(ast.parse(self.tasks)):
             if isinstance(node, ast.Import):
                 found += [a.name.split(".")[0] for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 found.append(node.module.split(".")[0])
         third = [m for m in found if m not in sys.stdlib_module_names and m != "__future__"]
-        return " ".join(_PIP_NAMES.get(m, m) for m in dict.fromkeys([*third, *extra]))
+        return " ".join(PIP_NAMES.get(m, m) for m in dict.fromkeys([*third, *extra]))
 
     def setup(self, tasks_path: str) -> list[str]:
         # Each prelude once, however many engines need it (two LocalClusters set distributed's log level once).
@@ -113,7 +114,7 @@ class _Parts:
         lines = [line for entry in dict.fromkeys(p for e in self.engines for p in e.code.prelude)
                  for line in entry.splitlines()]
         for e in self.engines:
-            lines += _wrap_call(e.code.setup)
+            lines += wrap_call(e.code.setup)
             if e.arm.engine == "external":  # a cluster elsewhere has no gil_lab_tasks.py: send it
                 lines.append(f"{e.code.name}.upload_file({tasks_path})  # its scheduler and workers import the tasks")
         return lines
@@ -122,13 +123,13 @@ class _Parts:
         """``engines = {label: a function that computes every task once}``: a lambda, or a def for statements."""
         defs, lines = [], ["engines = {  # label: one compute of every task (what a round times)"]
         for e in self.engines:
-            key, run = _q(e.label), e.code.run.format(calls="calls")
+            key, run = q(e.label), e.code.run.format(calls="calls")
             if "\n" in run:  # statements (a pool opened and closed around the compute): a function of its own
-                defs += [f"def run_{e.code.name}():", *_indent(run.splitlines(), "    "), ""]
+                defs += [f"def run_{e.code.name}():", *indent_lines(run.splitlines(), "    "), ""]
                 lines.append(f"    {key}: run_{e.code.name},")
                 continue
             entry = f"    {key}: lambda: {run},"
-            lines += [entry] if len(entry) <= WIDTH else [f"    {key}:", *_wrap_call(f"lambda: {run},", " " * 8)]
+            lines += [entry] if len(entry) <= WIDTH else [f"    {key}:", *wrap_call(f"lambda: {run},", " " * 8)]
         return [*defs, *lines, "}"]
 
     def teardown(self) -> list[str]:
@@ -160,7 +161,7 @@ class _Parts:
         ]
 
 
-def _calls(spec: CompareSpec) -> tuple[list[Callable[..., Any]], list[str], str]:
+def task_calls(spec: CompareSpec) -> tuple[list[Callable[..., Any]], list[str], str]:
     """The task functions the calls use, the lines that build ``calls`` (a list of (function, args)), one call."""
     from core import workloads
 
@@ -180,7 +181,7 @@ def _calls(spec: CompareSpec) -> tuple[list[Callable[..., Any]], list[str], str]
     return [wl.func], [f"calls = [({name}, ({size!r},)) for _ in range({n})]"], f"{name}({size!r})"
 
 
-def _parts(spec: CompareSpec, result: ComparisonResult | None) -> _Parts:
+def build_parts(spec: CompareSpec, result: ComparisonResult | None) -> Parts:
     from core.kinds.compare import CompareSpec as _Spec
 
     if not isinstance(spec, _Spec):
@@ -190,10 +191,10 @@ def _parts(spec: CompareSpec, result: ComparisonResult | None) -> _Parts:
     if spec.workload not in WORKLOADS:  # your own function (core.userfunc): its module is yours, not the lab's
         raise ValueError("a comparison of your own function is not exported (its module is yours to bring); run it"
                          " where it lives with python -m core compare --function MODULE:NAME")
-    engines = _engines(spec)
-    functions, calls, example = _calls(spec)
+    engines = export_engines(spec)
+    functions, calls, example = task_calls(spec)
     title = f"Task functions of the GIL Lab comparison: {spec.label}."
-    return _Parts(spec=spec, result=result, rounds=export_rounds(spec, result), engines=engines,
+    return Parts(spec=spec, result=result, rounds=export_rounds(spec, result), engines=engines,
                   tasks=tasks_source(functions, title), task_names=[f.__name__ for f in functions], calls=calls,
                   example=example)
 
@@ -201,7 +202,7 @@ def _parts(spec: CompareSpec, result: ComparisonResult | None) -> _Parts:
 # --- the words --------------------------------------------------------------------------------------------
 
 
-def _preset_of(spec: CompareSpec) -> Any:
+def preset_of(spec: CompareSpec) -> Any:
     """The preset whose comparison this is (rounds and budget aside), or None."""
     from core.presets import PRESETS
 
@@ -212,10 +213,10 @@ def _preset_of(spec: CompareSpec) -> Any:
     return None
 
 
-def _intro(parts: _Parts, runner: str, packages: str) -> list[str]:
+def intro_lines(parts: Parts, runner: str, packages: str) -> list[str]:
     spec = parts.spec
     wl = WORKLOADS[spec.workload]
-    p = _preset_of(spec)
+    p = preset_of(spec)
     engines = ", ".join(f"**{label}**" for label in parts.labels)
     lines = [f"# GIL Lab at home: {spec.label}", ""]
     if p is not None:
@@ -233,7 +234,7 @@ def _intro(parts: _Parts, runner: str, packages: str) -> list[str]:
     return lines
 
 
-def _pitfalls(parts: _Parts, module_note: bool = False) -> list[str]:
+def pitfall_lines(parts: Parts, module_note: bool = False) -> list[str]:
     """The tutorial's pitfalls this export's code avoids, and why (``module_note``: why the tasks have a module)."""
     code = " ".join(f"{e.code.setup} {e.code.run}" for e in parts.engines)
     out = []
@@ -255,7 +256,7 @@ def _pitfalls(parts: _Parts, module_note: bool = False) -> list[str]:
     return out
 
 
-def _lab_rows(result: ComparisonResult) -> list[tuple[str, str, str]]:
+def lab_rows(result: ComparisonResult) -> list[tuple[str, str, str]]:
     """``(engine, median wall time, verdict)`` of every arm the server measured."""
     rows = [(result.labels[0], f"{result.arms[0].wall_s:.4f}", "baseline")]
     rows += [(v.label, f"{arm.wall_s:.4f}", v.describe()) for v, arm in zip(result.verdicts, result.arms[1:],
@@ -263,7 +264,7 @@ def _lab_rows(result: ComparisonResult) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _table(rows: list[tuple[str, str, str]], markdown: bool) -> list[str]:
+def table_lines(rows: list[tuple[str, str, str]], markdown: bool) -> list[str]:
     head = ("engine", "median wall time (s)", "against the baseline (95 % interval)")
     if markdown:
         cells = [[c.replace("|", "\\|") for c in row] for row in rows]
@@ -272,12 +273,12 @@ def _table(rows: list[tuple[str, str, str]], markdown: bool) -> list[str]:
     return [f"  {r[0]:<{width[0]}}  {r[1]:>{width[1]}}  {r[2]}" for r in [head, *rows]]
 
 
-def _measured(result: ComparisonResult | None, spec: CompareSpec, markdown: bool = True) -> list[str]:
+def measured_lines(result: ComparisonResult | None, spec: CompareSpec, markdown: bool = True) -> list[str]:
     """What this server measured (machine, date, verdicts, sentences), or what to look for; markdown or text."""
     shape = ("Compare the *shape*, not the milliseconds: which engines beat the baseline, and about how much."
              " Your machine is not the lab's server (other cores, another Python, other programs running).")
     if result is None:
-        p = _preset_of(spec)
+        p = preset_of(spec)
         lesson = f" The lesson GIL Lab draws from it: {p.lesson}." if p is not None else ""
         lines = ["## What to look for", "",
                  "This comparison was exported without a measurement, so there are no server figures to quote:"
@@ -287,12 +288,13 @@ def _measured(result: ComparisonResult | None, spec: CompareSpec, markdown: bool
         lines = [
             "## What GIL Lab measured",
             "",
-            f"On GIL Lab's server, **{_when(result.started_at)}** (run `{result.run_id}`): {m.usable_cores} usable of"
+            f"On GIL Lab's server, **{when_words(result.started_at)}** (run `{result.run_id}`): {m.usable_cores}"
+            " usable of"
             f" {m.logical_cores} logical cores ({m.platform}), Python {m.python_version} (GIL {m.gil_label}),"
             f" dask {m.dask_version}, distributed {m.distributed_version}, numpy {m.numpy_version};"
             f" {result.rounds} rounds after a warm-up round; {result.noise.describe()}.",
             "",
-            *_table(_lab_rows(result), markdown),
+            *table_lines(lab_rows(result), markdown),
             "",
             "The lab's verdict comes from one-sided bounds of the per-round speed-ups, paid for every look: *faster*"
             " when the lower bound clears 1.05×, *no faster* when the upper bound stays below"
@@ -307,13 +309,13 @@ def _measured(result: ComparisonResult | None, spec: CompareSpec, markdown: bool
         return lines
     out = []
     for line in lines:
-        text = _plain(line.removeprefix("## ").upper() if line.startswith("## ") else line)
+        text = plain_text(line.removeprefix("## ").upper() if line.startswith("## ") else line)
         out += textwrap.wrap(text, 110, subsequent_indent="  " if text.startswith("- ") else "",
                              break_on_hyphens=False) if text and not text.startswith("  ") else [text]
     return out
 
 
-def _when(iso: str) -> str:
+def when_words(iso: str) -> str:
     """``2026-12-01T09:06:59+00:00`` → ``2026-12-01 09:06 UTC`` (the text itself if it is no timestamp)."""
     from datetime import datetime, timezone
 
@@ -323,7 +325,7 @@ def _when(iso: str) -> str:
         return iso
 
 
-def _plain(markdown: str) -> str:
+def plain_text(markdown: str) -> str:
     """Markdown as plain text for a terminal or a comment."""
     return markdown.replace("**", "").replace("`", "").replace("*", "")
 

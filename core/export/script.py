@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
-from core.export.parts import _intro, _measured, _parts, _pitfalls, _plain
-from core.export.source import TASKS_MODULE, _indent
+from core.export.parts import build_parts, intro_lines, measured_lines, pitfall_lines, plain_text
+from core.export.source import TASKS_MODULE, indent_lines
 
 if TYPE_CHECKING:  # the comparison's types only: the CLI starts without importing the comparison
     from core.kinds.compare import CompareSpec, ComparisonResult
@@ -15,9 +15,9 @@ if TYPE_CHECKING:  # the comparison's types only: the CLI starts without importi
 # --- the script ---------------------------------------------------------------------------------------------
 
 
-def _comment(text: str, indent: str = "") -> list[str]:
+def comment(text: str, indent: str = "") -> list[str]:
     hang = "  " if text.startswith("- ") else ""
-    return textwrap.wrap(_plain(text), 110, initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# {hang}",
+    return textwrap.wrap(plain_text(text), 110, initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# {hang}",
                          break_on_hyphens=False)
 
 
@@ -27,11 +27,11 @@ def to_script(spec: CompareSpec, result: ComparisonResult | None = None) -> str:
     Spawn-safe (the measuring happens under ``if __name__ == "__main__":``). Parameters and errors as
     :func:`to_notebook`.
     """
-    parts = _parts(spec, result)
-    intro = [_plain(line) for line in _intro(parts, "run `python` on this file", parts.packages(["pandas"]))]
+    parts = build_parts(spec, result)
+    intro = [plain_text(line) for line in intro_lines(parts, "run `python` on this file", parts.packages(["pandas"]))]
     doc = "\n".join(textwrap.fill(line, 110, break_on_hyphens=False) if line else "" for line in intro)
     doc = doc.replace("# GIL Lab", "GIL Lab", 1).replace('"""', "'''")
-    lab = "\n".join(_measured(result, spec, markdown=False))
+    lab = "\n".join(measured_lines(result, spec, markdown=False))
     if '"""' in lab:
         raise ValueError("the lab's figures cannot be quoted in a triple-quoted string")
     if "'''" in parts.tasks or parts.tasks.endswith("\\"):
@@ -41,7 +41,7 @@ def to_script(spec: CompareSpec, result: ComparisonResult | None = None) -> str:
         f'"""{doc}\n"""', "",
         *parts.imports(["import importlib", "import time", "from pathlib import Path"]), "",
         f"ROUNDS = {parts.rounds}  # measured rounds, after one warm-up round", "",
-        *_comment(f"The task functions, written to {TASKS_MODULE}.py beside this script when it runs: worker processes"
+        *comment(f"The task functions, written to {TASKS_MODULE}.py beside this script when it runs: worker processes"
                   " start fresh interpreters (spawn) and import a task function by its module and name."),
         f"TASKS = r'''\n{parts.tasks}'''", "", "",
         "def main() -> None:",
@@ -52,19 +52,19 @@ def to_script(spec: CompareSpec, result: ComparisonResult | None = None) -> str:
         "",
         "    import pandas as pd  # here, not at the top: worker processes re-import this file and need no pandas",
         "",
-        *_indent(parts.calls, i1), "",
-        *_comment("Every engine is started once, before anything is timed. Pitfalls the code avoids:", i1),
-        *[line for p in _pitfalls(parts, module_note=True) for line in _comment(f"- {p}", i1)],
-        *_indent(parts.setup("str(tasks_file)"), i1),
+        *indent_lines(parts.calls, i1), "",
+        *comment("Every engine is started once, before anything is timed. Pitfalls the code avoids:", i1),
+        *[line for p in pitfall_lines(parts, module_note=True) for line in comment(f"- {p}", i1)],
+        *indent_lines(parts.setup("str(tasks_file)"), i1),
         "    try:",
-        *_indent(parts.engines_dict(), i2),
-        *_comment("Interleaved rounds: every round runs each engine once, in an order that rotates, so a busy moment"
+        *indent_lines(parts.engines_dict(), i2),
+        *comment("Interleaved rounds: every round runs each engine once, in an order that rotates, so a busy moment"
                   " of the machine hits every engine alike.", i2),
-        *_indent(parts.rounds_loop(), i2),
+        *indent_lines(parts.rounds_loop(), i2),
         "    finally:  # close every engine, also after an error or Ctrl-C",
-        *(_indent(parts.teardown(), i2) or [f"{i2}pass  # these engines start no pool or cluster"]),
+        *(indent_lines(parts.teardown(), i2) or [f"{i2}pass  # these engines start no pool or cluster"]),
         "",
-        *_indent(parts.table(), i1),
+        *indent_lines(parts.table(), i1),
         '    print(f"Your run, {ROUNDS} rounds after a warm-up round (one row per engine per round):")',
         '    print(table.to_string(index=False, float_format="{:.4f}".format))',
         "    print()",

@@ -16,17 +16,17 @@ TASKS_MODULE = "gil_lab_tasks"
 WIDTH = 100  # longest line the export writes where it can choose
 
 # pip names of the modules an export may import, where they differ from the module's name
-_PIP_NAMES = {"sklearn": "scikit-learn"}
+PIP_NAMES = {"sklearn": "scikit-learn"}
 
 
-def _global_names(code: CodeType) -> Iterator[str]:
+def global_names(code: CodeType) -> Iterator[str]:
     """Names a function's code reads as globals (nested comprehensions included)."""
     for ins in dis.get_instructions(code):
         if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
             yield str(ins.argval)
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            yield from _global_names(const)
+            yield from global_names(const)
 
 
 def tasks_source(functions: list[Callable[..., Any]], title: str) -> str:
@@ -52,7 +52,7 @@ def tasks_source(functions: list[Callable[..., Any]], title: str) -> str:
         src = textwrap.dedent(inspect.getsource(inner))
         tree = ast.parse(src).body[0]
         decorators = [d.id for d in getattr(tree, "decorator_list", []) if isinstance(d, ast.Name)]
-        for used in dict.fromkeys([*decorators, *_global_names(inner.__code__)]):
+        for used in dict.fromkeys([*decorators, *global_names(inner.__code__)]):
             if used == name or used not in module:
                 continue  # a recursive call, or a builtin
             obj = module[used]
@@ -77,17 +77,17 @@ def tasks_source(functions: list[Callable[..., Any]], title: str) -> str:
             ' processes\n(fresh interpreters, started by spawn) can import the functions by name.\n"""',
             "", "from __future__ import annotations"]
     if imports:
-        head += ["", *_sorted_imports(list(imports))]
+        head += ["", *sorted_imports(list(imports))]
     if constants:
         head += ["", *constants]
     return "\n".join(head) + "\n\n\n" + "\n\n".join(sources.values())
 
 
-def _top_module(line: str) -> str:
+def top_module(line: str) -> str:
     return line.split()[1].split(".")[0]
 
 
-def _sorted_imports(lines: list[str]) -> list[str]:
+def sorted_imports(lines: list[str]) -> list[str]:
     """Import lines as isort would write them: one line per module, the standard library, a blank line, the rest."""
     plain: dict[str, None] = {}
     names: dict[str, dict[str, None]] = {}
@@ -99,12 +99,12 @@ def _sorted_imports(lines: list[str]) -> list[str]:
             plain[line] = None
     merged = [*plain, *(f"from {m} import {', '.join(sorted(n))}" for m, n in names.items())]
     unique = sorted(merged, key=lambda s: (s.startswith("from "), s))
-    std = [s for s in unique if _top_module(s) in sys.stdlib_module_names or _top_module(s) == "__future__"]
+    std = [s for s in unique if top_module(s) in sys.stdlib_module_names or top_module(s) == "__future__"]
     rest = [s for s in unique if s not in std]
     return std + ([""] if std and rest else []) + rest
 
 
-def _wrap_call(code: str, indent: str = "") -> list[str]:
+def wrap_call(code: str, indent: str = "") -> list[str]:
     """A line of code whose first call's arguments are wrapped to :data:`WIDTH` (as it is if short or no call)."""
     import io
     import tokenize
@@ -143,10 +143,10 @@ def _wrap_call(code: str, indent: str = "") -> list[str]:
     return [*lines, f"{indent}    {line}{code[closed:]}"]
 
 
-def _q(text: str) -> str:
+def q(text: str) -> str:
     """``text`` as a Python string literal, in double quotes where it can be."""
     return f'"{text}"' if '"' not in text and "\\" not in text and text.isprintable() else repr(text)
 
 
-def _indent(lines: list[str], by: str) -> list[str]:
+def indent_lines(lines: list[str], by: str) -> list[str]:
     return [f"{by}{line}" if line else "" for line in lines]

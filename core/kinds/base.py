@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from core.measure.estimate import BudgetError, Cost
+from core.measure.results import ResultBase
 from core.progress import Progress
 from core.progress import quiet as _quiet
 from core.serve.slot import RUN_SLOT, SlotStatus
@@ -105,6 +106,42 @@ class Kind(Protocol):
     def spec_from_args(self, args: argparse.Namespace) -> Any: ...
 
 
+class KindBase:
+    """What every kind declares, in its class line: ``class CompareKind(KindBase, name="compare", …)``.
+
+    ``name`` is the CLI verb, ``title`` the words a page and a wait use for one measurement, ``spec`` the
+    spec type (a tuple: a kind measured in parts, each part its own spec), ``help`` the verb's help line.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    spec_type: ClassVar[type | tuple[type, ...]]
+    help: ClassVar[str]
+
+    def __init_subclass__(cls, *, name: str, title: str, spec: type | tuple[type, ...], help: str,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.title, cls.spec_type, cls.help = name, title, spec, help
+
+
+# The options several kinds share, declared once (as pyperf's Runner declares its own): the type is here, and
+# a kind names the ones it takes, with its default and what the number counts for it.
+_SHARED_OPTIONS: dict[str, type] = {"tasks": int, "workers": int, "repeats": int, "size": float, "chunksize": int,
+                                    "blas-threads": int}
+
+
+def add_option(p: argparse.ArgumentParser, name: str, what: str, default: Any = None) -> None:
+    """Add the shared option ``--name`` to ``p``: ``what`` it counts for this kind, and its ``default``."""
+    help_text = what if default is None or "default" in what else f"{what} (default {default})"
+    p.add_argument(f"--{name}", type=_SHARED_OPTIONS[name], default=default, help=help_text)
+
+
+def add_workload_options(p: argparse.ArgumentParser, workloads: Any) -> None:
+    """``--workload`` (one of ``workloads``) and ``--size``, as every kind of independent tasks takes them."""
+    p.add_argument("--workload", choices=list(workloads), help="kind of task (default fib)")
+    add_option(p, "size", "workload size (fib n, seconds of sleep, …); default per workload")
+
+
 def strict_json(payload: Any, indent: int | None = None) -> str:
     """JSON with no NaN or Infinity tokens: non-finite floats become ``null`` (scripts parse strict JSON)."""
     return json.dumps(_strict(payload), indent=indent, allow_nan=False)
@@ -137,7 +174,7 @@ def _strict(value: Any) -> Any:
     return value
 
 
-class StrictJson:
+class StrictJson(ResultBase):
     """``to_json`` for a result whose ``to_dict`` is JSON-ready: strict JSON, no NaN or Infinity tokens."""
 
     def to_json(self, indent: int | None = None) -> str:

@@ -15,11 +15,11 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from core.kinds.base import RunContext, StrictJson, machine_line, measure
+from core.kinds.base import KindBase, RunContext, StrictJson, add_option, machine_line, measure
 from core.kinds.interpreter import blas_default_threads
 from core.kinds.points import MAX_REPEATS, measure_points, points_cost, table
 from core.measure.estimate import Cost
@@ -205,13 +205,9 @@ def run_blas_experiment(side: int = 600, tasks: int = 4, workers: int = 2, repea
     return measure(KIND, BlasSpec(side, tasks, workers, repeats), RunContext(clusters=clusters))
 
 
-class BlasKind:
+class BlasKind(KindBase, name="blas", title="BLAS comparison", spec=BlasSpec,
+               help="Dask threads × BLAS threads: numpy-matmul with BLAS pinned to 1 vs its default"):
     """``python -m core blas``: numpy-matmul on Dask threads, BLAS pinned to 1 vs the library's default."""
-
-    name: ClassVar[str] = "blas"
-    title: ClassVar[str] = "BLAS comparison"
-    spec_type: ClassVar[type] = BlasSpec
-    help: ClassVar[str] = "Dask threads × BLAS threads: numpy-matmul with BLAS pinned to 1 vs its default"
 
     def cost(self, spec: BlasSpec) -> Cost:
         return points_cost([s for _, s in spec.experiments()], spec.repeats, what="this BLAS comparison",
@@ -222,9 +218,9 @@ class BlasKind:
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--side", type=int, default=600, help="matrix side (cost grows with side³; default 600)")
-        p.add_argument("--tasks", type=int, default=4, help="matrix products in the graph (default 4)")
-        p.add_argument("--workers", type=int, default=2, help="Dask threads (default 2)")
-        p.add_argument("--repeats", type=int, default=2, help="measured rounds, both arms once per round (default 2)")
+        add_option(p, "tasks", "matrix products in the graph", 4)
+        add_option(p, "workers", "Dask threads", 2)
+        add_option(p, "repeats", "measured rounds, both arms once per round", 2)
 
     def spec_from_args(self, args: argparse.Namespace) -> BlasSpec:
         return BlasSpec(side=args.side, tasks=args.tasks, workers=args.workers, repeats=args.repeats)

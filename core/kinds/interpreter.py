@@ -24,7 +24,7 @@ import sysconfig
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.measure.machine import gil_enabled, usable_cores
+from core.measure.machine import GilFacts, gil_enabled, usable_cores
 
 # Extension modules can switch the GIL back on when imported (a free-threaded build re-enables it for
 # any extension that does not declare itself thread-safe), so the GIL is read after importing what
@@ -33,7 +33,7 @@ LAB_IMPORTS = ("numpy", "pandas", "psutil", "threadpoolctl", "msgpack", "dask", 
 
 
 @dataclass(frozen=True)
-class InterpreterInfo:
+class InterpreterInfo(GilFacts):
     """This interpreter: build, GIL status, switch interval and the cores it may use.
 
     Attributes
@@ -68,17 +68,6 @@ class InterpreterInfo:
     usable_cores: int
     logical_cores: int
     platform: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain, JSON-serialisable dict."""
-        return asdict(self)
-
-    @property
-    def gil_label(self) -> str:
-        """``"enabled"``, ``"disabled (free-threaded)"`` or ``"enabled (free-threaded build, re-enabled)"``."""
-        if not self.gil_enabled:
-            return "disabled (free-threaded)"
-        return "enabled (free-threaded build, re-enabled)" if self.free_threaded_build else "enabled"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ repeat), the same object a comparison holds for each of its arms.
 from __future__ import annotations
 
 import argparse
-from typing import Any, ClassVar
+from typing import Any
 
-from core.kinds.base import RunContext
+from core.kinds.base import KindBase, RunContext, add_option, add_workload_options
 from core.measure.estimate import Cost, estimate
 from core.measure.results import ExperimentResult
 from core.report.experiment import charts, explain, text
@@ -67,13 +67,9 @@ NO_SHIP_HELP = ("distributed engines: do not send the task code inside every gra
                 " must then import this lab's core package themselves (PYTHONPATH, see README)")
 
 
-class RunKind:
+class RunKind(KindBase, name="run", title="run", spec=ExperimentSpec,
+              help="run one experiment on one engine and print what it measured"):
     """``python -m core run``: one experiment spec, warm-up and measured repeats on one engine."""
-
-    name: ClassVar[str] = "run"
-    title: ClassVar[str] = "run"
-    spec_type: ClassVar[type] = ExperimentSpec
-    help: ClassVar[str] = "run one experiment on one engine and print what it measured"
 
     def cost(self, spec: ExperimentSpec) -> Cost:
         est = estimate(spec)
@@ -89,25 +85,23 @@ class RunKind:
                               should_stop=ctx.should_stop)
 
     def add_arguments(self, run: argparse.ArgumentParser) -> None:
-        run.add_argument("--workload", choices=list(WORKLOADS), help="kind of task (default fib)")
-        run.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
-        run.add_argument("--tasks", type=int, default=4, help="number of independent tasks (default 4)")
+        add_workload_options(run, WORKLOADS)
+        add_option(run, "tasks", "number of independent tasks", 4)
         run.add_argument("--scheduler", choices=[s for s in SCHEDULERS if s != "external"],
                          help="Dask's sync, threads, processes, cluster-threads or cluster-processes, or beyond"
                               " Dask futures-threads, futures-processes, multiprocessing, joblib-loky or"
                               " joblib-threads (default threads; with --address: the external cluster)")
-        run.add_argument("--workers", type=int, default=4, help="threads, processes or cluster workers (default 4)")
+        add_option(run, "workers", "threads, processes or cluster workers", 4)
         run.add_argument("--threads-per-worker", type=int, default=1,
                          help="threads in each cluster worker (default 1)")
-        run.add_argument("--repeats", type=int, default=3, help="measured repeats; the median is reported (default 3)")
+        add_option(run, "repeats", "measured repeats; the median is reported", 3)
         run.add_argument("--warmup", type=int, default=0, help="unrecorded repeats run first (default 0)")
-        run.add_argument("--chunksize", type=int, default=1,
-                         help="tasks per submission: processes, futures-processes, multiprocessing (chunksize),"
-                              " joblib-* (batch_size) (default 1)")
+        add_option(run, "chunksize", "tasks per submission: processes, futures-processes, multiprocessing"
+                   " (chunksize), joblib-* (batch_size)", 1)
         run.add_argument("--reuse-pool", action="store_true",
                          help="local process pools (processes, futures-processes, multiprocessing, joblib-loky):"
                               " one pool for all repeats, its start-up reported apart")
-        run.add_argument("--blas-threads", type=int, default=1, help="BLAS threads in numpy-matmul tasks (default 1)")
+        add_option(run, "blas-threads", "BLAS threads in numpy-matmul tasks", 1)
         run.add_argument("--address", help="scheduler address of an existing cluster, e.g. tcp://127.0.0.1:8786")
         run.add_argument("--no-ship", action="store_true", help=NO_SHIP_HELP)
         add_function_arguments(run)

@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from core.kinds.base import RunContext, StrictJson, check, machine_line, measure, records
+from core.kinds.base import KindBase, RunContext, StrictJson, add_option, check, machine_line, measure, records
 from core.kinds.points import MAX_REPEATS, measure_points, parse_counts, parse_names, points_cost, table
 from core.measure.estimate import MEMORY_FRACTION, BudgetError, Cost
 from core.measure.machine import MachineInfo, available_memory_bytes, machine_info
@@ -352,25 +352,22 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
     """
     import altair as alt
 
-    from core.report.palette import _SECONDS, _by_engine, _engine_scale
+    from core.report.palette import SECONDS, by_engine, engine_color, wall_tooltips
 
-    data, order = _by_engine(frame, _CHART_COLUMNS, "transfer")
+    data, order = by_engine(frame, _CHART_COLUMNS, "transfer")
     # A log scale cannot show 0: a run too fast for the clock is drawn at a microsecond, not dropped.
     for col in ("wall_s", "wall_min_s", "wall_max_s", "compute_s"):
         data[col] = data[col].clip(lower=1e-6)
     sizes = sorted({int(v) for v in data["mb"]})
     x = alt.X("mb:Q", title="Payload per task (MB)", scale=alt.Scale(type="log", nice=False, padding=14),
               axis=alt.Axis(values=sizes, format="d", grid=False))
-    color = alt.Color("engine:N", title="Engine", scale=_engine_scale(order),
-                      legend=alt.Legend(orient="bottom", labelLimit=260))
+    color = engine_color(order)
     tooltip = [
         alt.Tooltip("engine:N", title="Engine"),
         alt.Tooltip("mb:Q", title="Payload (MB)"),
         alt.Tooltip("tasks:Q", title="Tasks (each gets the payload)"),
-        alt.Tooltip("wall_s:Q", title="Median wall (s)", format=_SECONDS),
-        alt.Tooltip("wall_min_s:Q", title="Fastest repeat (s)", format=_SECONDS),
-        alt.Tooltip("wall_max_s:Q", title="Slowest repeat (s)", format=_SECONDS),
-        alt.Tooltip("compute_s:Q", title="Median compute (s)", format=_SECONDS),
+        *wall_tooltips(),
+        alt.Tooltip("compute_s:Q", title="Median compute (s)", format=SECONDS),
         alt.Tooltip("throughput_mb_s:Q", title="Implied MB/s", format=",.0f"),
     ]
     point = alt.OverlayMarkDef(size=60, filled=True)
@@ -396,13 +393,9 @@ def transfer_chart(frame: pd.DataFrame, title: str | None = None, width: int = 3
 # --- the kind ----------------------------------------------------------------------------------------------
 
 
-class TransferKind:
+class TransferKind(KindBase, name="transfer", title="data-transfer sweep", spec=TransferSpec,
+                   help="cost of shipping a payload to every task, by size and engine"):
     """``python -m core transfer``: seconds and MB/s to get a payload to every task, by size and engine."""
-
-    name: ClassVar[str] = "transfer"
-    title: ClassVar[str] = "data-transfer sweep"
-    spec_type: ClassVar[type] = TransferSpec
-    help: ClassVar[str] = "cost of shipping a payload to every task, by size and engine"
 
     def spec(self, sizes: str | Sequence[int] | None, schedulers: str | Sequence[str], tasks: int,
              workers: int | None, repeats: int) -> TransferSpec:
@@ -428,9 +421,9 @@ class TransferKind:
         p.add_argument("--sizes", help="payload sizes in MB, e.g. 1,10,50 (default 1,10,50,100,200 within memory)")
         p.add_argument("--schedulers", default="threads,processes,cluster-processes",
                        help="engines, e.g. threads,processes (default threads,processes,cluster-processes)")
-        p.add_argument("--tasks", type=int, default=4, help="tasks per point, each gets the payload (default 4)")
-        p.add_argument("--workers", type=int, help="workers per engine (default: usable cores)")
-        p.add_argument("--repeats", type=int, default=2, help="measured rounds, every size once per round (default 2)")
+        add_option(p, "tasks", "tasks per point, each gets the payload", 4)
+        add_option(p, "workers", "workers per engine (default: usable cores)")
+        add_option(p, "repeats", "measured rounds, every size once per round", 2)
 
     def spec_from_args(self, args: argparse.Namespace) -> TransferSpec:
         return self.spec(args.sizes, args.schedulers, args.tasks, args.workers, args.repeats)

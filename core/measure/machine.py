@@ -17,8 +17,30 @@ from functools import cache
 from importlib import metadata
 
 
+class GilFacts:
+    """``to_dict`` and ``gil_label`` of a frozen description with ``gil_enabled`` and ``free_threaded_build``.
+
+    Shared by this machine's :class:`MachineInfo` and any interpreter's description
+    (:class:`core.kinds.interpreter.InterpreterInfo`), so that both say the GIL's state in the same words.
+    """
+
+    gil_enabled: bool
+    free_threaded_build: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """The fields as a plain, JSON-serialisable dict."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @property
+    def gil_label(self) -> str:
+        """``"enabled"``, ``"disabled (free-threaded)"`` or ``"enabled (free-threaded build, re-enabled)"``."""
+        if not self.gil_enabled:
+            return "disabled (free-threaded)"
+        return "enabled (free-threaded build, re-enabled)" if self.free_threaded_build else "enabled"
+
+
 @dataclass(frozen=True)
-class MachineInfo:
+class MachineInfo(GilFacts):
     """Immutable description of the interpreter and hardware an experiment ran on."""
 
     hostname: str
@@ -35,15 +57,6 @@ class MachineInfo:
     distributed_version: str
     numpy_version: str
     pandas_version: str
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the fields as a plain, JSON-serialisable dict."""
-        return asdict(self)
-
-    @property
-    def gil_label(self) -> str:
-        """A short human label: ``"enabled"`` or ``"disabled (free-threaded)"``."""
-        return "enabled" if self.gil_enabled else "disabled (free-threaded)"
 
 
 def _version(dist: str) -> str:

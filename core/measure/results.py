@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -25,8 +25,31 @@ TASK_COLUMNS = ["run_id", "scheduler", "engine", "repeat", "task", "start_s", "e
                 "cpu_s", "cpu_share", "pid", "thread_id", "worker", "host", "lane"]
 
 
+class ResultBase:
+    """What every kind's result offers beyond its own fields, with the defaults of a result that has no more.
+
+    So that no caller asks ``hasattr``: a result overrides ``warnings()`` (one line each: the CLI prints them
+    on stderr, a page shows them with ``st.warning``), ``metrics()`` (``(label, value, note, help)`` for a
+    page's metric row), ``captions()`` (a chart's title → its caption) and ``has_verdicts`` (its numbers are
+    turned into verdicts, which a busy machine leaves undecided). Every result also has a ``noise`` field
+    (other programs' CPU while it ran, or None): a default here would become every dataclass field's default.
+    """
+
+    kind: ClassVar[str] = ""
+    has_verdicts: ClassVar[bool] = False
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def metrics(self) -> list[tuple[str, str, str, str]]:
+        return []
+
+    def captions(self) -> dict[str, str]:
+        return {}
+
+
 @dataclass(frozen=True)
-class ExperimentResult:
+class ExperimentResult(ResultBase):
     """What one :func:`core.run_experiment` call measured.
 
     Attributes
@@ -60,6 +83,7 @@ class ExperimentResult:
     runs: pd.DataFrame = field(repr=False)
     tasks: pd.DataFrame = field(repr=False)
     values: tuple[Any, ...] = field(repr=False)
+    noise: Any = field(default=None, repr=False)  # a single run is not watched for other programs
 
     def __post_init__(self) -> None:
         if len(self.runs) != self.spec.repeats:

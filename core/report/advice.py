@@ -8,7 +8,7 @@ function is assumed to do:
   function releases the GIL (it waits, or its work runs in C without the GIL), and threads need no
   pickling and no pool start-up. (A pool faster than Dask's sync scheduler only for costing less per
   compute or per task, its tasks still one after the other or taking turns, does not count: see
-  ``_overlapped``);
+  ``tasks_overlapped``);
 * else a process engine was ``faster``: **use processes** — and if the threads were decided no help
   (``not-faster``, ``same`` or ``slower``), it holds the GIL, and a task is long enough to pay for
   sending it to another process (the pool's start-up, paid once and reported apart, is said too, with
@@ -79,7 +79,7 @@ def _best(verdicts: list[Any]) -> Any | None:
     return max(verdicts, key=lambda v: (v.verdict == "faster", v.speedup if math.isfinite(v.speedup) else 0.0))
 
 
-def _overlapped(result: Any, label: str) -> bool:
+def tasks_overlapped(result: Any, label: str) -> bool:
     """Whether the arm's tasks really ran at the same time, from the arm's own tasks.
 
     A pool can be ``faster`` than Dask's sync scheduler for another reason: it costs less per compute (no
@@ -150,9 +150,9 @@ def advise(result: Any) -> Advice:
             text += f", and every compute paid {_seconds(float(arm.runs['startup_s'].median()))} for a new pool"
         return text
 
-    faster_t = best_t is not None and best_t.verdict == "faster" and _overlapped(result, best_t.label)
-    faster_p = best_p is not None and best_p.verdict == "faster" and _overlapped(result, best_p.label)
-    # Faster only for costing less per compute or per task: the tasks did not overlap (see _overlapped).
+    faster_t = best_t is not None and best_t.verdict == "faster" and tasks_overlapped(result, best_t.label)
+    faster_p = best_p is not None and best_p.verdict == "faster" and tasks_overlapped(result, best_p.label)
+    # Faster only for costing less per compute or per task: the tasks did not overlap (see tasks_overlapped).
     cheaper_t = best_t is not None and best_t.verdict == "faster" and not faster_t
     turns = (": its tasks still ran one after the other, it only cost less per compute than"
              f" {base_label}") if cheaper_t else ": the threads took turns"

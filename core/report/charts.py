@@ -3,8 +3,8 @@
 A chart that belongs to one kind lives with its kind (the GIL trace's lanes in
 :mod:`core.kinds.gil_trace`, the scaling curves in :mod:`core.kinds.scaling`, …); what is here serves
 several: runtime, speed-up, timeline and CPU-share charts of :mod:`core.measure.results` frames, the
-schematic of the start page, and the helpers (:data:`ENGINE_COLORS`, :func:`_engine_x`,
-:func:`_reference_line`, …) the kinds' own charts are built with.
+schematic of the start page, and the helpers (:data:`ENGINE_COLORS`, :func:`engine_x`,
+:func:`reference_line`, …) the kinds' own charts are built with.
 
 Every builder is a pure function: it takes the tidy frames of :mod:`core.measure.results` (``runs``: one row
 per measured repeat per engine; ``tasks``: one row per task per repeat per engine, several engines
@@ -31,23 +31,25 @@ import pandas as pd
 
 from core.fmt import times_brief as _fmt_speedup
 from core.report.palette import (
-    _CPU_SHARE_COLUMNS,
-    _INK,
-    _PERCENT,
-    _RUNTIME_COLUMNS,
-    _SECONDS,
-    _SECONDS_FINE,
-    _TIMELINE_COLUMNS,
+    CPU_SHARE_COLUMNS,
     ENGINE_COLORS,
-    _engine_order,
-    _engine_scale,
-    _engine_x,
-    _fmt_seconds,
-    _natural_key,
-    _pick_repeats,
-    _reference_line,
-    _require,
-    _runtime_summary,
+    INK,
+    PERCENT,
+    RUNTIME_COLUMNS,
+    SECONDS,
+    SECONDS_FINE,
+    TIMELINE_COLUMNS,
+    engine_bars,
+    engine_order,
+    engine_scale,
+    engine_tips,
+    engine_x,
+    fmt_seconds,
+    natural_key,
+    pick_repeats,
+    reference_line,
+    require,
+    runtime_summary,
 )
 from core.report.schematic import schematic_chart
 
@@ -92,13 +94,13 @@ def median_repeat_tasks(runs: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame
     ValueError
         If a frame is empty or lacks a required column.
     """
-    _require(runs, ["run_id", "repeat", "wall_s"], "runs")
-    _require(tasks, ["run_id", "repeat"], "tasks")
+    require(runs, ["run_id", "repeat", "wall_s"], "runs")
+    require(tasks, ["run_id", "repeat"], "tasks")
     chosen: dict[object, int] = {}
     for run_id, group in runs.groupby("run_id", sort=False):
         order = group.sort_values(["wall_s", "repeat"], kind="stable")["repeat"].tolist()
         chosen[run_id] = int(order[(len(order) - 1) // 2])
-    return _pick_repeats(tasks, chosen)
+    return pick_repeats(tasks, chosen)
 
 
 def runtime_chart(runs: pd.DataFrame, ideal_s: float | None = None, title: str | None = None) -> alt.LayerChart:
@@ -128,47 +130,33 @@ def runtime_chart(runs: pd.DataFrame, ideal_s: float | None = None, title: str |
     ValueError
         If ``runs`` is empty or lacks a column, or ``ideal_s`` is negative or not finite.
     """
-    _require(runs, _RUNTIME_COLUMNS, "runs")
-    order = _engine_order(runs)
-    summary = _runtime_summary(runs)
+    require(runs, RUNTIME_COLUMNS, "runs")
+    order = engine_order(runs)
+    summary = runtime_summary(runs)
     y_title = "Wall time (s)"
-    x = _engine_x(order)
+    x = engine_x(order)
 
-    bars = alt.Chart(summary).mark_bar().encode(
-        x=x,
-        y=alt.Y("wall_median_s:Q", title=y_title),
-        color=alt.Color("engine:N", scale=_engine_scale(order), legend=None),
-        tooltip=[
-            alt.Tooltip("engine:N", title="Engine"),
-            alt.Tooltip("wall_median_s:Q", title="Median wall (s)", format=_SECONDS),
-            alt.Tooltip("startup_median_s:Q", title="Median start-up (s)", format=_SECONDS),
-            alt.Tooltip("compute_median_s:Q", title="Median compute (s)", format=_SECONDS),
-            alt.Tooltip("teardown_median_s:Q", title="Median teardown (s)", format=_SECONDS),
-            alt.Tooltip("repeats:Q", title="Repeats"),
-        ],
-    )
-    spread = alt.Chart(summary).mark_errorbar(ticks=True, color=_INK, thickness=1.5).encode(
+    bars = engine_bars(summary, x, alt.Y("wall_median_s:Q", title=y_title), order, [
+        ("wall_median_s:Q", "Median wall (s)", SECONDS), ("startup_median_s:Q", "Median start-up (s)", SECONDS),
+        ("compute_median_s:Q", "Median compute (s)", SECONDS), ("teardown_median_s:Q", "Median teardown (s)", SECONDS),
+        ("repeats:Q", "Repeats", None)])
+    spread = alt.Chart(summary).mark_errorbar(ticks=True, color=INK, thickness=1.5).encode(
         x=x,
         y=alt.Y("wall_min_s:Q", title=y_title),
         y2="wall_max_s:Q",
         tooltip=[
             alt.Tooltip("engine:N", title="Engine"),
-            alt.Tooltip("wall_min_s:Q", title="Fastest repeat (s)", format=_SECONDS),
-            alt.Tooltip("wall_max_s:Q", title="Slowest repeat (s)", format=_SECONDS),
+            alt.Tooltip("wall_min_s:Q", title="Fastest repeat (s)", format=SECONDS),
+            alt.Tooltip("wall_max_s:Q", title="Slowest repeat (s)", format=SECONDS),
         ],
     )
-    repeats = runs[_RUNTIME_COLUMNS].assign(engine=runs["engine"].astype(str))
-    points = alt.Chart(repeats).mark_circle(size=30, color=_INK, opacity=0.75).encode(
+    repeats = runs[RUNTIME_COLUMNS].assign(engine=runs["engine"].astype(str))
+    points = alt.Chart(repeats).mark_circle(size=30, color=INK, opacity=0.75).encode(
         x=x,
         y=alt.Y("wall_s:Q", title=y_title),
-        tooltip=[
-            alt.Tooltip("engine:N", title="Engine"),
-            alt.Tooltip("repeat:Q", title="Repeat"),
-            alt.Tooltip("wall_s:Q", title="Wall (s)", format=_SECONDS),
-            alt.Tooltip("startup_s:Q", title="Start-up (s)", format=_SECONDS),
-            alt.Tooltip("compute_s:Q", title="Compute (s)", format=_SECONDS),
-            alt.Tooltip("teardown_s:Q", title="Teardown (s)", format=_SECONDS),
-        ],
+        tooltip=engine_tips([("repeat:Q", "Repeat", None), ("wall_s:Q", "Wall (s)", SECONDS),
+                             ("startup_s:Q", "Start-up (s)", SECONDS), ("compute_s:Q", "Compute (s)", SECONDS),
+                             ("teardown_s:Q", "Teardown (s)", SECONDS)]),
     )
     layers: list[alt.Chart] = [bars, spread, points]
 
@@ -176,10 +164,10 @@ def runtime_chart(runs: pd.DataFrame, ideal_s: float | None = None, title: str |
         if not math.isfinite(ideal_s) or ideal_s < 0:
             raise ValueError(f"ideal_s must be a finite number of seconds ≥ 0 (got {ideal_s!r})")
         ideal = pd.DataFrame({"ideal_s": [float(ideal_s)],
-                              "label": [f"ideal on this machine: {_fmt_seconds(ideal_s)} s"]})
+                              "label": [f"ideal on this machine: {fmt_seconds(ideal_s)} s"]})
         tooltip = [alt.Tooltip("label:N", title="Reference"),
-                   alt.Tooltip("ideal_s:Q", title="Ideal wall (s)", format=_SECONDS)]
-        layers.extend(_reference_line(ideal, "ideal_s", y_title, tooltip))
+                   alt.Tooltip("ideal_s:Q", title="Ideal wall (s)", format=SECONDS)]
+        layers.extend(reference_line(ideal, "ideal_s", y_title, tooltip))
 
     chart = alt.layer(*layers).properties(width="container", height=320)
     return chart.properties(title=title) if title else chart
@@ -210,7 +198,7 @@ def speedup_chart(runs: pd.DataFrame, baseline: str = "sync", title: str | None 
     ValueError
         If ``runs`` is empty or lacks a column, or has no row for ``baseline``.
     """
-    _require(runs, ["scheduler", "engine", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"], "runs")
+    require(runs, ["scheduler", "engine", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"], "runs")
     is_base = (runs["scheduler"] == baseline) | (runs["engine"] == baseline)
     if not is_base.any():
         present = ", ".join(str(s) for s in dict.fromkeys(runs["scheduler"]))
@@ -219,32 +207,32 @@ def speedup_chart(runs: pd.DataFrame, baseline: str = "sync", title: str | None 
             f"run {baseline!r} too, or pick another baseline"
         )
     base_wall = float(runs.loc[is_base, "wall_s"].median())
-    order = _engine_order(runs)
-    summary = _runtime_summary(runs)
+    order = engine_order(runs)
+    summary = runtime_summary(runs)
     summary["baseline_median_s"] = base_wall
     summary["speedup"] = (base_wall / summary["wall_median_s"]).where(summary["wall_median_s"] > 0)
     summary["label"] = summary["speedup"].map(_fmt_speedup)
-    x = _engine_x(order)
+    x = engine_x(order)
     y_title = f"Speed-up over {baseline} (×)"
     tooltip = [
         alt.Tooltip("engine:N", title="Engine"),
         alt.Tooltip("label:N", title="Speed-up"),
-        alt.Tooltip("wall_median_s:Q", title="Median wall (s)", format=_SECONDS),
-        alt.Tooltip("baseline_median_s:Q", title=f"Median wall of {baseline} (s)", format=_SECONDS),
+        alt.Tooltip("wall_median_s:Q", title="Median wall (s)", format=SECONDS),
+        alt.Tooltip("baseline_median_s:Q", title=f"Median wall of {baseline} (s)", format=SECONDS),
         alt.Tooltip("repeats:Q", title="Repeats"),
     ]
     base = alt.Chart(summary)
     bars = base.mark_bar().encode(
         x=x,
         y=alt.Y("speedup:Q", title=y_title),
-        color=alt.Color("engine:N", scale=_engine_scale(order), legend=None),
+        color=alt.Color("engine:N", scale=engine_scale(order), legend=None),
         tooltip=tooltip,
     )
-    labels = base.mark_text(baseline="bottom", dy=-4, fontWeight="bold", color=_INK).encode(
+    labels = base.mark_text(baseline="bottom", dy=-4, fontWeight="bold", color=INK).encode(
         x=x, y=alt.Y("speedup:Q", title=y_title), text="label:N", tooltip=tooltip)
     one = pd.DataFrame({"speedup": [1.0], "label": [f"same as {baseline}"]})
     one_tooltip = [alt.Tooltip("label:N", title="Reference"), alt.Tooltip("speedup:Q", title="Speed-up", format=".1f")]
-    reference = _reference_line(one, "speedup", y_title, one_tooltip, align="right")
+    reference = reference_line(one, "speedup", y_title, one_tooltip, align="right")
     chart = alt.layer(bars, labels, *reference).properties(width="container", height=320)
     return chart.properties(title=title) if title else chart
 
@@ -277,8 +265,8 @@ def cpu_share_chart(tasks: pd.DataFrame, title: str | None = None) -> alt.LayerC
     ValueError
         If ``tasks`` is empty or lacks a column.
     """
-    _require(tasks, _CPU_SHARE_COLUMNS, "tasks")
-    order = _engine_order(tasks)
+    require(tasks, CPU_SHARE_COLUMNS, "tasks")
+    order = engine_order(tasks)
     y_title = "CPU share of task time (%)"
     summary = (
         tasks.groupby("engine", sort=False)
@@ -287,28 +275,19 @@ def cpu_share_chart(tasks: pd.DataFrame, title: str | None = None) -> alt.LayerC
         .reset_index()
     )
     summary["engine"] = summary["engine"].astype(str)
-    points = tasks.loc[tasks["cpu_share"].notna(), _CPU_SHARE_COLUMNS].copy()
+    points = tasks.loc[tasks["cpu_share"].notna(), CPU_SHARE_COLUMNS].copy()
     points["engine"] = points["engine"].astype(str)
     # Spread each engine's points evenly over the middle of its bar so that equal shares stay visible.
     rank = points.groupby("engine", sort=False).cumcount()
     count = points.groupby("engine", sort=False)["task"].transform("size")
     points["spread"] = 0.2 + 0.6 * (rank + 0.5) / count
-    x = _engine_x(order)
+    x = engine_x(order)
     y = alt.Y("median_share:Q", title=y_title, axis=alt.Axis(format="%"), scale=alt.Scale(domainMin=0))
 
-    bars = alt.Chart(summary).mark_bar().encode(
-        x=x,
-        y=y,
-        color=alt.Color("engine:N", scale=_engine_scale(order), legend=None),
-        tooltip=[
-            alt.Tooltip("engine:N", title="Engine"),
-            alt.Tooltip("median_share:Q", title="Median CPU share", format=_PERCENT),
-            alt.Tooltip("median_cpu_s:Q", title="Median task CPU (s)", format=_SECONDS),
-            alt.Tooltip("median_wall_s:Q", title="Median task wall (s)", format=_SECONDS),
-            alt.Tooltip("timed_tasks:Q", title="Tasks"),
-        ],
-    )
-    dots = alt.Chart(points).mark_circle(size=26, color=_INK, opacity=0.7).encode(
+    bars = engine_bars(summary, x, y, order, [
+        ("median_share:Q", "Median CPU share", PERCENT), ("median_cpu_s:Q", "Median task CPU (s)", SECONDS),
+        ("median_wall_s:Q", "Median task wall (s)", SECONDS), ("timed_tasks:Q", "Tasks", None)])
+    dots = alt.Chart(points).mark_circle(size=26, color=INK, opacity=0.7).encode(
         x=x,
         xOffset=alt.XOffset("spread:Q", scale=alt.Scale(domain=[0, 1], zero=False, nice=False), title=None),
         y=alt.Y("cpu_share:Q", title=y_title),
@@ -317,16 +296,16 @@ def cpu_share_chart(tasks: pd.DataFrame, title: str | None = None) -> alt.LayerC
             alt.Tooltip("task:Q", title="Task"),
             alt.Tooltip("repeat:Q", title="Repeat"),
             alt.Tooltip("lane:N", title="Ran on"),
-            alt.Tooltip("cpu_share:Q", title="CPU share", format=_PERCENT),
-            alt.Tooltip("cpu_s:Q", title="CPU (s)", format=_SECONDS),
-            alt.Tooltip("wall_s:Q", title="Wall (s)", format=_SECONDS),
+            alt.Tooltip("cpu_share:Q", title="CPU share", format=PERCENT),
+            alt.Tooltip("cpu_s:Q", title="CPU (s)", format=SECONDS),
+            alt.Tooltip("wall_s:Q", title="Wall (s)", format=SECONDS),
         ],
     )
     full = pd.DataFrame({"share": [1.0], "label": ["running the whole time"]})
     full_tooltip = [alt.Tooltip("label:N", title="Reference"),
-                    alt.Tooltip("share:Q", title="CPU share", format=_PERCENT)]
+                    alt.Tooltip("share:Q", title="CPU share", format=PERCENT)]
     # An independent xOffset scale keeps the bars band-wide (a shared one would shrink them).
-    chart = alt.layer(bars, dots, *_reference_line(full, "share", y_title, full_tooltip)).resolve_scale(
+    chart = alt.layer(bars, dots, *reference_line(full, "share", y_title, full_tooltip)).resolve_scale(
         xOffset="independent").properties(width="container", height=320)
     return chart.properties(title=title) if title else chart
 
@@ -367,13 +346,13 @@ def timeline_chart(
     ValueError
         If a frame is empty or lacks a required column.
     """
-    _require(tasks, _TIMELINE_COLUMNS, "tasks")
-    shown = median_repeat_tasks(runs, tasks) if runs is not None else _pick_repeats(tasks, {})
-    shown = shown[_TIMELINE_COLUMNS].copy()
+    require(tasks, TIMELINE_COLUMNS, "tasks")
+    shown = median_repeat_tasks(runs, tasks) if runs is not None else pick_repeats(tasks, {})
+    shown = shown[TIMELINE_COLUMNS].copy()
     shown["engine"] = shown["engine"].astype(str)
     shown["lane"] = shown["lane"].astype(str)
-    order = _engine_order(shown)
-    lanes = sorted(set(shown["lane"]), key=_natural_key)
+    order = engine_order(shown)
+    lanes = sorted(set(shown["lane"]), key=natural_key)
     shown["lane_order"] = shown["lane"].map({lane: k for k, lane in enumerate(lanes)})
     # Tasks too short to time have no share: draw them solid rather than as if they had waited.
     shown["cpu_share_shown"] = shown["cpu_share"].clip(0, 1).fillna(1.0)
@@ -388,18 +367,11 @@ def timeline_chart(
         opacity=alt.Opacity("cpu_share_shown:Q", scale=alt.Scale(domain=[0, 1], range=[0.35, 1]),
                             legend=alt.Legend(title="CPU share of task time", format="%", orient="bottom",
                                               titleLimit=300)),
-        tooltip=[
-            alt.Tooltip("engine:N", title="Engine"),
-            alt.Tooltip("task:Q", title="Task"),
-            alt.Tooltip("lane:N", title="Ran on"),
-            alt.Tooltip("start_s:Q", title="Start (s)", format=_SECONDS_FINE),
-            alt.Tooltip("end_s:Q", title="End (s)", format=_SECONDS_FINE),
-            alt.Tooltip("wall_s:Q", title="Wall (s)", format=_SECONDS),
-            alt.Tooltip("cpu_s:Q", title="CPU (s)", format=_SECONDS),
-            alt.Tooltip("cpu_share:Q", title="CPU share", format=_PERCENT),
-            alt.Tooltip("pid:Q", title="Process id"),
-            alt.Tooltip("repeat:Q", title="Repeat"),
-        ],
+        tooltip=engine_tips([("task:Q", "Task", None), ("lane:N", "Ran on", None),
+                             ("start_s:Q", "Start (s)", SECONDS_FINE), ("end_s:Q", "End (s)", SECONDS_FINE),
+                             ("wall_s:Q", "Wall (s)", SECONDS), ("cpu_s:Q", "CPU (s)", SECONDS),
+                             ("cpu_share:Q", "CPU share", PERCENT), ("pid:Q", "Process id", None),
+                             ("repeat:Q", "Repeat", None)]),
     ).properties(width=width, height=alt.Step(24))
     chart = bars.facet(
         row=alt.Row("engine:N", sort=order, title=None,

@@ -34,12 +34,12 @@ ENGINE_COLORS: dict[str, str] = {
 """Engine label (:data:`core.spec.SCHEDULER_LABELS`) → hex colour, the same in every chart."""
 
 # Further Tableau colours, none of them in ENGINE_COLORS, for other engine labels (cycled in order of appearance).
-_SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#86bcb6"]
+SPARE_COLORS = ["#9c755f", "#bab0ac", "#d37295", "#b6992d", "#86bcb6"]
 
-_INK = "#333333"  # error bars, repeat points, reference rules
-_SECONDS = ".3~r"  # d3 format: three significant digits, no exponent (0.0381, 12.3, 1230)
-_SECONDS_FINE = ".4~r"
-_PERCENT = ".0%"
+INK = "#333333"  # error bars, repeat points, reference rules
+SECONDS = ".3~r"  # d3 format: three significant digits, no exponent (0.0381, 12.3, 1230)
+SECONDS_FINE = ".4~r"
+PERCENT = ".0%"
 
 # Long engine labels ("LocalCluster processes=False") break at their first space on the x axis.
 _WRAP_AT_FIRST_SPACE = (
@@ -48,16 +48,16 @@ _WRAP_AT_FIRST_SPACE = (
     " : datum.label"
 )
 
-_RUNTIME_COLUMNS = ["engine", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]
-_TIMELINE_COLUMNS = ["run_id", "engine", "repeat", "task", "start_s", "end_s", "wall_s", "cpu_s", "cpu_share",
+RUNTIME_COLUMNS = ["engine", "repeat", "wall_s", "startup_s", "compute_s", "teardown_s"]
+TIMELINE_COLUMNS = ["run_id", "engine", "repeat", "task", "start_s", "end_s", "wall_s", "cpu_s", "cpu_share",
                      "pid", "lane"]
-_CPU_SHARE_COLUMNS = ["engine", "repeat", "task", "wall_s", "cpu_s", "cpu_share", "lane"]
+CPU_SHARE_COLUMNS = ["engine", "repeat", "task", "wall_s", "cpu_s", "cpu_share", "lane"]
 
 
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+def require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     """Raise ``ValueError`` if ``frame`` is empty or lacks any of ``columns``."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -66,26 +66,52 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         raise ValueError(f"the {what} frame is empty: there is nothing to chart")
 
 
-def _engine_order(frame: pd.DataFrame) -> list[str]:
+def engine_order(frame: pd.DataFrame) -> list[str]:
     """Engine labels in order of first appearance."""
     return [str(e) for e in dict.fromkeys(frame["engine"])]
 
 
-def _by_engine(frame: pd.DataFrame, columns: Iterable[str], what: str) -> tuple[pd.DataFrame, list[str]]:
+def by_engine(frame: pd.DataFrame, columns: Iterable[str], what: str) -> tuple[pd.DataFrame, list[str]]:
     """A checked copy of ``frame`` to draw (engine labels as text) and its engines in order of appearance."""
-    _require(frame, columns, what)
+    require(frame, columns, what)
     data = frame.copy()
     data["engine"] = data["engine"].astype(str)
-    return data, _engine_order(data)
+    return data, engine_order(data)
 
 
-def _engine_scale(engines: list[str]) -> alt.Scale:
+def engine_scale(engines: list[str]) -> alt.Scale:
     """Colour scale giving each engine its :data:`ENGINE_COLORS` colour (spares for unknown labels)."""
-    spare = iter(_SPARE_COLORS * (len(engines) // len(_SPARE_COLORS) + 1))
+    spare = iter(SPARE_COLORS * (len(engines) // len(SPARE_COLORS) + 1))
     return alt.Scale(domain=engines, range=[ENGINE_COLORS.get(e) or next(spare) for e in engines])
 
 
-def _engine_x(order: list[str]) -> alt.X:
+def engine_color(order: list[str]) -> alt.Color:
+    """The engine colour of a chart with its legend below it (long engine names, a sweep's lines)."""
+    return alt.Color("engine:N", title="Engine", scale=engine_scale(order),
+                     legend=alt.Legend(orient="bottom", labelLimit=260))
+
+
+def wall_tooltips() -> list[alt.Tooltip]:
+    """A point's median wall time and its fastest and slowest repeat, as every sweep's tooltip shows them."""
+    return [alt.Tooltip("wall_s:Q", title="Median wall (s)", format=SECONDS),
+            alt.Tooltip("wall_min_s:Q", title="Fastest repeat (s)", format=SECONDS),
+            alt.Tooltip("wall_max_s:Q", title="Slowest repeat (s)", format=SECONDS)]
+
+
+def engine_bars(summary: pd.DataFrame, x: alt.X, y: alt.Y, order: list[str],
+                tips: list[tuple[str, str, str | None]]) -> alt.Chart:
+    """One bar per engine in its colour; the tooltip names the engine, then ``tips`` (field, title, format)."""
+    return alt.Chart(summary).mark_bar().encode(
+        x=x, y=y, color=alt.Color("engine:N", scale=engine_scale(order), legend=None), tooltip=engine_tips(tips))
+
+
+def engine_tips(tips: list[tuple[str, str, str | None]]) -> list[alt.Tooltip]:
+    """A tooltip that names the engine, then shows ``tips``: ``(field:type, title, d3 format or None)``."""
+    return [alt.Tooltip("engine:N", title="Engine"),
+            *(alt.Tooltip(f, title=t, format=fmt) if fmt else alt.Tooltip(f, title=t) for f, t, fmt in tips)]
+
+
+def engine_x(order: list[str]) -> alt.X:
     return alt.X(
         "engine:N",
         sort=order,
@@ -95,7 +121,7 @@ def _engine_x(order: list[str]) -> alt.X:
     )
 
 
-def _reference_line(
+def reference_line(
     frame: pd.DataFrame, field: str, y_title: str, tooltip: list[alt.Tooltip], align: str = "left"
 ) -> list[alt.Chart]:
     """A dashed horizontal rule at ``frame[field]`` with ``frame["label"]`` written above it.
@@ -108,14 +134,14 @@ def _reference_line(
     dx = 4 if align == "left" else -4
     text = {"align": align, "baseline": "bottom", "dx": dx, "dy": -3}
     return [
-        base.mark_rule(strokeDash=[6, 4], color=_INK, strokeWidth=1.5).encode(y=y, tooltip=tooltip),
+        base.mark_rule(strokeDash=[6, 4], color=INK, strokeWidth=1.5).encode(y=y, tooltip=tooltip),
         base.mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round", opacity=0.85).encode(
             y=y, x=x, text="label:N", tooltip=tooltip),
-        base.mark_text(**text, color=_INK).encode(y=y, x=x, text="label:N", tooltip=tooltip),
+        base.mark_text(**text, color=INK).encode(y=y, x=x, text="label:N", tooltip=tooltip),
     ]
 
 
-def _fmt_seconds(seconds: float) -> str:
+def fmt_seconds(seconds: float) -> str:
     """Seconds with about three significant digits and no exponent for everyday values."""
     if seconds == 0:
         return "0"
@@ -126,7 +152,7 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds:.1e}"
 
 
-def _runtime_summary(runs: pd.DataFrame) -> pd.DataFrame:
+def runtime_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per engine (in order of appearance): median/min/max wall, median phases, repeats."""
     grouped = runs.groupby("engine", sort=False)
     summary = grouped.agg(
@@ -142,12 +168,12 @@ def _runtime_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key putting ``process 2`` before ``process 10``."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
-def _pick_repeats(tasks: pd.DataFrame, chosen: dict[object, int]) -> pd.DataFrame:
+def pick_repeats(tasks: pd.DataFrame, chosen: dict[object, int]) -> pd.DataFrame:
     """Rows of ``tasks`` whose repeat is ``chosen[run_id]``; the lowest present repeat otherwise.
 
     The fallback also applies when the chosen repeat is not among the rows of ``tasks`` (the caller

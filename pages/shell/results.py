@@ -17,20 +17,20 @@ def show(result: Any, *, key: str, charts: list[tuple[str, Any]] | None = None) 
     ``charts`` replaces ``result.charts()`` (a page's view of the same result, e.g. a zoomed window).
     """
     m = result.machine
-    noise = getattr(result, "noise", None)
+    noise = result.noise
     st.caption(
         f"Run `{result.run_id}` — measured {result.started_at} on {m.usable_cores} usable cores, Python"
         f" {m.python_version} (GIL {m.gil_label}), dask {m.dask_version}"
         + (f" · {noise.describe()}" if noise is not None else "")
     )
-    for warning in result.warnings() if hasattr(result, "warnings") else []:
+    for warning in result.warnings():
         st.warning(warning, icon=":material/warning:")
     if noise is not None and noise.busy:
         verdicts = (" Verdicts a busy machine could have produced are shown as undecided;"
-                    if hasattr(result, "verdicts") else " Its numbers may show the machine more than the code;")
+                    if result.has_verdicts else " Its numbers may show the machine more than the code;")
         st.warning(f"Measured on a busy machine: {noise.describe()}.{verdicts} press **Measure again** when it is"
                    " quieter.", icon=":material/speed:")
-    metrics = result.metrics() if hasattr(result, "metrics") else []
+    metrics = result.metrics()
     if metrics:
         cols = st.columns(len(metrics))
         for col, (label, value, note, help_text) in zip(cols, metrics, strict=True):
@@ -44,7 +44,7 @@ def show(result: Any, *, key: str, charts: list[tuple[str, Any]] | None = None) 
     if sentences:
         st.markdown("\n".join(f"- {s}" for s in sentences))
     charts = result.charts() if charts is None else charts
-    captions = {**CHART_CAPTIONS, **(result.captions() if hasattr(result, "captions") else {})}
+    captions = {**CHART_CAPTIONS, **result.captions()}
     frames = result.frames()
     tabs = st.tabs([title for title, _ in charts] + ["Data"])
     for tab, (title, chart) in zip(tabs, charts, strict=False):
@@ -94,7 +94,7 @@ def downloads(result: Any, frames: dict[str, pd.DataFrame], *, key: str) -> None
                             file_name=f"gil-lab-{key}-{name}.csv", mime="text/csv", key=f"{key}-dl-{name}")
     cols[-1].download_button("everything (JSON)", result.to_json(indent=1), file_name=f"gil-lab-{key}.json",
                              mime="application/json", key=f"{key}-dl-json")
-    if getattr(result, "kind", None) == "compare":  # the experiment itself, to run at home without the lab
+    if result.kind == "compare":  # the experiment itself, to run at home without the lab
         try:
             files = _take_home(result.run_id, result.rounds, f"gil-lab-{key}", result)
         except ValueError as exc:  # an engine with no example code

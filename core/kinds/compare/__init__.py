@@ -31,12 +31,10 @@ and :mod:`~core.kinds.compare.cli` (the ``compare`` verb, :data:`KIND`). Every n
 
 from __future__ import annotations
 
-from core.fmt import ms as _ms
-from core.fmt import times as _fmt_x
 from core.kinds.compare.charts import (
-    _arm_colors,
-    _chart_label,
-    _has_external,
+    arm_colors,
+    chart_label,
+    has_external,
     runtime_ci_chart,
     speedup_ci_chart,
 )
@@ -47,8 +45,8 @@ from core.kinds.compare.cli import (
 )
 from core.kinds.compare.result import (
     ComparisonResult,
-    _nan,
-    _stop_words,
+    float_or_nan,
+    stop_words,
 )
 from core.kinds.compare.run import (
     build_comparison,
@@ -56,7 +54,7 @@ from core.kinds.compare.run import (
     run_compare,
 )
 from core.kinds.compare.spec import (
-    _ARM,
+    ARM,
     DEFAULT_BUDGET_S,
     MAX_ARMS,
     Arm,
@@ -68,18 +66,18 @@ from core.kinds.compare.spec import (
 from core.kinds.compare.verdicts import (
     EFFICIENCY_TOLERANCE,
     Verdict,
-    _arm_cores,
-    _ideal,
-    _implausible,
-    _verdict,
+    arm_cores,
+    arm_verdict,
+    ideal_wall,
+    implausible_why,
     one_core_at_most,
     pair_verdicts_from,
     task_floor,
     verdicts_from,
 )
 from core.kinds.compare.words import (
-    _pair_sentence,
     explain_comparison,
+    pair_sentence,
 )
 
 __all__ = [
@@ -94,20 +92,18 @@ __all__ = [
     "MAX_ARMS",
     "Rounds",
     "Verdict",
-    "_ARM",
-    "_arm_colors",
-    "_arm_cores",
-    "_chart_label",
-    "_fmt_x",
-    "_has_external",
-    "_ideal",
-    "_implausible",
-    "_ms",
-    "_nan",
+    "ARM",
+    "arm_colors",
+    "arm_cores",
+    "chart_label",
+    "has_external",
+    "ideal_wall",
+    "implausible_why",
+    "float_or_nan",
     "one_core_at_most",
-    "_pair_sentence",
-    "_stop_words",
-    "_verdict",
+    "pair_sentence",
+    "stop_words",
+    "arm_verdict",
     "build_comparison",
     "cost",
     "explain_comparison",

@@ -15,16 +15,16 @@ if TYPE_CHECKING:
     from core.kinds.compare.result import ComparisonResult
 
 
-def _has_external(result: ComparisonResult) -> bool:
+def has_external(result: ComparisonResult) -> bool:
     return any(a.engine == "external" for a in result.spec.arms)
 
 
-def _arm_colors(result: ComparisonResult) -> Any:
+def arm_colors(result: ComparisonResult) -> Any:
     import altair as alt
 
-    from core.report.palette import _SPARE_COLORS, ENGINE_COLORS
+    from core.report.palette import ENGINE_COLORS, SPARE_COLORS
 
-    spare = iter(_SPARE_COLORS * 3)
+    spare = iter(SPARE_COLORS * 3)
     seen: set[str] = set()
     colors = []
     for arm in result.spec.arms:
@@ -38,17 +38,17 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     """Each arm's speedup over the baseline with its 95 % interval, the ``same`` band and the verdict."""
     import altair as alt
 
-    from core.report.palette import _INK, _engine_x
+    from core.report.palette import INK, engine_x
 
     # The pairs the page teaches come first (a's speed-up over b), then every arm against the baseline.
     pairs = [(f"{v.label} vs {v.against}", v) for v in result.pair_verdicts]
     rows = [{"engine": name, "speedup": v.speedup, "low": v.ci[0] if v.ci[0] > 0 else math.nan,
              "high": v.ci[1] if math.isfinite(v.ci[1]) else math.nan, "verdict": v.verdict,
-             "label": _chart_label(v), "rounds": v.rounds}
+             "label": chart_label(v), "rounds": v.rounds}
             for name, v in [*pairs, *((v.label, v) for v in result.verdicts)]]
     frame = pd.DataFrame(rows)
     order = [name for name, _ in pairs] + result.labels[1:]
-    x = _engine_x(order)
+    x = engine_x(order)
     # Short: a long title is cut at the chart's height; the x labels say what each speed-up is of ("a vs b").
     y_title = "Speed-up (×, log scale)" if pairs else f"Speed-up over {result.labels[0]} (×, log scale)"
     values = [x for x in [*frame["low"], *frame["high"], *frame["speedup"]] if math.isfinite(x) and x > 0]
@@ -64,11 +64,11 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     shade = alt.Chart(band).mark_rect(color="#bab0ac", opacity=0.25).encode(
         y=alt.Y("low:Q", scale=y_scale, title=y_title), y2="high:Q",
         tooltip=[alt.Tooltip("label:N", title="Band")])
-    one = alt.Chart(pd.DataFrame({"one": [1.0]})).mark_rule(strokeDash=[6, 4], color=_INK).encode(
+    one = alt.Chart(pd.DataFrame({"one": [1.0]})).mark_rule(strokeDash=[6, 4], color=INK).encode(
         y=alt.Y("one:Q", scale=y_scale, title=y_title))
-    whiskers = alt.Chart(frame).mark_rule(strokeWidth=3, color=_INK).encode(
+    whiskers = alt.Chart(frame).mark_rule(strokeWidth=3, color=INK).encode(
         x=x, y=alt.Y("low:Q", scale=y_scale, title=y_title), y2="high:Q", tooltip=tooltip)
-    colors = _arm_colors(result)
+    colors = arm_colors(result)
     if pairs:  # a pair's point takes its first arm's colour
         arm_color = dict(zip(colors.domain, colors.range, strict=True))
         colors = alt.Scale(domain=[*[n for n, _ in pairs], *colors.domain],
@@ -76,13 +76,13 @@ def speedup_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     points = alt.Chart(frame).mark_point(filled=True, size=140, opacity=1).encode(
         x=x, y=alt.Y("speedup:Q", scale=y_scale, title=y_title),
         color=alt.Color("engine:N", scale=colors, legend=None), tooltip=tooltip)
-    labels = alt.Chart(frame).mark_text(align="left", dx=12, fontWeight="bold", color=_INK).encode(
+    labels = alt.Chart(frame).mark_text(align="left", dx=12, fontWeight="bold", color=INK).encode(
         x=x, y=alt.Y("speedup:Q", scale=y_scale, title=y_title), text="label:N", tooltip=tooltip)
     chart = alt.layer(shade, one, whiskers, points, labels).properties(width="container", height=300)
     return chart.properties(title=title) if title else chart
 
 
-def _chart_label(v: Verdict) -> str:
+def chart_label(v: Verdict) -> str:
     """``faster ≥1.62×``, ``no faster ≤0.98×``, ``slower ≥1.30× slower``, ``same 1.02×``, ``undecided 1.10×``."""
     if v.bound is not None and v.bound > 0:
         return {"faster": f"faster ≥{_fmt_x(v.bound)}", "not-faster": f"no faster ≤{_fmt_x(v.bound)}",
@@ -96,7 +96,7 @@ def runtime_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     import altair as alt
 
     from core.measure.stats import log_interval
-    from core.report.palette import _INK, _SECONDS, _engine_x
+    from core.report.palette import INK, SECONDS, engine_x
 
     rows = []
     for label, arm in zip(result.labels, result.arms, strict=True):
@@ -108,33 +108,33 @@ def runtime_ci_chart(result: ComparisonResult, title: str | None = None) -> Any:
     summary = pd.DataFrame(rows)
     points = pd.concat([a.runs.assign(engine=label)[["engine", "repeat", "wall_s", "compute_s", "startup_s"]]
                         for label, a in zip(result.labels, result.arms, strict=True)], ignore_index=True)
-    x = _engine_x(result.labels)
+    x = engine_x(result.labels)
     y_title = "Wall time per round (s)"
-    tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("median_s:Q", title="Median (s)", format=_SECONDS),
-               alt.Tooltip("low_s:Q", title="95 % CI low (s)", format=_SECONDS),
-               alt.Tooltip("high_s:Q", title="95 % CI high (s)", format=_SECONDS),
+    tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("median_s:Q", title="Median (s)", format=SECONDS),
+               alt.Tooltip("low_s:Q", title="95 % CI low (s)", format=SECONDS),
+               alt.Tooltip("high_s:Q", title="95 % CI high (s)", format=SECONDS),
                alt.Tooltip("rounds:Q", title="Rounds")]
     bars = alt.Chart(summary).mark_bar(opacity=0.85).encode(
         x=x, y=alt.Y("median_s:Q", title=y_title),
-        color=alt.Color("engine:N", scale=_arm_colors(result), legend=None), tooltip=tooltip)
-    ci = alt.Chart(summary).mark_errorbar(ticks=True, color=_INK, thickness=2).encode(
+        color=alt.Color("engine:N", scale=arm_colors(result), legend=None), tooltip=tooltip)
+    ci = alt.Chart(summary).mark_errorbar(ticks=True, color=INK, thickness=2).encode(
         x=x, y=alt.Y("low_s:Q", title=y_title), y2="high_s:Q", tooltip=tooltip)
-    dots = alt.Chart(points).mark_circle(size=24, color=_INK, opacity=0.6).encode(
+    dots = alt.Chart(points).mark_circle(size=24, color=INK, opacity=0.6).encode(
         x=x, y=alt.Y("wall_s:Q", title=y_title),
         tooltip=[alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("repeat:Q", title="Round"),
-                 alt.Tooltip("wall_s:Q", title="Wall (s)", format=_SECONDS),
-                 alt.Tooltip("compute_s:Q", title="Compute (s)", format=_SECONDS),
-                 alt.Tooltip("startup_s:Q", title="Start-up (s)", format=_SECONDS)])
+                 alt.Tooltip("wall_s:Q", title="Wall (s)", format=SECONDS),
+                 alt.Tooltip("compute_s:Q", title="Compute (s)", format=SECONDS),
+                 alt.Tooltip("startup_s:Q", title="Start-up (s)", format=SECONDS)])
     layers = [bars, ci, dots]
     if math.isfinite(result.ideal_s):
-        from core.report.palette import _reference_line
+        from core.report.palette import reference_line
 
         ideal = pd.DataFrame({"ideal_s": [result.ideal_s],
-                              "label": [f"ideal{'' if _has_external(result) else ' on this machine'}:"
+                              "label": [f"ideal{'' if has_external(result) else ' on this machine'}:"
                                         f" {result.ideal_s:.3g} s"]})
-        layers.extend(_reference_line(ideal, "ideal_s", y_title,
+        layers.extend(reference_line(ideal, "ideal_s", y_title,
                                       [alt.Tooltip("label:N", title="Reference"),
-                                       alt.Tooltip("ideal_s:Q", title="Ideal (s)", format=_SECONDS)]))
+                                       alt.Tooltip("ideal_s:Q", title="Ideal (s)", format=SECONDS)]))
     chart = alt.layer(*layers).properties(width="container", height=300)
     return chart.properties(title=title) if title else chart
 

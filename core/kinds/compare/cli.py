@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
-from core.kinds.base import RunContext
+from core.kinds.base import KindBase, RunContext, add_option, add_workload_options
 from core.kinds.compare.presets import PRESETS, preset
 from core.kinds.compare.result import ComparisonResult
 from core.kinds.compare.run import cost, run_compare
@@ -24,13 +24,9 @@ from core.workloads import FUNCTION, WORKLOADS
 FUNCTION_ENGINES = "sync,futures-threads:4,futures-processes:4"  # --function's default arms (warm pools)
 
 
-class CompareKind:
+class CompareKind(KindBase, name="compare", title="comparison", spec=CompareSpec,
+                  help="compare engines on the same tasks in interleaved rounds, with verdicts"):
     """``python -m core compare``: arms in interleaved rounds, verdicts with confidence."""
-
-    name: ClassVar[str] = "compare"
-    title: ClassVar[str] = "comparison"
-    spec_type: ClassVar[type] = CompareSpec
-    help: ClassVar[str] = "compare engines on the same tasks in interleaved rounds, with verdicts"
 
     def cost(self, spec: CompareSpec) -> Cost:
         return cost(spec)
@@ -40,22 +36,20 @@ class CompareKind:
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--preset", choices=list(PRESETS), help="a named comparison (each page's default)")
-        p.add_argument("--workload", choices=list(WORKLOADS), help="kind of task (default fib)")
-        p.add_argument("--size", type=float, help="workload size (fib n, seconds of sleep, …); default per workload")
-        p.add_argument("--tasks", type=int, help="independent tasks (default 4)")
+        add_workload_options(p, WORKLOADS)
+        add_option(p, "tasks", "independent tasks (default 4)")
         p.add_argument("--engines", help="ENGINE[:WORKERS[xTHREADS]],… the baseline first, e.g."
                        " sync,threads:4,processes:4,cluster-threads:1x4,cluster-processes:4x1; ENGINE@3.13 runs sync,"
                        " threads or interpreters on another interpreter (python -m core interpreters)")
         p.add_argument("--rounds", default=None, help="auto (default: until decided, within the budget) or N")
         p.add_argument("--budget", type=float, default=None, metavar="S",
                        help=f"auto rounds: stop adding rounds after about S seconds (default {DEFAULT_BUDGET_S:g})")
-        p.add_argument("--chunksize", type=int, default=None,
-                       help="arms that batch tasks (processes, futures-processes, multiprocessing, joblib-*): tasks per"
-                            " submission (default 1)")
+        add_option(p, "chunksize", "arms that batch tasks (processes, futures-processes, multiprocessing, joblib-*):"
+                   " tasks per submission (default 1)")
         p.add_argument("--reuse-pool", action="store_true",
                        help="local process pools (processes, futures-processes, multiprocessing, joblib-loky): one warm"
                             " pool for every round, its start-up reported apart")
-        p.add_argument("--blas-threads", type=int, default=None, help="BLAS threads in numpy-matmul tasks (default 1)")
+        add_option(p, "blas-threads", "BLAS threads in numpy-matmul tasks (default 1)")
         p.add_argument("--address", help="the scheduler of an existing cluster, for an 'external' arm")
         p.add_argument("--no-ship", action="store_true", help=NO_SHIP_HELP)
         add_function_arguments(p)

@@ -18,11 +18,11 @@ from core.fmt import times_range
 from core.kinds.base import strict_json
 from core.kinds.compare.charts import runtime_ci_chart, speedup_ci_chart
 from core.kinds.compare.spec import Arm, CompareSpec
-from core.kinds.compare.verdicts import Verdict, _arm_cores, _ideal
+from core.kinds.compare.verdicts import Verdict, arm_cores, ideal_wall
 from core.kinds.compare.words import explain_comparison
 from core.measure.machine import MachineInfo
 from core.measure.noise import Noise
-from core.measure.results import ExperimentResult, combine
+from core.measure.results import ExperimentResult, ResultBase, combine
 from core.measure.stats import (
     CONFIDENCE,
     MAX_ROUNDS,
@@ -32,7 +32,7 @@ from core.workloads import FUNCTION
 
 
 @dataclass(frozen=True)
-class ComparisonResult:
+class ComparisonResult(ResultBase):
     """One comparison, measured together.
 
     Attributes
@@ -85,6 +85,7 @@ class ComparisonResult:
     pair_verdicts: tuple[Verdict, ...] = ()
 
     kind: ClassVar[str] = "compare"
+    has_verdicts: ClassVar[bool] = True
 
     @property
     def complete(self) -> bool:
@@ -105,7 +106,7 @@ class ComparisonResult:
     def ideal_for(self, arm: ExperimentResult) -> float:
         """The honest best wall time for ``arm``'s lanes on this machine (NaN where it means nothing)."""
         lanes = int(arm.runs["lanes"].iloc[0])
-        return _ideal(self.spec, lanes, _arm_cores(arm.spec.scheduler, lanes, self.machine.usable_cores),
+        return ideal_wall(self.spec, lanes, arm_cores(arm.spec.scheduler, lanes, self.machine.usable_cores),
                       self.task_floor_s)
 
     # -- frames -------------------------------------------------------------------------------------
@@ -178,14 +179,14 @@ class ComparisonResult:
             raw = dict(data["spec"])
             spec = CompareSpec(**{**raw, "arms": tuple(Arm(**a) for a in raw["arms"]),
                                   "pairs": tuple(tuple(p) for p in raw.get("pairs", ()))})
-            noise = {k: _nan(v) if k != "cores" else int(v) for k, v in data["noise"].items() if k != "busy"}
+            noise = {k: float_or_nan(v) if k != "cores" else int(v) for k, v in data["noise"].items() if k != "busy"}
             numbers = ("speedup", "other_cores", "cores_used", "efficiency")
             def verdict(v: dict[str, Any]) -> Verdict:
                 # Older JSON has no bound (nor pairs), and the old band verdicts' names.
                 bound = v.get("bound")
-                return Verdict(**{**v, "ci": (_nan(v["ci"][0]), _nan(v["ci"][1])),
+                return Verdict(**{**v, "ci": (float_or_nan(v["ci"][0]), float_or_nan(v["ci"][1])),
                                   "bound": None if bound is None else float(bound),
-                                  **{k: _nan(v[k]) for k in numbers}})
+                                  **{k: float_or_nan(v[k]) for k in numbers}})
 
             verdicts = tuple(verdict(v) for v in data["verdicts"])
             pair_verdicts = tuple(verdict(v) for v in data.get("pairs", ()))
@@ -194,7 +195,8 @@ class ComparisonResult:
                 started_at=str(data["started_at"]), arms=tuple(ExperimentResult.from_dict(a) for a in data["arms"]),
                 verdicts=verdicts, rounds=int(data["rounds"]), stop=str(data["stop"]), wall_s=float(data["wall_s"]),
                 warmup_s=float(data["warmup_s"]), noise=Noise(**noise), round_noise=(),
-                task_floor_s=_nan(data["task_floor_s"]), ideal_s=_nan(data["ideal_s"]), pair_verdicts=pair_verdicts,
+                task_floor_s=float_or_nan(data["task_floor_s"]), ideal_s=float_or_nan(data["ideal_s"]),
+                pair_verdicts=pair_verdicts,
             )
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise ValueError(f"not a compare --json object ({type(exc).__name__}: {exc})") from None
@@ -283,7 +285,7 @@ class ComparisonResult:
             f"compare: {self.spec.label}   [run {self.run_id}]",
             f"machine: {m.usable_cores} usable of {m.logical_cores} logical cores · Python {m.python_version}"
             f" (GIL {m.gil_label}) · dask {m.dask_version} · distributed {m.distributed_version}",
-            f"{self.rounds} round(s) after a warm-up round, {_stop_words(self.stop, self.spec)}; whole comparison"
+            f"{self.rounds} round(s) after a warm-up round, {stop_words(self.stop, self.spec)}; whole comparison"
             f" {self.wall_s:.2f} s · {self.noise.describe()}",
             "",
         ]
@@ -311,12 +313,12 @@ class ComparisonResult:
                           *[s.replace("**", "") for s in self.explain()]])
 
 
-def _nan(value: Any) -> float:
+def float_or_nan(value: Any) -> float:
     """A JSON number, its null as NaN."""
     return math.nan if value is None else float(value)
 
 
-def _stop_words(stop: str, spec: CompareSpec) -> str:
+def stop_words(stop: str, spec: CompareSpec) -> str:
     return {
         "rounds": f"as asked ({spec.rounds} rounds)",
         "decided": "stopped when every verdict was decided",

@@ -10,7 +10,7 @@ from typing import Any
 from core.kinds.base import RunContext
 from core.kinds.compare.result import ComparisonResult
 from core.kinds.compare.spec import CompareSpec
-from core.kinds.compare.verdicts import _arm_cores, _ideal, pair_verdicts_from, task_floor, verdicts_from
+from core.kinds.compare.verdicts import arm_cores, ideal_wall, pair_verdicts_from, task_floor, verdicts_from
 from core.kinds.run import function_deadline
 from core.measure.estimate import Cost, estimate
 from core.measure.machine import machine_info
@@ -30,7 +30,7 @@ def build_comparison(spec: CompareSpec, state: Any, *, run_id: str, started_at: 
     arms = state.results()
     cores = state.cores
     floor_s = task_floor(spec, state)
-    ideals = [_ideal(spec, s.lanes, _arm_cores(s.spec.scheduler, s.lanes, cores), floor_s) for s in state.sessions]
+    ideals = [ideal_wall(spec, s.lanes, arm_cores(s.spec.scheduler, s.lanes, cores), floor_s) for s in state.sessions]
     ideal_s = min((i for i in ideals if math.isfinite(i)), default=math.nan)  # the widest arm's, or a cluster's
     return ComparisonResult(
         spec=spec, machine=machine_info(), run_id=run_id, started_at=started_at, arms=tuple(arms),

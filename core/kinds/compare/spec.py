@@ -30,7 +30,7 @@ Rounds = int | Literal["auto"]
 
 DEFAULT_BUDGET_S = 3.0  # adaptive rounds: the whole comparison within about this (app setting: compare_seconds)
 MAX_ARMS = 12  # room for every engine side by side: Dask's five and the five beyond Dask, plus a shape or two
-_ARM = re.compile(r"^(?P<engine>[a-z-]+)(?:@(?P<python>3\.\d{1,2}t?))?"
+ARM = re.compile(r"^(?P<engine>[a-z-]+)(?:@(?P<python>3\.\d{1,2}t?))?"
                   r"(?::(?P<workers>\d{1,3})(?:x(?P<threads>\d{1,3}))?)?$", re.ASCII)
 
 
@@ -110,7 +110,7 @@ def parse_arm(text: str) -> Arm:
     Raises ``ValueError`` naming the part that is wrong.
     """
     raw = str(text).strip()
-    m = _ARM.fullmatch(raw)
+    m = ARM.fullmatch(raw)
     if not m:
         raise ValueError(f"an engine must look like ENGINE[:WORKERS[xTHREADS]], e.g. threads:4 or"
                          f" cluster-threads:1x4 (got {short_repr(raw)})")

@@ -2,8 +2,8 @@
 
 A verdict says only what the paired rounds support (:mod:`core.measure.stats`), and two guards keep a
 wrong lesson out: a busy machine turns a ``same``/``not-faster``/``slower`` of a parallel arm into
-``undecided`` (:func:`_verdict`), and a ``faster`` the machine cannot produce is a measurement problem
-(:func:`_implausible`). The honest ideal behind the efficiencies is built from :func:`task_floor`.
+``undecided`` (:func:`arm_verdict`), and a ``faster`` the machine cannot produce is a measurement problem
+(:func:`implausible_why`). The honest ideal behind the efficiencies is built from :func:`task_floor`.
 """
 
 from __future__ import annotations
@@ -89,12 +89,12 @@ class Verdict:
         return f"{self.claim} ({_fmt_x(self.speedup)}, {interval})"
 
 
-def _arm_cores(scheduler: str, lanes: int, cores: int) -> int:
+def arm_cores(scheduler: str, lanes: int, cores: int) -> int:
     """The cores an arm's tasks can use: this machine's, or an external cluster's threads (its lanes)."""
     return lanes if scheduler == "external" else cores
 
 
-def _ideal(spec: CompareSpec, lanes: int, cores: int, floor_s: float) -> float:
+def ideal_wall(spec: CompareSpec, lanes: int, cores: int, floor_s: float) -> float:
     wl = workload_info(spec.workload)
     if not math.isfinite(floor_s) or lanes < 1:
         return math.nan
@@ -108,7 +108,7 @@ def verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
     Works on the raw rounds (no frames are built), so adaptive rounds can ask after every round.
     """
     floor_all = task_floor(spec, state)  # once: it sorts every task of every arm, and this runs after every round
-    return tuple(_verdict(spec, state, k, 0, floor_all) for k in range(1, len(spec.arms)))
+    return tuple(arm_verdict(spec, state, k, 0, floor_all) for k in range(1, len(spec.arms)))
 
 
 def pair_verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
@@ -116,10 +116,10 @@ def pair_verdicts_from(spec: CompareSpec, state: Any) -> tuple[Verdict, ...]:
     if not spec.pairs:
         return ()
     floor_all = task_floor(spec, state)
-    return tuple(_verdict(spec, state, a, b, floor_all) for a, b in spec.pair_indices())
+    return tuple(arm_verdict(spec, state, a, b, floor_all) for a, b in spec.pair_indices())
 
 
-def _verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) -> Verdict:
+def arm_verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) -> Verdict:
     """Arm ``k`` against arm ``j`` (0: the baseline) over the rounds both ran, with the physics guards."""
     cores = state.cores
     times = state.times
@@ -149,12 +149,12 @@ def _verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) ->
                 else "they took CPU its parallel lanes could have used")
         reason = (f"the machine was busy: other programs used {nz.other_cores:.1f} of {cores} cores while it ran,"
                   f" and {took}; measure again when the machine is quieter")
-    ideal = _ideal(spec, lanes, _arm_cores(arm_spec.engine, lanes, cores), floor_s)
+    ideal = ideal_wall(spec, lanes, arm_cores(arm_spec.engine, lanes, cores), floor_s)
     walls = sorted(row[k] for row in times[:n])
     wall = (walls[(len(walls) - 1) // 2] + walls[len(walls) // 2]) / 2 if walls else math.nan
     efficiency = ideal / wall if math.isfinite(ideal) and wall > 0 else math.nan
     if verdict == "faster":
-        implausible = _implausible(spec, arm_spec, efficiency)
+        implausible = implausible_why(spec, arm_spec, efficiency)
         if implausible:
             verdict, reason = "undecided", implausible
     return Verdict(
@@ -165,7 +165,7 @@ def _verdict(spec: CompareSpec, state: Any, k: int, j: int, floor_all: float) ->
     )
 
 
-def _implausible(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
+def implausible_why(spec: CompareSpec, arm: Arm, efficiency: float) -> str:
     """Why a ``faster`` the interval supports is still not a lesson to teach, or ``""`` when it is plausible.
 
     Two results the machine itself cannot produce are measurement problems, like an efficiency above 1:

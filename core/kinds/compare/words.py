@@ -47,7 +47,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
         agree = values_sentence(result)
         if agree:
             out.append(agree)
-    out += [_pair_sentence(result, v, holds_gil) for v in result.pair_verdicts]
+    out += [pair_sentence(result, v, holds_gil) for v in result.pair_verdicts]
     for v, arm, arm_spec in zip(result.verdicts, result.arms[1:], spec.arms[1:], strict=True):
         name = f"**{v.label}**"
         lo, hi = v.ci
@@ -151,7 +151,7 @@ def explain_comparison(result: ComparisonResult) -> list[str]:
     return out
 
 
-def _pair_sentence(result: ComparisonResult, v: Verdict, holds_gil: bool) -> str:
+def pair_sentence(result: ComparisonResult, v: Verdict, holds_gil: bool) -> str:
     """One pair the page teaches, a against b, in words: the claim, its evidence and, when supported, why."""
     spec = result.spec
     a, b = f"**{v.label}**", f"**{v.against}**"

@@ -16,7 +16,7 @@ returns the slices as JSON; the parent turns them into tidy frames and statistic
 the run slot (:func:`core.kinds.base.measure` does): a trace taken while an experiment runs would
 share the cores with it and show waits that are not the GIL's.
 
-Why these units (see :func:`_unit_factory`):
+Why these units (see :func:`unit_factory`):
 
 * ``python``: a ``for`` loop of 1 000 additions, ~20 µs of bytecode. Short against the 5 ms switch
   interval (so a hand-over shows up as a gap of about one interval), long against the cost of the
@@ -39,20 +39,19 @@ and :mod:`~core.kinds.gil_trace.cli` (the verb, :data:`KIND`). Every name is imp
 from __future__ import annotations
 
 from core.kinds.gil_trace.chart import (
-    _TRACE_COLORS,
-    _TRACE_COLUMNS,
-    _merge_short_gaps,
+    TRACE_COLORS,
+    TRACE_COLUMNS,
     gil_trace_chart,
+    merge_short_gaps,
 )
 from core.kinds.gil_trace.child import (
-    _child_main,
-    _median_gap,
-    _pin_blas,
-    _python_unit,
-    _record,
-    _unit_factory,
+    child_main,
+    median_gap,
+    pin_blas,
+    python_unit,
     record_trace,
     segment,
+    unit_factory,
 )
 from core.kinds.gil_trace.cli import (
     KIND,
@@ -60,25 +59,25 @@ from core.kinds.gil_trace.cli import (
 )
 from core.kinds.gil_trace.result import (
     GilTrace,
-    _turns,
     build_trace,
     compare_traces,
     overlap_fractions,
+    turns_of,
 )
 from core.kinds.gil_trace.run import (
-    _child_env,
+    child_env,
     run_gil_trace,
 )
 from core.kinds.gil_trace.spec import (
-    _CHILD_GRACE_S,
-    _CHILD_START_S,
-    _POLL_S,
-    _REPO,
+    CHILD_GRACE_S,
+    CHILD_START_S,
     GAP_FACTOR,
     GAP_FLOOR_S,
     MAX_STAMPS,
     NUMPY_SIDE,
+    POLL_S,
     PYTHON_UNIT_LOOPS,
+    REPO,
     SLEEP_UNIT_S,
     TRACE_LIMITS,
     TRACE_WORKLOAD_LABELS,
@@ -86,7 +85,7 @@ from core.kinds.gil_trace.spec import (
     GilTraceSpec,
     TraceError,
     TraceWorkload,
-    _check_number,
+    check_number,
 )
 from core.kinds.gil_trace.words import (
     explain_trace,
@@ -109,22 +108,21 @@ __all__ = [
     "TRACE_WORKLOAD_LABELS",
     "TraceError",
     "TraceWorkload",
-    "_CHILD_GRACE_S",
-    "_CHILD_START_S",
-    "_POLL_S",
-    "_REPO",
-    "_TRACE_COLORS",
-    "_TRACE_COLUMNS",
-    "_check_number",
-    "_child_env",
-    "_child_main",
-    "_median_gap",
-    "_merge_short_gaps",
-    "_pin_blas",
-    "_python_unit",
-    "_record",
-    "_turns",
-    "_unit_factory",
+    "CHILD_GRACE_S",
+    "CHILD_START_S",
+    "POLL_S",
+    "REPO",
+    "TRACE_COLORS",
+    "TRACE_COLUMNS",
+    "check_number",
+    "child_env",
+    "child_main",
+    "median_gap",
+    "merge_short_gaps",
+    "pin_blas",
+    "python_unit",
+    "turns_of",
+    "unit_factory",
     "build_trace",
     "compare_traces",
     "explain_trace",

@@ -2,6 +2,6 @@
 
 import sys
 
-from core.kinds.gil_trace.child import _child_main
+from core.kinds.gil_trace.child import child_main
 
-sys.exit(_child_main(sys.argv[1:]))
+sys.exit(child_main(sys.argv[1:]))

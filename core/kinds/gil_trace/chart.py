@@ -11,12 +11,12 @@ if TYPE_CHECKING:
 
 # --- the chart -----------------------------------------------------------------------------------------
 
-_TRACE_COLUMNS = ["thread", "start_s", "end_s"]
-_TRACE_COLORS = ["#f28e2b", "#4e79a7", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+TRACE_COLUMNS = ["thread", "start_s", "end_s"]
+TRACE_COLORS = ["#f28e2b", "#4e79a7", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
                  "#9c755f", "#bab0ac"]  # Tableau 10, orange first (threads sharing one GIL, as in every chart)
 
 
-def _merge_short_gaps(bars: pd.DataFrame, max_bars: int) -> tuple[pd.DataFrame, float]:
+def merge_short_gaps(bars: pd.DataFrame, max_bars: int) -> tuple[pd.DataFrame, float]:
     """Fill in each lane's shortest gaps until at most ``max_bars`` bars remain.
 
     Returns the bars and the longest gap filled in (0 if none): thousands of sub-pixel bars would make
@@ -75,12 +75,12 @@ def gil_trace_chart(
     """
     import altair as alt
 
-    from core.report.palette import _require
+    from core.report.palette import require
 
-    _require(slices, _TRACE_COLUMNS, "slices")
+    require(slices, TRACE_COLUMNS, "slices")
     if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 1:
         raise ValueError(f"max_bars must be a positive integer (got {max_bars!r})")
-    bars = slices[_TRACE_COLUMNS].astype({"thread": "int64", "start_s": "float64", "end_s": "float64"})
+    bars = slices[TRACE_COLUMNS].astype({"thread": "int64", "start_s": "float64", "end_s": "float64"})
     domain = None
     if window_s is not None:
         lo, hi = (float(v) for v in window_s)
@@ -93,13 +93,13 @@ def gil_trace_chart(
         bars["end_s"] = bars["end_s"].clip(upper=hi)
         domain = [lo * 1000, hi * 1000]
     threads = sorted(int(t) for t in slices["thread"].unique())  # every lane, even one idle in the window
-    bars, filled_s = _merge_short_gaps(bars, max_bars)
+    bars, filled_s = merge_short_gaps(bars, max_bars)
     bars["lane"] = "thread " + bars["thread"].astype(str)
     bars["start_ms"] = bars["start_s"] * 1000
     bars["end_ms"] = bars["end_s"] * 1000
     bars["length_ms"] = bars["end_ms"] - bars["start_ms"]
     lanes = [f"thread {t}" for t in threads]
-    colors = [_TRACE_COLORS[i % len(_TRACE_COLORS)] for i in range(len(lanes))]
+    colors = [TRACE_COLORS[i % len(TRACE_COLORS)] for i in range(len(lanes))]
     subtitle = (f"{len(bars)} bars; gaps up to {filled_s * 1000:.3g} ms filled in to keep the chart readable"
                 " (narrow the window to see them)" if filled_s > 0 else
                 "Bars: the thread made progress. Gaps: it waited. Scroll to zoom, drag to pan.")

@@ -29,16 +29,16 @@ from core.measure.machine import gil_enabled
 # --- the child: record and segment ----------------------------------------------------------------
 
 
-def _python_unit() -> None:
+def python_unit() -> None:
     total = 0
     for i in range(PYTHON_UNIT_LOOPS):
         total += i
 
 
-def _unit_factory(workload: str) -> Callable[[], Callable[[], object]]:
+def unit_factory(workload: str) -> Callable[[], Callable[[], object]]:
     """A factory of per-thread work units (each thread gets its own output buffer)."""
     if workload == "python":
-        return lambda: _python_unit
+        return lambda: python_unit
     if workload == "sleep":
         return lambda: (lambda: time.sleep(SLEEP_UNIT_S))
     import numpy as np
@@ -52,7 +52,7 @@ def _unit_factory(workload: str) -> Callable[[], Callable[[], object]]:
     return make
 
 
-def _pin_blas() -> list[dict[str, Any]]:
+def pin_blas() -> list[dict[str, Any]]:
     """Pin BLAS/OpenMP pools to one thread and report them (the child's env already asks for 1)."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -91,7 +91,7 @@ def segment(stamps: Sequence[float], unit_s: float, threshold_s: float) -> list[
     return bars
 
 
-def _median_gap(stamps: list[array]) -> float:
+def median_gap(stamps: list[array]) -> float:
     diffs: list[float] = []
     for s in stamps:
         # A stride keeps the median cheap on a million stamps; a few 10⁵ samples pin it down.
@@ -108,8 +108,8 @@ def record_trace(spec: GilTraceSpec) -> dict[str, Any]:
     interval is set for the trace and restored afterwards; the numpy workload pins BLAS to one
     thread for good (fine in the child, which exits).
     """
-    factory = _unit_factory(spec.workload)  # imports NumPy (and so loads BLAS) for the numpy workload
-    blas = _pin_blas() if spec.workload == "numpy" else []
+    factory = unit_factory(spec.workload)  # imports NumPy (and so loads BLAS) for the numpy workload
+    blas = pin_blas() if spec.workload == "numpy" else []
     previous = sys.getswitchinterval()
     sys.setswitchinterval(spec.switch_interval_ms / 1000)
     try:
@@ -149,7 +149,7 @@ def _record(spec: GilTraceSpec, factory: Callable[[], Callable[[], object]], bla
         t.start()
     for t in threads:
         t.join()
-    unit_s = _median_gap(stamps)
+    unit_s = median_gap(stamps)
     threshold_s = max(GAP_FACTOR * unit_s, min(GAP_FLOOR_S, spec.switch_interval_ms / 2000))
     t0 = start[0]
     return {
@@ -170,7 +170,7 @@ def _record(spec: GilTraceSpec, factory: Callable[[], Callable[[], object]], bla
     }
 
 
-def _child_main(argv: list[str]) -> int:
+def child_main(argv: list[str]) -> int:
     spec = GilTraceSpec(**json.loads(argv[0]))
     sys.stdout.write(json.dumps(record_trace(spec)))
     sys.stdout.flush()
@@ -178,4 +178,4 @@ def _child_main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))
+    sys.exit(child_main(sys.argv[1:]))

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from typing import ClassVar
 
-from core.kinds.base import RunContext
+from core.kinds.base import KindBase, RunContext
 from core.kinds.gil_trace.result import GilTrace
 from core.kinds.gil_trace.run import run_gil_trace
-from core.kinds.gil_trace.spec import _CHILD_START_S, MAX_STAMPS, TRACE_WORKLOADS, GilTraceSpec
+from core.kinds.gil_trace.spec import CHILD_START_S, MAX_STAMPS, TRACE_WORKLOADS, GilTraceSpec
 from core.measure.estimate import Cost
 
 # --- the kind ----------------------------------------------------------------------------------------------
 
 
-class GilTraceKind:
+class GilTraceKind(KindBase, name="gil-trace", title="GIL trace", spec=GilTraceSpec,
+                   help="trace threads taking turns on the GIL (run in a child process)"):
     """``python -m core gil-trace``: threads taking turns on the GIL, traced in a child process."""
-
-    name: ClassVar[str] = "gil-trace"
-    title: ClassVar[str] = "GIL trace"
-    spec_type: ClassVar[type] = GilTraceSpec
-    help: ClassVar[str] = "trace threads taking turns on the GIL (run in a child process)"
 
     def cost(self, spec: GilTraceSpec) -> Cost:
         # The child keeps at most MAX_STAMPS float64 stamps (its share per thread) beside an interpreter.
-        return Cost(seconds=spec.seconds + _CHILD_START_S, memory_bytes=8 * MAX_STAMPS + 60_000_000,
+        return Cost(seconds=spec.seconds + CHILD_START_S, memory_bytes=8 * MAX_STAMPS + 60_000_000,
                     what="this trace", advice="trace fewer seconds (the CLI's --force runs it anyway)")
 
     def run(self, spec: GilTraceSpec, ctx: RunContext) -> GilTrace:

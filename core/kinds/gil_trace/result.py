@@ -44,7 +44,7 @@ class GilTrace(StrictJson):
         Fraction of the wall time during which at least one thread made progress.
     mean_turn_ms : float
         Mean length of a *turn*: a thread's bars until another thread's bar starts (see
-        :func:`_turns`). For pure Python on a busy machine this tracks the switch interval better
+        :func:`turns_of`). For pure Python on a busy machine this tracks the switch interval better
         than the bars, which the operating system also cuts.
     handoffs : int
         Times progress passed from one thread to another (turns − 1).
@@ -203,7 +203,7 @@ def overlap_fractions(slices: pd.DataFrame, wall_s: float) -> tuple[float, float
     return min(1.0, parallel / wall_s), min(1.0, busy / wall_s)
 
 
-def _turns(slices: pd.DataFrame) -> pd.DataFrame:
+def turns_of(slices: pd.DataFrame) -> pd.DataFrame:
     """Merge each thread's consecutive bars into *turns*: a turn ends when another thread's bar starts.
 
     A lane also breaks when the operating system gives the core to another program (on a busy
@@ -232,7 +232,7 @@ def build_trace(spec: GilTraceSpec, raw: dict[str, Any], machine: MachineInfo, s
     slices = pd.DataFrame(rows, columns=["thread", "start_s", "end_s"]).astype({"thread": "int64"})
     slices["length_ms"] = (slices["end_s"] - slices["start_s"]) * 1000
     wall_s = float(slices["end_s"].max()) if len(slices) else 0.0
-    turns = _turns(slices)
+    turns = turns_of(slices)
     stats = []
     for t in raw["threads"]:
         mine = slices[slices["thread"] == t["thread"]]

@@ -12,14 +12,14 @@ from datetime import datetime, timezone
 
 from core.kinds.base import RunContext
 from core.kinds.gil_trace.result import GilTrace, build_trace
-from core.kinds.gil_trace.spec import _CHILD_GRACE_S, _POLL_S, _REPO, GilTraceSpec, TraceError
+from core.kinds.gil_trace.spec import CHILD_GRACE_S, POLL_S, REPO, GilTraceSpec, TraceError
 from core.measure.machine import machine_info
 from core.measure.noise import NoiseMeter
 
 
-def _child_env(workload: str) -> dict[str, str]:
+def child_env(workload: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     if workload == "numpy":
         # Set before NumPy loads: BLAS then never starts its helper threads (threadpoolctl pins it too).
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -54,18 +54,18 @@ def run_gil_trace(spec: GilTraceSpec, ctx: RunContext | None = None) -> GilTrace
     ctx = ctx or RunContext()
     cmd = [sys.executable, "-m", "core.kinds.gil_trace", json.dumps(spec.to_dict())]
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    limit = spec.seconds + _CHILD_GRACE_S
+    limit = spec.seconds + CHILD_GRACE_S
     if ctx.deadline_s is not None:
         limit = min(limit, ctx.deadline_s)
     ctx.progress(f"Tracing {spec.label} in a fresh Python process", 0.0)
     with NoiseMeter(machine_info().usable_cores) as meter:  # other programs' CPU while the child runs
-        proc = subprocess.Popen(cmd, cwd=_REPO, env=_child_env(spec.workload), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(spec.workload), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         t0 = time.monotonic()
         try:
             while True:
                 try:
-                    out, err = proc.communicate(timeout=_POLL_S)
+                    out, err = proc.communicate(timeout=POLL_S)
                     break
                 except subprocess.TimeoutExpired:
                     if ctx.should_stop is not None and ctx.should_stop():

@@ -37,17 +37,17 @@ GAP_FLOOR_S = 250e-6
 """…and at least this long (capped at half the switch interval): shorter stalls are OS noise (an
 interrupt, a page fault), not a lost GIL. A GIL hand-over costs a whole switch interval."""
 
-_CHILD_GRACE_S = 60.0  # start-up (imports) and shutdown of the child, beyond the trace itself
-_CHILD_START_S = 0.5  # what the estimate adds for starting the child interpreter
-_POLL_S = 0.1  # how often a running trace looks for a stop request
-_REPO = Path(__file__).resolve().parents[3]
+CHILD_GRACE_S = 60.0  # start-up (imports) and shutdown of the child, beyond the trace itself
+CHILD_START_S = 0.5  # what the estimate adds for starting the child interpreter
+POLL_S = 0.1  # how often a running trace looks for a stop request
+REPO = Path(__file__).resolve().parents[3]
 
 
 class TraceError(RuntimeError):
     """The child process that runs a trace failed or did not finish in time."""
 
 
-def _check_number(name: str, value: Any, *, integer: bool) -> float:
+def check_number(name: str, value: Any, *, integer: bool) -> float:
     low, high = TRACE_LIMITS[name]
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -80,9 +80,9 @@ class GilTraceSpec:
     switch_interval_ms: float = 5.0
 
     def __post_init__(self) -> None:
-        _check_number("threads", self.threads, integer=True)
-        _check_number("seconds", self.seconds, integer=False)
-        _check_number("switch_interval_ms", self.switch_interval_ms, integer=False)
+        check_number("threads", self.threads, integer=True)
+        check_number("seconds", self.seconds, integer=False)
+        check_number("switch_interval_ms", self.switch_interval_ms, integer=False)
         if not isinstance(self.workload, str) or self.workload not in TRACE_WORKLOADS:
             raise ValueError(f"workload must be one of {', '.join(TRACE_WORKLOADS)} (got {short_repr(self.workload)})")
         object.__setattr__(self, "seconds", float(self.seconds))

@@ -32,24 +32,24 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from core.kinds.base import RunContext, StrictJson, records
+from core.kinds.base import KindBase, RunContext, StrictJson, add_option, records
 from core.kinds.overhead.break_even import (
     BreakEvenResult,
     BreakEvenSpec,
-    _break_even_lines,
     break_even_chart,
     break_even_cost,
+    break_even_lines,
     extrapolate_break_even,
     measure_break_even,
     sweep_sizes,
 )
 from core.kinds.overhead.chunksize import ChunksizeResult, ChunksizeSpec, chunksize_cost, measure_chunksize
 from core.kinds.overhead.common import (
-    _ADVICE,
+    ADVICE,
     ALL_STARTUP_CASES,
     BEYOND_DASK_ENGINES,
     BREAK_EVEN_ENGINES,
@@ -68,19 +68,19 @@ from core.kinds.overhead.common import (
 from core.kinds.overhead.per_task import (
     PerTaskResult,
     PerTaskSpec,
-    _head,
-    _per_task_lines,
     measure_per_task,
     per_task_cost,
+    per_task_head,
+    per_task_lines,
     per_task_overhead_chart,
 )
 from core.kinds.overhead.startup import (
     StartupResult,
     StartupSpec,
-    _startup_lines,
     measure_startup,
     startup_chart,
     startup_cost,
+    startup_lines,
 )
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo
@@ -127,6 +127,10 @@ class OverheadResult(StrictJson):
     @property
     def machine(self) -> MachineInfo:
         return self.per_task.machine
+
+    @property
+    def noise(self) -> Any:
+        return self.per_task.noise
 
     @property
     def run_id(self) -> str:
@@ -198,10 +202,10 @@ def report(per_task: PerTaskResult, startup: StartupResult, break_even: BreakEve
 
 def report_table(out: dict[str, Any]) -> str:
     """The CLI's plain-text view of :func:`report`."""
-    lines = [*_head(out["tasks"], out["graph"], out["workers"], out["repeats"], out["machine"]), "",
-             *_per_task_lines(out["engines"], out["docs"]), "", *_startup_lines(out["startup"])]
+    lines = [*per_task_head(out["tasks"], out["graph"], out["workers"], out["repeats"], out["machine"]), "",
+             *per_task_lines(out["engines"], out["docs"]), "", *startup_lines(out["startup"])]
     if "break_even" in out:
-        lines += ["", *_break_even_lines(out["break_even"])]
+        lines += ["", *break_even_lines(out["break_even"])]
     return "\n".join(lines)
 
 
@@ -252,20 +256,17 @@ _COSTS: dict[type, Callable[[Any], Cost]] = {PerTaskSpec: per_task_cost, Startup
                                             ChunksizeSpec: chunksize_cost, BreakEvenSpec: break_even_cost}
 
 
-class OverheadKind:
+class OverheadKind(KindBase, name="overhead", title="overhead measurement",
+                   spec=(OverheadSpec, PerTaskSpec, StartupSpec, ChunksizeSpec, BreakEvenSpec),
+                   help="what parallelism costs here: per-task overhead and start-up by engine"):
     """``python -m core overhead``; on the page, each of its four parts on its own (one spec type per part)."""
-
-    name: ClassVar[str] = "overhead"
-    title: ClassVar[str] = "overhead measurement"
-    spec_type: ClassVar[tuple[type, ...]] = (OverheadSpec, PerTaskSpec, StartupSpec, ChunksizeSpec, BreakEvenSpec)
-    help: ClassVar[str] = "what parallelism costs here: per-task overhead and start-up by engine"
 
     def cost(self, spec: Any) -> Cost:
         if isinstance(spec, OverheadSpec):
             parts = [self.cost(p) for p in spec.parts()]
             return Cost(seconds=sum(p.seconds for p in parts), memory_bytes=max(p.memory_bytes for p in parts),
                         longest_uncancellable_s=max(p.longest_uncancellable_s for p in parts),
-                        what="this measurement", advice=_ADVICE)
+                        what="this measurement", advice=ADVICE)
         return _COSTS[type(spec)](spec)
 
     def run(self, spec: Any, ctx: RunContext) -> Any:
@@ -284,13 +285,11 @@ class OverheadKind:
         over.add_argument("--scheduler", default="all", choices=[*(s for s in SCHEDULERS if s != "external"), "all"],
                           help="the engine to measure, or all of Dask's (default all); the pools beyond Dask"
                                " (futures-*, multiprocessing, joblib-*) by name")
-        over.add_argument("--workers", type=int, default=2, help="threads, processes or cluster workers (default 2)")
-        over.add_argument("--tasks", type=int, default=1000, help="no-op tasks per graph, 10 to 20000 (default 1000)")
-        over.add_argument("--repeats", type=int, default=3,
-                          help="measured repeats; the median is reported (default 3)")
-        over.add_argument("--chunksize", type=int, default=6,
-                          help="processes and the process pools beyond Dask: tasks per submission (default 6,"
-                               " Dask's); joblib's batch_size")
+        add_option(over, "workers", "threads, processes or cluster workers", 2)
+        add_option(over, "tasks", "no-op tasks per graph, 10 to 20000", 1000)
+        add_option(over, "repeats", "measured repeats; the median is reported", 3)
+        add_option(over, "chunksize", "processes and the process pools beyond Dask: tasks per submission (default 6,"
+                   " Dask's); joblib's batch_size", 6)
         over.add_argument("--graph", default="single", choices=["single", "list"],
                           help="single: one graph of N tasks; list: dask.compute(*N delayed) (default single)")
         over.add_argument("--break-even", action="store_true",

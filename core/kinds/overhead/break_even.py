@@ -18,15 +18,15 @@ import pandas as pd
 from core.fmt import duration as fmt_duration
 from core.kinds.base import RunContext, StrictJson, machine_line, records
 from core.kinds.overhead.common import (
-    _ADVICE,
+    ADVICE,
     BREAK_EVEN_ENGINES,
     LIMITS,
-    _check_int,
-    _finite,
-    _log_domain,
-    _log_ticks,
-    _names,
-    _now,
+    checked_int,
+    checked_names,
+    finite_or_none,
+    log_domain,
+    log_ticks,
+    now_iso,
 )
 from core.kinds.points import Points, measure_points, points_cost
 from core.measure.estimate import Cost
@@ -34,7 +34,7 @@ from core.measure.machine import MachineInfo, machine_info
 from core.measure.noise import Noise
 from core.progress import Progress
 from core.spec import SCHEDULER_LABELS, ExperimentSpec, short_repr
-from core.workloads import WORKLOADS, _fib_calls
+from core.workloads import WORKLOADS, fib_calls
 
 # --- 4 · break-even task size ------------------------------------------------------------------------------
 
@@ -63,12 +63,12 @@ class BreakEvenSpec:
                 f"sizes must be {count_low} to {count_high} distinct fib n values (got {short_repr(sizes)})"
             )
         for n in sizes:
-            _check_int("sizes", n, (low, high))
+            checked_int("sizes", n, (low, high))
         object.__setattr__(self, "sizes", tuple(sorted(sizes)))
-        _check_int("tasks", self.tasks, LIMITS["fib_tasks"])
-        _check_int("workers", self.workers)
-        _check_int("repeats", self.repeats)
-        object.__setattr__(self, "engines", _names("engines", self.engines, BREAK_EVEN_ENGINES))
+        checked_int("tasks", self.tasks, LIMITS["fib_tasks"])
+        checked_int("workers", self.workers)
+        checked_int("repeats", self.repeats)
+        object.__setattr__(self, "engines", checked_names("engines", self.engines, BREAK_EVEN_ENGINES))
 
     def experiment(self, scheduler: str, n: int) -> ExperimentSpec:
         """The run of ``scheduler`` at fib ``n`` (sync with one worker, processes with a new pool)."""
@@ -99,7 +99,7 @@ def sweep_sizes(start: int, stop: int, step: int) -> tuple[int, ...]:
 
 def break_even_cost(spec: BreakEvenSpec) -> Cost:
     """Rough cost of the sweep: every (n, engine) a point of interleaved rounds, each cluster started once."""
-    return points_cost(spec.experiments(), spec.repeats, what="this break-even sweep", advice=_ADVICE)
+    return points_cost(spec.experiments(), spec.repeats, what="this break-even sweep", advice=ADVICE)
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class BreakEvenResult(StrictJson):
         return {"crossings": self.crossings, "summary": self.summary, "runs": self.runs, "rounds": self.rounds}
 
     def text(self) -> str:
-        return "\n".join([machine_line(self.machine), *_break_even_lines(self.to_dict())])
+        return "\n".join([machine_line(self.machine), *break_even_lines(self.to_dict())])
 
 
 def _lanes(spec: BreakEvenSpec, scheduler: str) -> int:
@@ -226,7 +226,7 @@ def extrapolate_break_even(
     if lanes <= 1:
         return None, overhead
     for n in range(n_last + 1, limit + 1):
-        sync_n = sync_wall_s * _fib_calls(n) / _fib_calls(n_last)
+        sync_n = sync_wall_s * fib_calls(n) / fib_calls(n_last)
         if overhead + sync_n / lanes < sync_n:
             return n, overhead
     return None, overhead
@@ -256,7 +256,7 @@ def measure_break_even(
         The run's context (overrides ``clusters`` and ``progress``).
     """
     ctx = ctx or RunContext(clusters=clusters, **({"progress": progress} if progress else {}))
-    started_at, run_id = _now(), uuid.uuid4().hex[:8]
+    started_at, run_id = now_iso(), uuid.uuid4().hex[:8]
     experiments = spec.experiments()
     points: Points = measure_points(experiments, spec.repeats, ctx,
                                     labels=[f"{SCHEDULER_LABELS[e.scheduler]} · n = {int(e.size)}"
@@ -293,7 +293,7 @@ def measure_break_even(
             extrapolated = None  # measured: no need to guess
         crossings.append({"engine": SCHEDULER_LABELS[scheduler], "scheduler": scheduler, "break_even_n": stays,
                           "first_faster_n": first, "extrapolated_n": extrapolated,
-                          "overhead_s": _finite(overhead), "lanes": lanes, "setup_s": setup.get(scheduler, 0.0),
+                          "overhead_s": finite_or_none(overhead), "lanes": lanes, "setup_s": setup.get(scheduler, 0.0),
                           "sizes": f"{spec.sizes[0]}..{spec.sizes[-1]}"})
     crossings_frame = pd.DataFrame(crossings).astype({"break_even_n": "Int64", "first_faster_n": "Int64",
                                                       "extrapolated_n": "Int64"})
@@ -336,20 +336,20 @@ def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = Non
     """
     import altair as alt
 
-    from core.report.palette import _by_engine, _engine_scale, _require
+    from core.report.palette import by_engine, engine_scale, require
 
-    data, order = _by_engine(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
+    data, order = by_engine(summary, _BREAK_EVEN_COLUMNS, "break-even summary")
     data["text"] = data["wall_s"].map(fmt_duration)
-    domain = _log_domain([*data["wall_min_s"], *data["wall_max_s"]])
+    domain = log_domain([*data["wall_min_s"], *data["wall_max_s"]])
     y_title = "Median wall time (log scale)"
     y_scale = alt.Scale(type="log", domain=domain, nice=False)
-    y_axis = alt.Axis(values=_log_ticks(domain), labelExpr=(
+    y_axis = alt.Axis(values=log_ticks(domain), labelExpr=(
         "datum.value >= 1 ? format(datum.value, '~g') + ' s' : format(datum.value * 1000, '~g') + ' ms'"))
     n_values = sorted(int(n) for n in data["n"].unique())
     x = alt.X("n:Q", title="fib n of each task (work grows ~1.6× per step)",
               scale=alt.Scale(domain=[n_values[0] - 0.5, n_values[-1] + 0.5], nice=False, zero=False),
               axis=alt.Axis(values=n_values, format="d"))
-    color = alt.Color("engine:N", scale=_engine_scale(order),
+    color = alt.Color("engine:N", scale=engine_scale(order),
                       legend=alt.Legend(title=None, orient="bottom", labelLimit=320))
     tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("n:Q", title="fib n"),
                alt.Tooltip("text:N", title="Median wall"),
@@ -366,7 +366,7 @@ def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = Non
         base.mark_point(filled=True, size=60).encode(x=x, y=y, color=color, tooltip=tooltip),
     ]
     if crossings is not None:
-        _require(crossings, ["engine", "break_even_n"], "crossings")
+        require(crossings, ["engine", "break_even_n"], "crossings")
         marks = crossings.dropna(subset=["break_even_n"])[["engine", "break_even_n"]].copy()
         marks["engine"] = marks["engine"].astype(str)
         marks = marks[marks["engine"].isin(order)]
@@ -389,7 +389,7 @@ def break_even_chart(summary: pd.DataFrame, crossings: pd.DataFrame | None = Non
     return chart.properties(title=title) if title else chart
 
 
-def _break_even_lines(be: dict[str, Any]) -> list[str]:
+def break_even_lines(be: dict[str, Any]) -> list[str]:
     lines = [f"break-even: {be['spec']['tasks']} × fib(n), n = {', '.join(map(str, be['spec']['sizes']))}:"]
     for row in be["crossings"]:
         if row["break_even_n"] is not None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.fmt import duration as fmt_duration
 from core.kinds.base import RunContext, StrictJson, machine_line, records
-from core.kinds.overhead.common import _ADVICE, DASK_DEFAULT_CHUNKSIZE, LIMITS, _check_int, _now
+from core.kinds.overhead.common import ADVICE, DASK_DEFAULT_CHUNKSIZE, LIMITS, checked_int, now_iso
 from core.kinds.points import measure_points, points_cost, table
 from core.measure.estimate import Cost
 from core.measure.machine import MachineInfo, machine_info
@@ -40,15 +40,15 @@ class ChunksizeSpec:
 
     def __post_init__(self) -> None:
         wl = WORKLOADS["fib"]
-        _check_int("n", self.n, (int(wl.min_size), int(wl.max_size)))
-        _check_int("tasks", self.tasks, LIMITS["fib_tasks"])
-        _check_int("workers", self.workers)
-        _check_int("repeats", self.repeats)
+        checked_int("n", self.n, (int(wl.min_size), int(wl.max_size)))
+        checked_int("tasks", self.tasks, LIMITS["fib_tasks"])
+        checked_int("workers", self.workers)
+        checked_int("repeats", self.repeats)
         sizes = tuple(self.chunksizes) if not isinstance(self.chunksizes, int) else (self.chunksizes,)
         if not 1 <= len(sizes) <= 4 or len(set(sizes)) != len(sizes):
             raise ValueError(f"chunksizes must be 1 to 4 distinct integers (got {short_repr(self.chunksizes)})")
         for c in sizes:
-            _check_int("chunksizes", c, LIMITS["chunksize"])
+            checked_int("chunksizes", c, LIMITS["chunksize"])
         object.__setattr__(self, "chunksizes", sizes)
 
     def experiment(self, chunksize: int) -> ExperimentSpec:
@@ -67,7 +67,7 @@ class ChunksizeSpec:
 def chunksize_cost(spec: ChunksizeSpec) -> Cost:
     """Rough cost of :func:`measure_chunksize`: its chunksizes as points of interleaved rounds."""
     return points_cost([spec.experiment(c) for c in spec.chunksizes], spec.repeats,
-                       what="this chunksize comparison", advice=_ADVICE)
+                       what="this chunksize comparison", advice=ADVICE)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def measure_chunksize(spec: ChunksizeSpec, *, progress: Progress | None = None,
         Dask sends every ready task in ONE batch, to one process.
     """
     ctx = ctx or RunContext(**({"progress": progress} if progress else {}))
-    started_at, run_id = _now(), uuid.uuid4().hex[:8]
+    started_at, run_id = now_iso(), uuid.uuid4().hex[:8]
     labels = [chunksize_label(c) for c in spec.chunksizes]
     points = measure_points([spec.experiment(c) for c in spec.chunksizes], spec.repeats, ctx, labels=labels)
     results = list(points.results)

@@ -76,8 +76,8 @@ LIMITS: dict[str, tuple[int, int]] = {
     "sizes": (2, 12),
 }
 DASK_DEFAULT_CHUNKSIZE = 6
-_WARMUP_TASKS = 100  # first computes pay for imports and first-touch memory; never timed
-_ADVICE = "lower the tasks, workers, repeats or sizes (the CLI's --force runs it anyway)"
+WARMUP_TASKS = 100  # first computes pay for imports and first-touch memory; never timed
+ADVICE = "lower the tasks, workers, repeats or sizes (the CLI's --force runs it anyway)"
 
 
 
@@ -111,7 +111,7 @@ def references_frame() -> pd.DataFrame:
     """Dask's quoted figures, one row per (figure, scheduler): ``engine``, ``per_task_us``, ``startup_s``, …"""
     rows = [
         {"scheduler": s, "engine": SCHEDULER_LABELS[s], "per_task_us": f.per_task_us, "startup_s": f.startup_s,
-         "label": f"docs: {_fmt_us(f.per_task_us)}" if f.per_task_us is not None else "", "claim": f.claim,
+         "label": f"docs: {fmt_us(f.per_task_us)}" if f.per_task_us is not None else "", "claim": f.claim,
          "source": f.source, "url": f.url}
         for f in DOCS_FIGURES for s in f.schedulers
     ]
@@ -121,16 +121,16 @@ def references_frame() -> pd.DataFrame:
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _fmt_us(us: float) -> str:
+def fmt_us(us: float) -> str:
     return f"{us / 1000:.3g} ms" if us >= 1000 else f"{us:.3g} µs"
 
 
-def _check_int(field_name: str, value: Any, limits: tuple[int, int] | None = None) -> int:
+def checked_int(field_name: str, value: Any, limits: tuple[int, int] | None = None) -> int:
     """:func:`core.spec.check_int` against this module's own ``LIMITS`` by default."""
     return check_int(field_name, value, limits or LIMITS[field_name])
 
 
-def _names(field_name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def checked_names(field_name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
     """A non-empty tuple of distinct names from ``allowed`` (a single name or any iterable of them)."""
     items = (value,) if isinstance(value, str) else value
     try:
@@ -146,15 +146,15 @@ def _names(field_name: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, 
     return items
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _finite(value: float | None) -> float | None:
+def finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _worker_bytes(scheduler: str, workers: int) -> int:
+def worker_bytes(scheduler: str, workers: int) -> int:
     return PROCESS_WORKER_BYTES.get(scheduler, 0) * workers
 
 
@@ -195,13 +195,13 @@ def noop_tasks(tasks: int, scheduler: str, form: GraphForm = "single") -> Any:
                 keys=tuple(f"noop-{i}-{token}" for i in range(tasks)))
 
 
-def _ran(out: list[Any], tasks: int, form: GraphForm, scheduler: str = "sync") -> bool:
+def all_tasks_ran(out: list[Any], tasks: int, form: GraphForm, scheduler: str = "sync") -> bool:
     if scheduler in BEYOND_DASK_ENGINES:
         return list(out) == list(range(tasks))
     return (len(out) == tasks) if form == "list" else (out == [tasks])
 
 
-def _engine_spec(scheduler: str, workers: int, **processes_options: Any) -> ExperimentSpec:
+def engine_spec(scheduler: str, workers: int, **processes_options: Any) -> ExperimentSpec:
     """The :class:`ExperimentSpec` that makes ``core.engines`` build ``scheduler``'s engine.
 
     Workload and size are unused (the graphs here are no-ops); fib keeps process workers light.
@@ -213,7 +213,7 @@ def _engine_spec(scheduler: str, workers: int, **processes_options: Any) -> Expe
                           scheduler=scheduler, workers=1 if scheduler == "sync" else workers, repeats=1, **opts)
 
 
-def _start_prior_s(scheduler: str, workers: int) -> float:
+def start_prior_s(scheduler: str, workers: int) -> float:
     """Rough seconds to start and stop ``scheduler``'s pool or cluster (from :mod:`core.measure.estimate`)."""
     if scheduler in PROCESS_POOL_SCHEDULERS:
         return POOL_START_S + POOL_START_PER_WORKER_S * workers + POOL_STOP_S
@@ -223,13 +223,13 @@ def _start_prior_s(scheduler: str, workers: int) -> float:
     return 0.01
 
 
-def _log_ticks(domain: list[float]) -> list[float]:
+def log_ticks(domain: list[float]) -> list[float]:
     """The powers of ten within a log axis' ``domain``: one gridline per decade, not nine."""
     low, high = (round(math.log10(v)) for v in domain)
     return [10.0**k for k in range(low, high + 1)]
 
 
-def _log_domain(values: Iterable[float]) -> list[float]:
+def log_domain(values: Iterable[float]) -> list[float]:
     """Whole powers of ten around the positive ``values``, so log-scale bars have a floor to start from."""
     positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
     if not positive:

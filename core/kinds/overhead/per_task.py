@@ -19,26 +19,26 @@ import pandas as pd
 from core.fmt import duration as fmt_duration
 from core.kinds.base import StrictJson, records
 from core.kinds.overhead.common import (
-    _ADVICE,
-    _WARMUP_TASKS,
+    ADVICE,
     DASK_DEFAULT_CHUNKSIZE,
     GRAPH_FORM_LABELS,
     GRAPH_FORMS,
     OVERHEAD_ENGINES,
     PER_TASK_ENGINES,
+    WARMUP_TASKS,
     GraphForm,
-    _check_int,
-    _engine_spec,
-    _fmt_us,
-    _log_domain,
-    _log_ticks,
-    _names,
-    _now,
-    _ran,
-    _start_prior_s,
-    _worker_bytes,
+    all_tasks_ran,
+    checked_int,
+    checked_names,
+    engine_spec,
+    fmt_us,
+    log_domain,
+    log_ticks,
     noop_tasks,
+    now_iso,
     references_frame,
+    start_prior_s,
+    worker_bytes,
 )
 from core.measure import noise as other_cpu
 from core.measure.estimate import Cost
@@ -93,9 +93,9 @@ class PerTaskSpec:
     graph: GraphForm = "single"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "engines", _names("engines", self.engines, PER_TASK_ENGINES))
+        object.__setattr__(self, "engines", checked_names("engines", self.engines, PER_TASK_ENGINES))
         for name in ("tasks", "workers", "repeats", "chunksize"):
-            _check_int(name, getattr(self, name))
+            checked_int(name, getattr(self, name))
         if self.graph not in GRAPH_FORMS:
             raise ValueError(f"graph must be one of {', '.join(GRAPH_FORMS)} (got {short_repr(self.graph)})")
 
@@ -117,12 +117,12 @@ def per_task_cost(spec: PerTaskSpec) -> Cost:
     total = 0.0
     computes = 2 + 2 * spec.repeats
     for e in spec.engines:
-        tasks = _WARMUP_TASKS + 1 + spec.repeats * (spec.tasks + 1)
-        total += tasks * _per_task_prior_s(spec, e) + computes * _FIXED_PRIOR_S[e] + _start_prior_s(e, spec.workers)
+        tasks = WARMUP_TASKS + 1 + spec.repeats * (spec.tasks + 1)
+        total += tasks * _per_task_prior_s(spec, e) + computes * _FIXED_PRIOR_S[e] + start_prior_s(e, spec.workers)
     longest = max((spec.tasks * _per_task_prior_s(spec, e) for e in spec.engines if not e.startswith("cluster")),
                   default=0.0)
-    return Cost(seconds=total, memory_bytes=max(_worker_bytes(e, spec.workers) for e in spec.engines),
-                longest_uncancellable_s=longest, what="this per-task measurement", advice=_ADVICE)
+    return Cost(seconds=total, memory_bytes=max(worker_bytes(e, spec.workers) for e in spec.engines),
+                longest_uncancellable_s=longest, what="this per-task measurement", advice=ADVICE)
 
 
 @dataclass(frozen=True)
@@ -224,8 +224,9 @@ class PerTaskResult(StrictJson):
         return {"summary": self.summary, "runs": self.runs, "references": self.references}
 
     def text(self) -> str:
-        head = _head(self.spec.tasks, self.spec.graph, self.spec.workers, self.spec.repeats, self.machine.to_dict())
-        return "\n".join([*head, "", *_per_task_lines(records(self.summary), records(self.references))])
+        spec = self.spec
+        head = per_task_head(spec.tasks, spec.graph, spec.workers, spec.repeats, self.machine.to_dict())
+        return "\n".join([*head, "", *per_task_lines(records(self.summary), records(self.references))])
 
 
 def _timed_compute(engine: Any, scheduler: str, tasks: int, form: GraphForm) -> float:
@@ -240,7 +241,7 @@ def _timed_compute(engine: Any, scheduler: str, tasks: int, form: GraphForm) -> 
         t0 = time.perf_counter()
         out = compute(work)
         elapsed = time.perf_counter() - t0
-    if not _ran(out, tasks, form, scheduler):
+    if not all_tasks_ran(out, tasks, form, scheduler):
         raise EngineError(f"the no-op graph of {tasks} task(s) returned {str(out)[:80]}: not every task ran")
     return elapsed
 
@@ -293,13 +294,13 @@ def measure_per_task(
     from core.engines import make_engine, park_idle_clusters
 
     notify = progress or _quiet
-    started_at, run_id = _now(), uuid.uuid4().hex[:8]
+    started_at, run_id = now_iso(), uuid.uuid4().hex[:8]
     runs: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     before = other_cpu.sample()  # other programs' CPU, from here to the end of the loop
     for k, scheduler in enumerate(spec.engines):
         notify(f"{SCHEDULER_LABELS[scheduler]}: {spec.repeats} × ({spec.tasks} no-ops + 1)", k / len(spec.engines))
-        engine = make_engine(_engine_spec(scheduler, spec.workers, chunksize=spec.chunksize, reuse_pool=True),
+        engine = make_engine(engine_spec(scheduler, spec.workers, chunksize=spec.chunksize, reuse_pool=True),
                              clusters)
         fixed: list[float] = []
         full: list[float] = []
@@ -307,7 +308,7 @@ def measure_per_task(
             stack.callback(engine.close)
             park_idle_clusters([getattr(engine, "handle", None)])  # idle clusters' CPU is nobody's in the timing
             setup_s = engine.setup()
-            warm = min(spec.tasks, _WARMUP_TASKS)
+            warm = min(spec.tasks, WARMUP_TASKS)
             _timed_compute(engine, scheduler, warm, spec.graph)
             _timed_compute(engine, scheduler, 1, spec.graph)
             for _ in range(spec.repeats):
@@ -374,30 +375,30 @@ def per_task_overhead_chart(
     """
     import altair as alt
 
-    from core.report.palette import _INK, _SECONDS, _by_engine, _engine_scale, _engine_x, _require
+    from core.report.palette import INK, SECONDS, by_engine, engine_scale, engine_x, require
 
-    data, order = _by_engine(summary, _PER_TASK_COLUMNS, "per-task summary")
+    data, order = by_engine(summary, _PER_TASK_COLUMNS, "per-task summary")
     data["label"] = (data["per_task_us"] / 1e6).map(fmt_duration)
     refs = pd.DataFrame(columns=["engine", "per_task_us", "label"])
     if references is not None:
-        _require(references, ["engine", "per_task_us", "label"], "references")
+        require(references, ["engine", "per_task_us", "label"], "references")
         refs = references[references["engine"].astype(str).isin(order) & references["per_task_us"].notna()].copy()
         refs["engine"] = refs["engine"].astype(str)
         for column in ("claim", "source"):
             if column not in refs:
                 refs[column] = ""
     values = [*data["per_task_us"], *data["per_task_min_us"], *refs["per_task_us"]]
-    domain = _log_domain(values)
+    domain = log_domain(values)
     data["floor_us"] = domain[0]
     y_title = "Overhead per task (log scale)"
     y_scale = alt.Scale(type="log", domain=domain, nice=False)
-    y_axis = alt.Axis(values=_log_ticks(domain), labelExpr=(
+    y_axis = alt.Axis(values=log_ticks(domain), labelExpr=(
         "datum.value >= 1000 ? format(datum.value / 1000, '~g') + ' ms' : format(datum.value, '~g') + ' µs'"))
-    x = _engine_x(order)
+    x = engine_x(order)
     tooltip = [alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("label:N", title="Per task (median)"),
                alt.Tooltip("per_task_min_us:Q", title="Fastest repeat (µs)", format=".3~r"),
                alt.Tooltip("per_task_max_us:Q", title="Slowest repeat (µs)", format=".3~r")]
-    for column, label, fmt in (("fixed_s", "Fixed cost per compute (s)", _SECONDS), ("detail", "Engine", None),
+    for column, label, fmt in (("fixed_s", "Fixed cost per compute (s)", SECONDS), ("detail", "Engine", None),
                                ("repeats", "Repeats", None)):
         if column in data:
             tooltip.append(alt.Tooltip(f"{column}:{'Q' if fmt or column == 'repeats' else 'N'}", title=label,
@@ -407,19 +408,19 @@ def per_task_overhead_chart(
         x=x,
         y=alt.Y("per_task_us:Q", title=y_title, scale=y_scale, axis=y_axis),
         y2="floor_us:Q",
-        color=alt.Color("engine:N", scale=_engine_scale(order), legend=None),
+        color=alt.Color("engine:N", scale=engine_scale(order), legend=None),
         tooltip=tooltip,
     )
     # The median is written inside the bar, at its foot: the top is where whiskers and Dask's figures sit.
     labels = base.mark_text(baseline="bottom", dy=-6, fontWeight="bold", color="white").encode(
         x=x, y=alt.Y("floor_us:Q", title=y_title, scale=y_scale), text="label:N", tooltip=tooltip)
-    spread = base.mark_errorbar(ticks=True, color=_INK, thickness=1.5).encode(
+    spread = base.mark_errorbar(ticks=True, color=INK, thickness=1.5).encode(
         x=x, y=alt.Y("per_task_min_us:Q", title=y_title, scale=y_scale), y2="per_task_max_us:Q", tooltip=tooltip)
     layers: list[Any] = [bars, spread, labels]
     if runs is not None:
-        _require(runs, ["engine", "repeat", "per_task_us"], "per-task runs")
+        require(runs, ["engine", "repeat", "per_task_us"], "per-task runs")
         dots = runs[["engine", "repeat", "per_task_us"]].assign(engine=runs["engine"].astype(str))
-        layers.append(alt.Chart(dots).mark_circle(size=28, color=_INK, opacity=0.7).encode(
+        layers.append(alt.Chart(dots).mark_circle(size=28, color=INK, opacity=0.7).encode(
             x=x, y=alt.Y("per_task_us:Q", title=y_title, scale=y_scale),
             tooltip=[alt.Tooltip("engine:N", title="Engine"), alt.Tooltip("repeat:Q", title="Repeat"),
                      alt.Tooltip("per_task_us:Q", title="Per task (µs)", format=".3~r")]))
@@ -430,17 +431,17 @@ def per_task_overhead_chart(
         y_ref = alt.Y("per_task_us:Q", title=y_title, scale=y_scale)
         text = {"align": "left", "baseline": "middle", "dx": 9, "fontStyle": "italic"}
         layers += [
-            ref.mark_point(shape="diamond", filled=True, size=110, color=_INK, stroke="white", strokeWidth=1,
+            ref.mark_point(shape="diamond", filled=True, size=110, color=INK, stroke="white", strokeWidth=1,
                            opacity=1).encode(x=x, y=y_ref, tooltip=ref_tooltip),
             ref.mark_text(**text, stroke="white", strokeWidth=4, strokeJoin="round", opacity=0.85).encode(
                 x=x, y=y_ref, text="label:N", tooltip=ref_tooltip),
-            ref.mark_text(**text, color=_INK).encode(x=x, y=y_ref, text="label:N", tooltip=ref_tooltip),
+            ref.mark_text(**text, color=INK).encode(x=x, y=y_ref, text="label:N", tooltip=ref_tooltip),
         ]
     chart = alt.layer(*layers).properties(width="container", height=340)
     return chart.properties(title=title) if title else chart
 
 
-def _head(tasks: int, graph: str, workers: int, repeats: int, m: dict[str, Any]) -> list[str]:
+def per_task_head(tasks: int, graph: str, workers: int, repeats: int, m: dict[str, Any]) -> list[str]:
     return [
         f"Overhead anatomy: {tasks} no-op tasks ({GRAPH_FORM_LABELS[graph]}), {workers} workers, {repeats} repeat(s)",
         f"machine: {m['usable_cores']} usable of {m['logical_cores']} logical cores · Python {m['python_version']}"
@@ -448,16 +449,16 @@ def _head(tasks: int, graph: str, workers: int, repeats: int, m: dict[str, Any])
     ]
 
 
-def _per_task_lines(engines: list[dict[str, Any]], docs_rows: list[dict[str, Any]]) -> list[str]:
+def per_task_lines(engines: list[dict[str, Any]], docs_rows: list[dict[str, Any]]) -> list[str]:
     docs: dict[str, list[str]] = {}
     for ref in docs_rows:
         if ref.get("per_task_us") is not None:
-            docs.setdefault(ref["scheduler"], []).append(_fmt_us(ref["per_task_us"]))
+            docs.setdefault(ref["scheduler"], []).append(fmt_us(ref["per_task_us"]))
     lines = ["per-task overhead = (compute of N no-ops − compute of 1) ÷ (N − 1):"]
     width = max(len(row["engine"]) for row in engines)
     for row in engines:
         quoted = " / ".join(docs.get(row["scheduler"], [])) or "-"
-        lines.append(f"  {row['engine']:<{width}}  {_fmt_us(row['per_task_us']):>9} per task"
-                     f"  (min {_fmt_us(row['per_task_min_us'])}, max {_fmt_us(row['per_task_max_us'])})"
+        lines.append(f"  {row['engine']:<{width}}  {fmt_us(row['per_task_us']):>9} per task"
+                     f"  (min {fmt_us(row['per_task_min_us'])}, max {fmt_us(row['per_task_max_us'])})"
                      f"  fixed {fmt_duration(row['fixed_s'])} per compute  · Dask's docs: {quoted}")
     return lines

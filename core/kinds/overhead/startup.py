@@ -18,21 +18,21 @@ import pandas as pd
 from core.fmt import duration as fmt_duration
 from core.kinds.base import StrictJson, machine_line, records
 from core.kinds.overhead.common import (
-    _ADVICE,
+    ADVICE,
     ALL_STARTUP_CASES,
     BEYOND_DASK_ENGINES,
     STARTUP_CASES,
     STARTUP_LABELS,
     STARTUP_SCHEDULER,
-    _check_int,
-    _engine_spec,
-    _names,
-    _now,
-    _ran,
-    _start_prior_s,
-    _worker_bytes,
+    all_tasks_ran,
+    checked_int,
+    checked_names,
+    engine_spec,
     noop_tasks,
+    now_iso,
     references_frame,
+    start_prior_s,
+    worker_bytes,
 )
 from core.measure import noise as other_cpu
 from core.measure.estimate import Cost
@@ -68,9 +68,9 @@ class StartupSpec:
     repeats: int = 3
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cases", _names("cases", self.cases, ALL_STARTUP_CASES))
-        _check_int("workers", self.workers)
-        _check_int("repeats", self.repeats)
+        object.__setattr__(self, "cases", checked_names("cases", self.cases, ALL_STARTUP_CASES))
+        checked_int("workers", self.workers)
+        checked_int("repeats", self.repeats)
 
     @property
     def label(self) -> str:
@@ -82,10 +82,10 @@ class StartupSpec:
 
 def startup_cost(spec: StartupSpec) -> Cost:
     """Rough cost of :func:`measure_startup`: every case started from nothing ``repeats`` times."""
-    priors = [_start_prior_s(STARTUP_SCHEDULER[c], spec.workers) + 0.01 for c in spec.cases]
+    priors = [start_prior_s(STARTUP_SCHEDULER[c], spec.workers) + 0.01 for c in spec.cases]
     return Cost(seconds=spec.repeats * sum(priors),
-                memory_bytes=max(_worker_bytes(STARTUP_SCHEDULER[c], spec.workers) for c in spec.cases),
-                longest_uncancellable_s=max(priors), what="this start-up measurement", advice=_ADVICE)
+                memory_bytes=max(worker_bytes(STARTUP_SCHEDULER[c], spec.workers) for c in spec.cases),
+                longest_uncancellable_s=max(priors), what="this start-up measurement", advice=ADVICE)
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class StartupResult(StrictJson):
     def text(self) -> str:
         return "\n".join([f"start-up: {len(self.spec.cases)} engine(s), {self.spec.workers} workers,"
                           f" {self.spec.repeats} start(s) each", machine_line(self.machine), "",
-                          *_startup_lines(records(self.summary))])
+                          *startup_lines(records(self.summary))])
 
 
 def _start_once(case: str, workers: int) -> dict[str, float]:
@@ -183,7 +183,7 @@ def _start_once(case: str, workers: int) -> dict[str, float]:
     scheduler = STARTUP_SCHEDULER[case]
     # A pool beyond Dask is started once and reused, as code using it does (``with ProcessPoolExecutor() as
     # pool:`` around every map); only Dask's processes scheduler starts a pool per compute by default.
-    spec = _engine_spec(scheduler, workers, chunksize=1,
+    spec = engine_spec(scheduler, workers, chunksize=1,
                         reuse_pool=case == "processes-reused" or case in BEYOND_DASK_ENGINES)
     with ExitStack() as stack:
         # A private registry: a start-up measurement needs a cluster started now, never the app's
@@ -196,7 +196,7 @@ def _start_once(case: str, workers: int) -> dict[str, float]:
         engine.setup()
         with engine.repeat() as compute:
             t_ready = time.perf_counter()
-            if not _ran(compute(noop_tasks(1, scheduler)), 1, "single", scheduler):
+            if not all_tasks_ran(compute(noop_tasks(1, scheduler)), 1, "single", scheduler):
                 raise EngineError(f"{case}: the first no-op did not run")
             t_done = time.perf_counter()
         t_left = time.perf_counter()
@@ -230,7 +230,7 @@ def measure_startup(spec: StartupSpec, *, progress: Progress | None = None) -> S
         If a pool or cluster cannot start.
     """
     notify = progress or _quiet
-    started_at, run_id = _now(), uuid.uuid4().hex[:8]
+    started_at, run_id = now_iso(), uuid.uuid4().hex[:8]
     runs: list[dict[str, Any]] = []
     total = len(spec.cases) * spec.repeats
     before = other_cpu.sample()  # other programs' CPU, from here to the end of the loop
@@ -294,9 +294,9 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> Any:
     """
     import altair as alt
 
-    from core.report.palette import _INK, _by_engine, _engine_scale
+    from core.report.palette import INK, by_engine, engine_scale
 
-    data, engines = _by_engine(summary, _STARTUP_COLUMNS, "start-up summary")
+    data, engines = by_engine(summary, _STARTUP_COLUMNS, "start-up summary")
     data["label"] = data["label"].astype(str)
     cases = list(dict.fromkeys(data["label"]))
     extra = [c for c in ("paid", "teardown_s") if c in data]
@@ -323,19 +323,19 @@ def startup_chart(summary: pd.DataFrame, title: str | None = None) -> Any:
     base = alt.Chart(long)
     bars = base.mark_bar().encode(
         y=y, yOffset=y_offset, x=x,
-        color=alt.Color("engine:N", scale=_engine_scale(engines), legend=None),
+        color=alt.Color("engine:N", scale=engine_scale(engines), legend=None),
         opacity=alt.Opacity("measure:N", sort=_STARTUP_MEASURES, scale=alt.Scale(range=[1.0, 0.4]),
                             legend=alt.Legend(title=None, orient="bottom", labelLimit=320)),
         tooltip=tooltip,
     )
     # The spread is in the tooltip, not drawn: a whisker past the bar's label made the label look like the max.
-    labels = base.mark_text(align="left", baseline="middle", dx=5, color=_INK, fontSize=11).encode(
+    labels = base.mark_text(align="left", baseline="middle", dx=5, color=INK, fontSize=11).encode(
         y=y, yOffset=y_offset, x=x, text="text:N", tooltip=tooltip)
     chart = alt.layer(bars, labels).properties(width="container", height=alt.Step(15))
     return chart.properties(title=title) if title else chart
 
 
-def _startup_lines(starts: list[dict[str, Any]]) -> list[str]:
+def startup_lines(starts: list[dict[str, Any]]) -> list[str]:
     lines = ["start-up, from nothing until ready to run tasks (median):"]
     width = max(len(row["label"]) for row in starts)
     for row in starts:

@@ -18,9 +18,8 @@ importable from here.
 from __future__ import annotations
 
 from core.kinds.scaling.chart import (
-    _CHART_COLUMNS,
-    _LINE_STYLES,
-    _line_dash,
+    LINE_STYLES,
+    line_dash,
     scaling_chart,
 )
 from core.kinds.scaling.cli import (
@@ -29,8 +28,8 @@ from core.kinds.scaling.cli import (
     scaling_sweep,
 )
 from core.kinds.scaling.result import (
+    ClustersOnly,
     ScalingResult,
-    _ClustersOnly,
     run_scaling,
     scaling_result,
 )
@@ -63,10 +62,9 @@ __all__ = [
     "ScalingResult",
     "ScalingSpec",
     "TASKS_PER_WORKER",
-    "_CHART_COLUMNS",
-    "_ClustersOnly",
-    "_LINE_STYLES",
-    "_line_dash",
+    "ClustersOnly",
+    "LINE_STYLES",
+    "line_dash",
     "amdahl",
     "amdahl_caveat",
     "default_tasks",

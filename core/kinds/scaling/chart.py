@@ -11,18 +11,18 @@ import pandas as pd
 
 _CHART_COLUMNS = ["engine", "workers", "cores", "wall_s", "wall_min_s", "wall_max_s", "speedup", "efficiency",
                   "ideal_speedup", "amdahl_speedup", "serial_fraction"]
-_LINE_STYLES = {"measured": [1, 0], "Amdahl fit": [2, 3], "ideal": [7, 4]}
+LINE_STYLES = {"measured": [1, 0], "Amdahl fit": [2, 3], "ideal": [7, 4]}
 
 
-def _line_dash() -> Any:
+def line_dash() -> Any:
     """Shared dash scale: solid = measured, dotted = Amdahl fit, dashed = ideal (one legend for both panels)."""
     import altair as alt
 
-    from core.report.palette import _INK
+    from core.report.palette import INK
 
-    return alt.StrokeDash("series:N", title="Line", scale=alt.Scale(domain=list(_LINE_STYLES),
-                                                                     range=list(_LINE_STYLES.values())),
-                          legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeColor=_INK,
+    return alt.StrokeDash("series:N", title="Line", scale=alt.Scale(domain=list(LINE_STYLES),
+                                                                     range=list(LINE_STYLES.values())),
+                          legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeColor=INK,
                                             symbolStrokeWidth=2, symbolSize=300))
 
 
@@ -60,9 +60,9 @@ def scaling_chart(frame: pd.DataFrame, title: str | None = None, width: int = 33
     """
     import altair as alt
 
-    from core.report.palette import _INK, _PERCENT, _SECONDS, _by_engine, _engine_scale
+    from core.report.palette import INK, PERCENT, by_engine, engine_color, wall_tooltips
 
-    data, order = _by_engine(frame, _CHART_COLUMNS, "scaling")
+    data, order = by_engine(frame, _CHART_COLUMNS, "scaling")
     data["series"] = "measured"
     cores = int(data["cores"].iloc[0])
     counts = sorted({int(w) for w in data["workers"]})
@@ -73,16 +73,13 @@ def scaling_chart(frame: pd.DataFrame, title: str | None = None, width: int = 33
         return alt.X(f"{name}:Q", title="Workers", scale=x_scale,
                      axis=alt.Axis(values=counts, format="d", grid=False))
 
-    color = alt.Color("engine:N", title="Engine", scale=_engine_scale(order),
-                      legend=alt.Legend(orient="bottom", labelLimit=260))
+    color = engine_color(order)
     tooltip = [
         alt.Tooltip("engine:N", title="Engine"),
         alt.Tooltip("workers:Q", title="Workers"),
-        alt.Tooltip("wall_s:Q", title="Median wall (s)", format=_SECONDS),
-        alt.Tooltip("wall_min_s:Q", title="Fastest repeat (s)", format=_SECONDS),
-        alt.Tooltip("wall_max_s:Q", title="Slowest repeat (s)", format=_SECONDS),
+        *wall_tooltips(),
         alt.Tooltip("speedup:Q", title="Speed-up (×)", format=".2f"),
-        alt.Tooltip("efficiency:Q", title="Efficiency", format=_PERCENT),
+        alt.Tooltip("efficiency:Q", title="Efficiency", format=PERCENT),
         alt.Tooltip("ideal_speedup:Q", title="Ideal speed-up (×)", format=".2f"),
         alt.Tooltip("amdahl_speedup:Q", title="Amdahl fit (×)", format=".2f"),
         alt.Tooltip("serial_fraction:Q", title="Fitted serial fraction f", format=".3f"),
@@ -124,25 +121,25 @@ def scaling_chart(frame: pd.DataFrame, title: str | None = None, width: int = 33
         y = alt.Y(f"{field}:Q", title=y_title, axis=y_axis, scale=y_scale)
         layers: list[alt.Chart] = [
             alt.Chart(ideal_data).mark_line(color="#9d9d9d", strokeWidth=2).encode(
-                x=x_axis(), y=y, strokeDash=_line_dash(), tooltip=ideal_tip),
+                x=x_axis(), y=y, strokeDash=line_dash(), tooltip=ideal_tip),
         ]
         if show_knee:
             layers += [
-                alt.Chart(knee).mark_rule(color=_INK, strokeDash=[3, 3], strokeWidth=1.2).encode(
+                alt.Chart(knee).mark_rule(color=INK, strokeDash=[3, 3], strokeWidth=1.2).encode(
                     x=x_axis(), tooltip=knee_tip),
-                alt.Chart(knee).mark_text(align="left", baseline="top", dx=4, dy=4, color=_INK,
+                alt.Chart(knee).mark_text(align="left", baseline="top", dx=4, dy=4, color=INK,
                                           fontWeight="bold").encode(x=x_axis(), y=alt.value(0), text="label:N",
                                                                     tooltip=knee_tip),
             ]
         if not amdahl_frame.empty:
             layers.append(alt.Chart(amdahl_frame).mark_line(strokeWidth=2, opacity=0.85).encode(
-                x=x_axis(), y=y, color=color, strokeDash=_line_dash(), detail="engine:N", tooltip=amdahl_tip))
+                x=x_axis(), y=y, color=color, strokeDash=line_dash(), detail="engine:N", tooltip=amdahl_tip))
         if field == "speedup" and {"speedup_min", "speedup_max"} <= set(data.columns):
             layers.append(alt.Chart(data).mark_rule(strokeWidth=1.5).encode(
                 x=x_axis(), y=alt.Y("speedup_min:Q", title=y_title), y2="speedup_max:Q", color=color,
                 tooltip=tooltip))
         layers.append(alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=60, filled=True), strokeWidth=2.5)
-                      .encode(x=x_axis(), y=y, color=color, strokeDash=_line_dash(), tooltip=tooltip))
+                      .encode(x=x_axis(), y=y, color=color, strokeDash=line_dash(), tooltip=tooltip))
         return alt.layer(*layers).properties(width=width, height=300, title=alt.TitleParams(
             panel_title, anchor="start", fontSize=13))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from core.kinds.base import RunContext, check, measure
+from core.kinds.base import KindBase, RunContext, add_option, check, measure
 from core.kinds.points import points_cost
 from core.kinds.scaling.result import ScalingResult, run_scaling
 from core.kinds.scaling.spec import SCALING_SCHEDULERS, SCALING_WORKLOADS, ScalingSpec
@@ -16,13 +16,9 @@ from core.workloads import WORKLOADS
 # --- the kind ----------------------------------------------------------------------------------------------
 
 
-class ScalingKind:
+class ScalingKind(KindBase, name="sweep", title="scaling sweep", spec=ScalingSpec,
+                  help="speedup and efficiency vs workers for one engine (strong scaling)"):
     """``python -m core sweep``: speedup and efficiency vs workers for one engine, in interleaved rounds."""
-
-    name: ClassVar[str] = "sweep"
-    title: ClassVar[str] = "scaling sweep"
-    spec_type: ClassVar[type] = ScalingSpec
-    help: ClassVar[str] = "speedup and efficiency vs workers for one engine (strong scaling)"
 
     def cost(self, spec: ScalingSpec) -> Cost:
         specs = spec.experiments()
@@ -36,14 +32,12 @@ class ScalingKind:
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--workload", default="fib", choices=list(SCALING_WORKLOADS), help="a CPU-bound workload"
                        " (default fib)")
-        p.add_argument("--size", type=float, help="workload size (fib n, …); default per workload")
+        add_option(p, "size", "workload size (fib n, …); default per workload")
         p.add_argument("--scheduler", default="processes", choices=list(SCALING_SCHEDULERS),
                        help="the engine to scale (default processes)")
         p.add_argument("--workers", default="1,2,4", help="worker counts, e.g. 1,2,4 (1 is always added)")
-        p.add_argument("--tasks", type=int, help="total tasks of every point (default: 2 × max workers, divisible by"
-                       " every count)")
-        p.add_argument("--repeats", type=int, default=3, help="measured rounds, every worker count once per round"
-                       " (default 3)")
+        add_option(p, "tasks", "total tasks of every point (default: 2 × max workers, divisible by every count)")
+        add_option(p, "repeats", "measured rounds, every worker count once per round", 3)
         p.add_argument("--no-sync", action="store_true", help="skip the sync reference point")
 
     def spec_from_args(self, args: argparse.Namespace) -> ScalingSpec:

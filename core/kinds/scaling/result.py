@@ -202,7 +202,7 @@ def scaling_result(spec: ScalingSpec, points: Points, run_id: str, started_at: s
     )
 
 
-class _ClustersOnly:
+class ClustersOnly:
     """The caller's LocalClusters, but no warm process pools: each worker count starts its own.
 
     Every point of a sweep is open at once, one pool per worker count. A shared source keeps a few
@@ -231,7 +231,7 @@ def run_scaling(spec: ScalingSpec, ctx: RunContext) -> ScalingResult:
     labels = ["sync" if s.scheduler == "sync" else f"{s.workers} worker{'s' if s.workers > 1 else ''}" for s in specs]
     with ExitStack() as stack:
         source = ctx.clusters if ctx.clusters is not None else stack.enter_context(ClusterRegistry())
-        points = measure_points(specs, spec.repeats, ctx, labels=labels, clusters=_ClustersOnly(source))
+        points = measure_points(specs, spec.repeats, ctx, labels=labels, clusters=ClustersOnly(source))
     return scaling_result(spec, points, run_id, started_at)
 
 
