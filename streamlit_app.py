@@ -39,7 +39,8 @@ def main() -> None:
         ],
     }
     nav = st.navigation(pages, expanded=True)  # every page in view: thirteen would collapse behind "View more"
-    from pages.common import interpreter_banner, sidebar, warm_start
+    from pages.shell.resources import warm_start
+    from pages.shell.sidebar import interpreter_banner, sidebar
 
     warm_start()  # once per server: the start page's process pool, so that a first click measures
     sidebar()

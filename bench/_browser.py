@@ -29,7 +29,7 @@ RENDERED_JS = """() => {
     return !!h1 && h1.offsetParent !== null && h1.textContent.trim().length > 0;
 }"""
 
-# Results are on screen: the caption "Run <id> — measured …" (pages/common.show).
+# Results are on screen: the caption "Run <id> — measured …" (pages.shell.results.show).
 RESULTS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
     .some(el => /^Run \\S+ — measured/.test(el.innerText.trim()))"""
 

@@ -176,10 +176,12 @@ class Visitor:
     waited_s: float = 0.0
     error: str = ""
     measure_s: float = float("nan")  # the comparison itself (its result's wall_s), queued or alone
+    round_s: float = float("nan")  # one round of every arm (the sum of each arm's median round): no start-ups
     decided: int = 0
     verdicts: int = 0
     alone_s: float = float("nan")  # the same settings measured again once the class has gone
     alone_decided: int = 0
+    alone_round_s: float = float("nan")
 
     @property
     def took_s(self) -> float:
@@ -218,6 +220,21 @@ def _keep_apptest_runtime() -> None:
     def exists(cls: type[Runtime]) -> bool:
         return cls._instance is not None or bool(kept)
 
+    # AppTest reads every widget's value back from the session before a rerun; a widget whose id the session
+    # no longer holds (the tree changed between runs) raises KeyError inside Streamlit's harness, not in the
+    # app (streamlit/streamlit#12566, open; the fix proposed upstream, #13929, skips such a stale id). One of
+    # 30 visitors met it once: skip the stale id, as a browser does, which sends only the widgets it shows.
+    from streamlit.testing.v1 import element_tree
+
+    reads = element_tree.get_widget_state
+
+    def tolerant(node: Any) -> Any:
+        try:
+            return reads(node)
+        except KeyError:
+            return None
+
+    element_tree.get_widget_state = tolerant  # type: ignore[assignment]
     Runtime.instance = classmethod(instance)  # type: ignore[method-assign,assignment]
     Runtime.exists = classmethod(exists)  # type: ignore[method-assign,assignment]
     Runtime._gil_lab_kept = True  # type: ignore[attr-defined]
@@ -267,7 +284,7 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
                 v.error = "error on page: " + " | ".join(str(e.value)[:100] for e in [*at.exception, *at.error])
             m = next((WAITED.search(t) for t in texts if WAITED.search(t)), None)
             v.waited_s = float(m.group(1)) if m else 0.0
-            v.measure_s, v.decided, v.verdicts = _measured(at)
+            v.measure_s, v.round_s, v.decided, v.verdicts = _measured(at)
             at_home[v.index] = at
         except Exception as exc:
             v.error = f"{type(exc).__name__}: {str(exc)[:150]}"
@@ -286,18 +303,24 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
             continue
         with contextlib.suppress(Exception):
             at.button(key="cpu-again").click().run()
-            v.alone_s, v.alone_decided, _ = _measured(at)
+            v.alone_s, v.alone_round_s, v.alone_decided, _ = _measured(at)
     return visitors, max_wait
 
 
 ALONE = 5  # visitors who measure their settings again, alone, after the class
 
 
-def _measured(at: Any) -> tuple[float, int, int]:
-    """The visitor's comparison as stored in its session: ``(wall_s, decided verdicts, verdicts)``."""
+def _measured(at: Any) -> tuple[float, float, int, int]:
+    """The visitor's comparison as stored in its session: ``(wall_s, round_s, decided verdicts, verdicts)``.
+
+    ``wall_s`` includes the start-up of pools first started for this visitor (queued, a visitor may be the
+    first to need its pool size; alone, it is warm), so the queue's cost on the measurement itself is read
+    from ``round_s``: one round of every arm, the sum of each arm's median round.
+    """
     result = at.session_state["last-cpu"]
     verdicts = list(result.verdicts)
-    return float(result.wall_s), sum(v.verdict != "undecided" for v in verdicts), len(verdicts)
+    round_s = sum(float(arm.runs["wall_s"].median()) for arm in result.arms)
+    return float(result.wall_s), round_s, sum(v.verdict != "undecided" for v in verdicts), len(verdicts)
 
 
 def report_class(visitors: list[Visitor], max_wait: float) -> bool:
@@ -318,13 +341,16 @@ def report_class(visitors: list[Visitor], max_wait: float) -> bool:
           f" goal: all: {'met' if served == len(visitors) else 'MISSED'}")
     pairs = [v for v in visitors if not v.error and v.alone_s == v.alone_s]
     if pairs:
-        queued = [v.measure_s for v in pairs]
-        alone = [v.alone_s for v in pairs]
-        ratio = median([q / a for q, a in zip(queued, alone, strict=True)])
-        print(f"the same {len(pairs)} comparisons measured with the class queued behind them and then alone: median"
-              f" {median(queued):.2f} s queued vs {median(alone):.2f} s alone, queued ÷ alone {ratio:.2f}× (goal ≤ 1.2:"
-              f" {'met' if ratio <= 1.2 else 'MISSED'}); verdicts decided {sum(v.decided for v in pairs)} of"
-              f" {sum(v.verdicts for v in pairs)} queued, {sum(v.alone_decided for v in pairs)} alone")
+        rq, ra = [v.round_s for v in pairs], [v.alone_round_s for v in pairs]
+        ratio = median([q / a for q, a in zip(rq, ra, strict=True)])
+        whole = median([v.measure_s / v.alone_s for v in pairs])
+        print(f"the same {len(pairs)} comparisons measured with the class queued behind them and then alone:"
+              f" a round of every arm {median(rq) * 1e3:.0f} ms queued vs {median(ra) * 1e3:.0f} ms alone, queued ÷"
+              f" alone {ratio:.2f}× (goal ≤ 1.2: {'met' if ratio <= 1.2 else 'MISSED'}); whole comparisons (with"
+              f" the start-up of pools first started for them) {median([v.measure_s for v in pairs]):.2f} s vs"
+              f" {median([v.alone_s for v in pairs]):.2f} s, {whole:.2f}×; verdicts decided"
+              f" {sum(v.decided for v in pairs)} of {sum(v.verdicts for v in pairs)} queued,"
+              f" {sum(v.alone_decided for v in pairs)} alone")
     everyone = [v for v in visitors if not v.error]
     if everyone:
         print(f"every visitor's comparison: median {median([v.measure_s for v in everyone]):.2f} s, verdicts decided"

@@ -6,7 +6,8 @@ from core.engines.code import engine_code
 from core.kinds.compare import Arm, CompareSpec
 from core.presets import pairs_for, preset
 from core.workloads import WORKLOADS
-from pages.common import engine_picker, panel, rounds_picker
+from pages.shell.controls import engine_picker, rounds_picker
+from pages.shell.panel import panel
 
 st.title("Beyond Dask: the GIL is Python's")
 st.markdown(

@@ -6,7 +6,8 @@ from core.engines.code import engine_code
 from core.interpreters import PythonInfo, best_subinterpreters, discover, free_threaded
 from core.kinds.compare.beyond_gil import HOW_TO_GET, cost_of
 from core.presets import preset
-from pages.common import panel, rounds_picker
+from pages.shell.controls import rounds_picker
+from pages.shell.panel import panel
 
 
 @st.cache_resource(show_spinner=False, ttl=600)

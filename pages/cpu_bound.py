@@ -4,7 +4,8 @@ import streamlit as st
 
 from core.kinds.compare import Arm, CompareSpec
 from core.presets import pairs_for, preset
-from pages.common import engine_picker, panel, rounds_picker
+from pages.shell.controls import engine_picker, rounds_picker
+from pages.shell.panel import panel
 
 default = preset("cpu-bound")
 st.title("CPU-bound work: recursive Fibonacci")

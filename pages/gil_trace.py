@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.kinds.gil_trace import TRACE_LIMITS, TRACE_WORKLOADS, GilTraceSpec, compare_traces
 from core.kinds.interpreter import InterpreterInfo, interpreter_info
-from pages.common import panel, show
+from pages.shell.panel import panel
+from pages.shell.results import show
 
 
 @st.cache_resource(show_spinner=False)

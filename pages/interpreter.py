@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.kinds.blas import BlasSpec
 from core.kinds.interpreter import InterpreterInfo, blas_default_threads, blas_info, interpreter_info
-from pages.common import panel
+from pages.shell.panel import panel
 
 
 @st.cache_resource(show_spinner=False)

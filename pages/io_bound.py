@@ -5,7 +5,8 @@ import streamlit as st
 from core.kinds.compare import Arm, CompareSpec
 from core.measure.machine import machine_info
 from core.presets import preset
-from pages.common import engine_picker, panel, rounds_picker
+from pages.shell.controls import engine_picker, rounds_picker
+from pages.shell.panel import panel
 
 cores = machine_info().usable_cores
 default = preset("io-bound")

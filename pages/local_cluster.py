@@ -5,7 +5,9 @@ import streamlit as st
 from core.kinds.compare import Arm, CompareSpec
 from core.kinds.pitfall import map_pitfall
 from core.presets import pairs_for, preset
-from pages.common import AppClusters, panel, rounds_picker, settings
+from pages.shell.controls import rounds_picker
+from pages.shell.panel import panel
+from pages.shell.resources import AppClusters, settings
 
 st.title("LocalCluster: workers × threads per worker")
 st.markdown(

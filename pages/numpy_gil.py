@@ -5,7 +5,8 @@ import streamlit as st
 from core.kinds.compare import Arm, CompareSpec
 from core.presets import preset
 from core.workloads import WORKLOADS
-from pages.common import engine_picker, panel, rounds_picker
+from pages.shell.controls import engine_picker, rounds_picker
+from pages.shell.panel import panel
 
 st.title("NumPy and the GIL")
 st.markdown(

@@ -18,7 +18,9 @@ from core.kinds.overhead import (
 )
 from core.measure.machine import machine_info
 from core.spec import SCHEDULER_LABELS
-from pages.common import engine_picker, panel, settings
+from pages.shell.controls import engine_picker
+from pages.shell.panel import panel
+from pages.shell.resources import settings
 
 cores = machine_info().usable_cores
 

@@ -7,7 +7,8 @@ from core.kinds.transfer import TransferSpec, default_transfer_sizes
 from core.measure.machine import machine_info
 from core.spec import CLUSTER_SCHEDULERS, SCHEDULER_LABELS
 from core.workloads import WORKLOADS
-from pages.common import engine_picker, panel
+from pages.shell.controls import engine_picker
+from pages.shell.panel import panel
 
 cores = machine_info().usable_cores
 st.title("Scaling & data transfer")

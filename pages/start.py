@@ -5,7 +5,7 @@ import streamlit as st
 from core.measure.machine import machine_info
 from core.presets import preset
 from core.report import charts
-from pages.common import panel
+from pages.shell.panel import panel
 
 m = machine_info()
 st.title("GIL Lab: see threads, processes and the GIL at work")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.measure.machine import machine_info
 from core.presets import PRESETS, preset
-from pages.common import panel
+from pages.shell.panel import panel
 
 st.title("Takeaways")
 st.markdown(

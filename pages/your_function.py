@@ -5,7 +5,9 @@ import streamlit as st
 from core.kinds.compare import Arm, CompareSpec
 from core.report.advice import advise
 from core.userfunc import tried
-from pages.common import engine_picker, panel, rounds_picker, settings
+from pages.shell.controls import engine_picker, rounds_picker
+from pages.shell.panel import panel
+from pages.shell.resources import settings
 
 st.title("Your function: threads or processes?")
 st.markdown(

@@ -44,7 +44,7 @@ def test_deep_link_on_fresh_server(chromium, tmp_path_factory):
     """A visitor whose shared link wakes the server lands on their page, under the router.
 
     Until ``st.navigation`` has run once, Streamlit treats ``pages/`` as an old-style multipage folder
-    and would run the page file alone (no shared sidebar) or say "Page not found"; ``pages/common.py``
+    and would run the page file alone (no shared sidebar) or say "Page not found"; ``pages/shell/__init__.py``
     switches that off on first import and reruns.
     """
     server = StreamlitServer(log_dir=tmp_path_factory.mktemp("streamlit-fresh"))

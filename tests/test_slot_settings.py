@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core import ExperimentSpec, run_experiment
+from core import ExperimentSpec
 from core.serve.settings import LOCAL_DEFAULTS, SHARED_DEFAULTS, Settings, load_settings
 from core.serve.slot import RunSlot, SlotBusy, SlotStatus
 
@@ -82,12 +82,16 @@ def test_the_slot_is_reentrant_for_its_holder_and_released_on_errors():
 
 
 def test_two_experiments_started_together_never_overlap():
-    """Real runs from two threads: sleeping tasks would overlap freely, so only the slot can serialise them."""
+    """Real runs from two threads through the one run path: sleeping tasks would overlap freely, so only the
+    slot can serialise them."""
+    from core.kinds import kind_of
+    from core.kinds.base import measure
+
     spec = ExperimentSpec(workload="sleep", size=0.3, tasks=2, scheduler="threads", workers=2, repeats=1)
     results = []
 
     def go() -> None:
-        results.append(run_experiment(spec))
+        results.append(measure(kind_of(spec), spec))
 
     threads = [threading.Thread(target=go) for _ in range(2)]
     t0 = time.perf_counter()

@@ -322,7 +322,7 @@ class ClusterRegistry:
     Runs of the same shape share one LocalCluster; ``processes`` runs with ``reuse_pool`` share one
     warm spawn pool per worker count (:class:`core.engines.local.WarmPool`). The CLI and the tests use
     one registry and close it at the end; the app keeps one handle per shape in ``st.cache_resource``
-    instead (see ``pages/common.py``).
+    instead (see ``pages/shell/resources.py``).
     """
 
     def __init__(self) -> None:

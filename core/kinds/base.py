@@ -7,7 +7,7 @@ the same way (as pyperf's one ``Runner`` times a function, a command or a statem
 :class:`RunContext`) → a **result** with tidy frames, ``to_dict`` / ``to_json``, ``explain()`` (the
 sentences, written from its own numbers), ``charts()`` and ``text()`` (the terminal's table).
 
-The CLI's verbs (:mod:`core.cli`), the app's one run panel and result store (``pages/common.py``,
+The CLI's verbs (:mod:`core.cli`), the app's one run panel and result store (``pages/shell/panel.py``,
 :mod:`core.serve.store`) and the presets are written once, against this protocol. To add a kind: one
 module in ``core/kinds/`` with a frozen spec, a result, and a :class:`Kind` object registered in
 :data:`core.kinds.KINDS`; plus its page.
@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -194,12 +195,15 @@ def check(cost: Cost, max_seconds: float, *, uncancellable_s: float | None = Non
     return cost
 
 
-def measure(kind: Kind, spec: Any, ctx: RunContext | None = None) -> Any:
-    """Run ``spec`` of ``kind`` in the run slot (one measurement at a time in this process).
+@contextmanager
+def run_slot(label: str, estimate_s: float, ctx: RunContext | None = None) -> Iterator[float]:
+    """Hold the run slot, the one place the lab takes it: one measurement at a time in this process.
 
-    Waiting callers are told what holds the slot and about how long it has left; a caller that
-    gives up (``should_stop``) or waits past ``max_wait_s`` holds nothing. The slot is reentrant, so
-    a kind made of other kinds' runs holds it once for the whole measurement.
+    Two runs at once would share the cores and measure each other, so every measurement (:func:`measure`,
+    :func:`measure_all`), the app's warm start and the cluster demos queue here. Waiting callers are told
+    what holds the slot and about how long it has left (``ctx.on_wait``, else ``ctx.progress``); a caller
+    that gives up (``ctx.should_stop``) or waits past ``ctx.max_wait_s`` holds nothing. The slot is
+    reentrant, so a measurement made of other measurements holds it once. Yields the seconds waited.
     """
     ctx = ctx or RunContext()
 
@@ -217,7 +221,32 @@ def measure(kind: Kind, spec: Any, ctx: RunContext | None = None) -> Any:
             raise RunCancelled("the run was stopped on request while it waited for another one")
         return False
 
-    expected = 0.0 if RUN_SLOT.held_by_me else kind.cost(spec).typical_s
-    with RUN_SLOT.hold(getattr(spec, "label", kind.title), estimate_s=expected, max_wait_s=ctx.max_wait_s,
-                       on_wait=waiting, should_stop=gave_up):
+    expected = 0.0 if RUN_SLOT.held_by_me else estimate_s
+    with RUN_SLOT.hold(label, estimate_s=expected, max_wait_s=ctx.max_wait_s, on_wait=waiting,
+                       should_stop=gave_up) as waited:
+        yield waited
+
+
+def measure(kind: Kind, spec: Any, ctx: RunContext | None = None) -> Any:
+    """Run ``spec`` of ``kind`` in the run slot (:func:`run_slot`): the one run path of every kind."""
+    ctx = ctx or RunContext()
+    with run_slot(getattr(spec, "label", kind.title), 0.0 if RUN_SLOT.held_by_me else kind.cost(spec).typical_s,
+                  ctx):
         return kind.run(spec, ctx)
+
+
+def measure_all(jobs: list[tuple[Kind, Any]], ctx: RunContext | None = None, *, label: str = "an experiment",
+                estimate_s: float = 0.0, each: Callable[[int], None] | None = None) -> tuple[list[Any], float]:
+    """Run several ``(kind, spec)`` jobs behind one wait for the run slot; ``(results, seconds waited)``.
+
+    A page that shows several measurements behind one button queues once, not once per measurement (a
+    visitor would otherwise lose their place between them). ``each(i)`` is called before job ``i`` starts.
+    """
+    ctx = ctx or RunContext()
+    with run_slot(label, estimate_s, ctx) as waited:
+        results = []
+        for i, (kind, spec) in enumerate(jobs):
+            if each is not None:
+                each(i)
+            results.append(measure(kind, spec, ctx))
+    return results, waited

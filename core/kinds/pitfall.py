@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engines import ClusterSource
-from core.serve.slot import RUN_SLOT
+from core.kinds.base import run_slot
 from core.workloads import measured_call
 
 
@@ -36,7 +36,7 @@ def map_pitfall(clusters: ClusterSource, n: int = 20, calls: int = 4) -> Pitfall
     if not 1 <= calls <= 16 or not 1 <= n <= 30:
         raise ValueError(f"calls must be from 1 to 16 and n from 1 to 30 (got calls={calls}, n={n})")
     handle = clusters.get(False, 1, 2)
-    with RUN_SLOT.hold("the client.map pitfall demo", 2.0), handle.use() as (client, _):
+    with run_slot("the client.map pitfall demo", 2.0), handle.use() as (client, _):
         pure = client.map(measured_call, ["fib"] * calls, [n] * calls, [0] * calls)
         impure = client.map(measured_call, ["fib"] * calls, [n] * calls, [0] * calls, pure=False)
         pure_out, impure_out = client.gather(pure), client.gather(impure)

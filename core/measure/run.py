@@ -17,12 +17,11 @@ from typing import Any
 from dask.delayed import Delayed
 
 from core.engines import ClusterSource, Progress, Watch, make_engine, park_idle_clusters
-from core.engines.base import SHARED, Work, _quiet
+from core.engines.base import SHARED, Work
 from core.engines.shipping import TaskCall, task_call
-from core.measure.estimate import estimate
 from core.measure.machine import machine_info
 from core.measure.results import ExperimentResult, build_result
-from core.serve.slot import RUN_SLOT, SlotStatus
+from core.progress import quiet
 from core.spec import POOL_SCHEDULERS, ExperimentSpec
 from core.workloads import make_payload, measured_call
 
@@ -124,22 +123,12 @@ def run_experiment(
         or deadline_s <= 0
     ):
         raise ValueError(f"deadline_s must be a positive number of seconds, or None (got {deadline_s!r})")
-    notify = progress or _quiet
+    notify = progress or quiet
     watch = Watch(notify, should_stop, deadline_s)
 
-    def waiting(status: SlotStatus) -> None:
-        notify(f"Waiting for another experiment to finish (runs never overlap: they would share cores):"
-               f" {status.describe()}", 0.0)
-
-    def gave_up() -> bool:
-        watch.check()  # a visitor who gives up while waiting does not wait on (the slot lets it raise)
-        return False
-
-    # Waiters are told roughly how long this run has left; when the app already holds the slot for a
-    # whole comparison the estimate is not needed (reentrant hold).
-    expected_s = 0.0 if RUN_SLOT.held_by_me else estimate(spec).seconds
-    with RUN_SLOT.hold(spec.label, estimate_s=expected_s, on_wait=waiting, should_stop=gave_up):
-        return _run_locked(spec, clusters, watch)
+    # The run slot (one measurement at a time) is taken by the one run path above this function,
+    # core.kinds.base.measure: a bare call here, from a script or a bench, runs at once.
+    return _run_locked(spec, clusters, watch)
 
 
 def _run_locked(spec: ExperimentSpec, clusters: ClusterSource | None, watch: Watch) -> ExperimentResult:

@@ -3,7 +3,7 @@
 A page must know *before* it measures whether a result is there (to show it on page load without
 starting a multi-second run), and Streamlit's caches offer no "is this cached?" question. One store
 answers both, so "cached" can never disagree with what is cached. The app keeps one instance in
-``st.cache_resource`` (``pages/common.py``); nothing here imports Streamlit.
+``st.cache_resource`` (``pages/shell/resources.py``); nothing here imports Streamlit.
 """
 
 from __future__ import annotations
