@@ -7,6 +7,32 @@ Streamlit's script runner satisfies and a spawned worker's import does not.
 
 import streamlit as st
 
+INSTRUCTOR_PATH = "instructor"
+
+
+def _instructor_on() -> bool:
+    """Whether this server has an instructor key (the key itself is not kept here, only whether there is one).
+
+    Read from core, not through ``pages.shell``: importing the shell before ``st.navigation`` would rerun a
+    fresh server's first session (see ``pages/shell/__init__.py``).
+    """
+    from core.serve.settings import load_settings
+
+    try:
+        secrets = st.secrets.to_dict()
+    except Exception:  # no secrets.toml, or one that does not parse (the shell's settings() says so)
+        secrets = {}
+    return bool(load_settings(secrets).instructor_key)
+
+
+def _asked_for_instructor() -> bool:
+    """Whether the URL asks for the Instructor page: ``/instructor`` or ``?instructor``."""
+    try:
+        url = st.context.url or ""
+    except Exception:  # no browser context (a bare script run)
+        url = ""
+    return url.rstrip("/").endswith("/" + INSTRUCTOR_PATH) or INSTRUCTOR_PATH in st.query_params
+
 
 def main() -> None:
     st.set_page_config(page_title="GIL Lab", page_icon=":material/science:", layout="wide")
@@ -38,7 +64,16 @@ def main() -> None:
                     url_path="interpreter"),
         ],
     }
+    instructor = _instructor_on()
+    asked = not instructor and _asked_for_instructor()  # before st.navigation, which may rewrite the URL
+    if instructor:  # the class view: only where an instructor key is set (README, For instructors)
+        pages["Wrap-up"].append(st.Page("pages/instructor.py", title="Instructor", icon=":material/school:",
+                                        url_path=INSTRUCTOR_PATH))
     nav = st.navigation(pages, expanded=True)  # every page in view: thirteen would collapse behind "View more"
+    if asked:
+        # Not a silent "page not found": say what the page is and why it is off.
+        st.warning("The Instructor page (the class view) is off on this server: it has no instructor key"
+                   " (GIL_LAB_INSTRUCTOR_KEY or instructor_key in its secrets).", icon=":material/lock:")
     from pages.shell.resources import warm_start
     from pages.shell.sidebar import interpreter_banner, sidebar
 

@@ -4,10 +4,12 @@
 
 Default: a class. ``--visitors`` (30) sessions of the real app through ``streamlit.testing.v1.AppTest``,
 in one process as a server's sessions are, each on the CPU-bound page with DISTINCT settings (fib n,
-tasks, workers: nothing is cached for anyone), all pressing "Run experiment" at the same moment (a
-barrier). The server runs one comparison at a time, so they queue; each one's wait (its "Waited … s"
-caption), its time from click to results, and whether it got them within ``max_wait_seconds`` (the
-setting: 180 s on a shared server) are printed. Goal: every visitor served within max_wait_seconds.
+tasks, workers: nothing is cached for anyone), each answering the page's prediction question first, all
+pressing "Run experiment" at the same moment (a barrier). The server runs one comparison at a time, so they
+queue; each one's wait (its "Waited … s" caption), its time from click to results, whether it got them within
+``max_wait_seconds`` (the setting: 180 s on a shared server) and how its prediction came out are printed, and
+how many predictions the class store counted (its own SQLite file in a temporary folder, not the server's
+class). Goals: every visitor served within max_wait_seconds, every prediction counted once.
 
 ``--browsers``: the original benchmark below, with headless Chromium on a real ``streamlit run``.
 
@@ -181,6 +183,8 @@ class Visitor:
     verdicts: int = 0
     alone_s: float = float("nan")  # the same settings measured again once the class has gone
     alone_decided: int = 0
+    answer: str = ""  # the prediction the visitor chose before Run
+    outcome: str = ""  # how the graded line said it came out: right, wrong, undecided
     alone_round_s: float = float("nan")
 
     @property
@@ -250,6 +254,10 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
 
     _keep_apptest_runtime()
 
+    import os
+
+    # The class's predictions go to a database of the bench's own, never into a real class's counts.
+    os.environ["GIL_LAB_CLASS_DB"] = str(Path(tempfile.mkdtemp(prefix="gil-lab-load-")) / "class.sqlite3")
     max_wait = load_settings().max_wait_seconds
     app = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
     visitors = [Visitor(i + 1, q) for i, q in enumerate(visitor_settings(n))]
@@ -264,6 +272,10 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
             for key, value in v.query.items():
                 at.query_params[key] = value
             at.run()
+            # The page's question before Run, as a learner answers it: which finishes first (or about the same).
+            [question] = [r for r in at.radio if r.key and r.key.startswith("cpu-predict-")]
+            v.answer = PREDICTIONS[v.index % len(PREDICTIONS)].format(workers=v.query["workers"])
+            question.set_value(v.answer).run()
         except Exception as exc:
             v.error = f"page did not open: {type(exc).__name__}: {exc}"[:200]
             barrier.abort()
@@ -285,6 +297,7 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
             m = next((WAITED.search(t) for t in texts if WAITED.search(t)), None)
             v.waited_s = float(m.group(1)) if m else 0.0
             v.measure_s, v.round_s, v.decided, v.verdicts = _measured(at)
+            v.outcome = _graded(at)
             at_home[v.index] = at
         except Exception as exc:
             v.error = f"{type(exc).__name__}: {str(exc)[:150]}"
@@ -308,6 +321,25 @@ def a_class(n: int) -> tuple[list[Visitor], float]:
 
 
 ALONE = 5  # visitors who measure their settings again, alone, after the class
+PREDICTIONS = ("processes-{workers}", "same", "threads-{workers}", "sync")  # the CPU-bound page's choices
+
+
+def _graded(at: Any) -> str:
+    """The outcome the page's graded line gave the visitor's prediction (empty: no line)."""
+    lines = [e.value for kind in (at.success, at.warning, at.info) for e in kind if e.value.startswith("You predicted")]
+    if not lines:
+        return ""
+    return ("right" if "it held" in lines[0] else "undecided" if "did not decide" in lines[0] else "wrong")
+
+
+def counted() -> int:
+    """How many predictions the class store (the bench's own database) counted."""
+    from core.predict import ClassStore
+    from core.serve.settings import load_settings
+
+    store = ClassStore(load_settings().class_db, create=False)
+    counts = store.counts()
+    return int(counts["count"].sum()) if store.available else -1
 
 
 def _measured(at: Any) -> tuple[float, float, int, int]:
@@ -330,15 +362,20 @@ def report_class(visitors: list[Visitor], max_wait: float) -> bool:
         ok = not v.error and v.waited_s <= max_wait
         served += ok
         rows.append([f"visitor {v.index}", f"n={v.query['n']} tasks={v.query['tasks']} workers={v.query['workers']}",
-                     f"{v.waited_s:.1f}", f"{v.took_s:.1f}" if not v.error else "—",
+                     v.answer or "—", v.outcome or "—", f"{v.waited_s:.1f}", f"{v.took_s:.1f}" if not v.error else "—",
                      "ok" if ok else f"FAILED: {v.error or 'waited too long'}"])
-    print(table(["visitor", "settings", "waited s", "click → results s", "status"], rows))
+    print(table(["visitor", "settings", "predicted", "came out", "waited s", "click → results s", "status"], rows))
     done = [v.took_s for v in visitors if not v.error]
     if done:
         print(f"\nlast results {max(done):.1f} s after the common click; median {median(done):.1f} s; longest wait"
               f" {max(v.waited_s for v in visitors):.1f} s of the {max_wait:g} s allowed")
     print(f"visitors served within max_wait_seconds: {served} of {len(visitors)};"
           f" goal: all: {'met' if served == len(visitors) else 'MISSED'}")
+    n = counted()
+    outcomes = {o: sum(v.outcome == o for v in visitors) for o in ("right", "wrong", "undecided")}
+    print(f"predictions counted in the class store: {n if n >= 0 else 'n/a (database unavailable)'} of"
+          f" {len(visitors)} ({', '.join(f'{k} {c}' for k, c in outcomes.items())}); goal: all, once:"
+          f" {'met' if n == len(visitors) else 'MISSED'}")
     pairs = [v for v in visitors if not v.error and v.alone_s == v.alone_s]
     if pairs:
         rq, ra = [v.round_s for v in pairs], [v.alone_round_s for v in pairs]

@@ -88,6 +88,16 @@ def _export_parser(sub: Any) -> None:
     _measuring_options(verb, json_option=False)
 
 
+def _predictions_parser(sub: Any) -> None:
+    """``predictions``: the class view's anonymous counts (not a measurement: no budget, no run slot)."""
+    verb = sub.add_parser("predictions", help="print the class's prediction counts per page and preset (the"
+                          " Instructor page's numbers), or reset them")
+    verb.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    verb.add_argument("--db", metavar="PATH", help="the class database (default: the class_db setting,"
+                      " GIL_LAB_CLASS_DB)")
+    verb.add_argument("--reset", action="store_true", help="forget every count, then print what is left (nothing)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="GIL Lab: measure threads vs processes on Dask's engines.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -97,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         k.add_arguments(verb)
         _measuring_options(verb)
     _export_parser(sub)
+    _predictions_parser(sub)
     for name, (help_text, has_json) in INFO.items():
         info = sub.add_parser(name, help=help_text)
         if has_json:
@@ -181,6 +192,44 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predictions(args: argparse.Namespace) -> int:
+    """``predictions``: the counts as a table or JSON (schema ``predictions/1``); exit 2 if the database fails."""
+    from core.predict import ClassStore, ClassStoreUnavailable
+    from core.serve.settings import load_settings
+
+    path = args.db if args.db is not None else load_settings().class_db
+    if not path or "\x00" in path:
+        raise ValueError("--db must be a file path or :memory:")
+    store = ClassStore(path, create=args.reset)
+    reset = None
+    if args.reset:
+        try:
+            reset = store.reset()
+        except ClassStoreUnavailable as exc:
+            raise ValueError(str(exc)) from None
+    counts = store.counts()
+    if not store.available:
+        raise ValueError(store.reason)
+    rows = [{k: (int(v) if k == "count" else str(v)) for k, v in row.items()} for row in counts.to_dict("records")]
+    if args.json:
+        out: dict[str, Any] = {"kind": "predictions", "schema": 1, "db": store.path,
+                               "total": sum(r["count"] for r in rows), "counts": rows}
+        if reset is not None:
+            out["reset"] = reset
+        print(json.dumps(out, indent=2))
+        return 0
+    if reset is not None:
+        print(f"reset the class counts in {store.path}: {reset} prediction(s) forgotten")
+    if not rows:
+        print(f"no predictions counted in {store.path}")
+        return 0
+    table = counts.pivot_table(index=["page", "preset", "choice"], columns="outcome", values="count",
+                               aggfunc="sum", fill_value=0)
+    print(f"class predictions in {store.path} ({int(counts['count'].sum())} in all)\n")
+    print(table.to_string())
+    return 0
+
+
 def _given(args: argparse.Namespace, add_arguments: Any) -> list[str]:
     """The options ``add_arguments`` defines that ``args`` sets to something other than their default."""
     probe = argparse.ArgumentParser(add_help=False)
@@ -246,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             return _measure(args.command, args)
         if args.command == "export":
             return _export(args)
+        if args.command == "predictions":
+            return _predictions(args)
         return _info(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

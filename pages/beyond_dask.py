@@ -67,7 +67,8 @@ engines = engine_picker(f"bd-engines-{kernel}", ENGINES, [name_of.get(a.engine, 
 arms = (Arm("sync"), *(make[e] for e in engines))
 spec = CompareSpec(workload=kernel, size=size, tasks=tasks, arms=arms, rounds=rounds_picker(),
                    pairs=pairs_for({"fib": "beyond-dask", "sleep": "beyond-dask-io"}.get(kernel, ""), arms))
-result = panel(spec, key=f"beyond-{kernel}", what=f"{kernel} comparison beyond Dask")
+result = panel(spec, key=f"beyond-{kernel}", what=f"{kernel} comparison beyond Dask",
+               predict={"fib": "beyond-dask", "sleep": "beyond-dask-io"}.get(kernel, "beyond-dask-numpy"))
 
 st.subheader("What each engine runs")
 st.markdown(

@@ -45,7 +45,7 @@ if len(arms) < 2:
     arms = default.arms
 spec = CompareSpec(workload="fib", size=n, tasks=tasks, arms=arms, rounds=rounds_picker(),
                    pairs=pairs_for("cpu-bound", arms))
-panel(spec, key="cpu", what="CPU-bound comparison")
+panel(spec, key="cpu", what="CPU-bound comparison", predict="cpu-bound")
 
 with st.expander("The tutorial's code (§4), and what one stopwatch hides"):
     st.code(

@@ -40,7 +40,7 @@ if len(arms) < 2:
     st.caption("Pick at least one engine besides sync: it is the baseline every speed-up is measured against.")
     arms = list(default.arms)
 panel(CompareSpec(workload="sleep", size=seconds, tasks=tasks, arms=tuple(arms), rounds=rounds_picker()), key="io",
-      what="I/O-bound comparison")
+      what="I/O-bound comparison", predict="io-bound")
 
 with st.expander("The tutorial's code (§5)"):
     st.code(

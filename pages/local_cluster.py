@@ -58,7 +58,7 @@ if settings().allow_external_cluster:
                 st.error(f"That address cannot be used: {exc}")
 panel(CompareSpec(workload="fib", size=n, tasks=tasks, arms=tuple(arms), rounds=rounds_picker(),
                   pairs=pairs_for("local-cluster", tuple(arms))), key="cluster",
-      what="LocalCluster comparison")
+      what="LocalCluster comparison", predict="local-cluster")
 
 st.divider()
 st.header("The tutorial's `client.map` pitfall")

@@ -48,8 +48,8 @@ if len(arms) < 2:
     arms = (Arm("sync"), Arm("threads", workers))
 rounds = rounds_picker()
 panel(CompareSpec(workload=kernel, size=size, tasks=tasks, arms=arms, blas_threads=blas, rounds=rounds),
-      key=f"numpy-{kernel}",
-      what=f"{kernel} comparison")
+      key=f"numpy-{kernel}", what=f"{kernel} comparison",
+      predict={"numpy-matmul": "numpy", "numpy-small": "numpy-small"}.get(kernel, kernel))
 
 st.divider()
 st.header("Sharing memory vs shipping it")

@@ -56,4 +56,4 @@ st.markdown(
     " is started once and kept warm, its start-up shown apart; the *CPU-bound* page also shows Dask's default,"
     " a new pool for every compute."
 )
-panel(start, key="start", what="first experiment")
+panel(start, key="start", what="first experiment", predict="start")

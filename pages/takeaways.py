@@ -5,6 +5,7 @@ import streamlit as st
 from core.measure.machine import machine_info
 from core.presets import PRESETS, preset
 from pages.shell.panel import panel
+from pages.shell.predict import RECORDS
 
 st.title("Takeaways")
 st.markdown(
@@ -26,11 +27,33 @@ LESSONS = [
     ("cluster", "local-cluster", "Workers × threads per worker decides how many GILs you have",
      "In a LocalCluster, processes=True gives each worker its own GIL; processes=False shares one."),
 ]
+HELD = {"right": "it held", "wrong": "it did not hold", "undecided": "the data did not decide"}
+ICON = {"right": ":material/check_circle:", "wrong": ":material/cancel:", "undecided": ":material/help:"}
+records = st.session_state.get(RECORDS, {})
+
+
+def own_record(key: str) -> None:
+    """The learner's prediction for the page of panel ``key``: what they predicted, what was measured, the outcome."""
+    r = records.get(key)
+    if r is None:
+        st.caption("No prediction of yours on that page yet: answer its question before you press Run.")
+        return
+    st.markdown(f"{ICON[r['outcome']]} **You predicted** {r['predicted']}; **measured:** {r['measured']} —"
+                f" {HELD[r['outcome']]}.")
+
+
+if records:
+    st.subheader("Your predictions")
+    st.dataframe([{"page": r["page"], "question": r["question"], "you predicted": r["predicted"],
+                   "measured": r["measured"], "it held": HELD[r["outcome"]]} for r in records.values()],
+                 hide_index=True)
 
 for key, name, title, text in LESSONS:
     st.subheader(title)
     left, right = st.columns([2, 3])
     left.markdown(text)
+    with left:
+        own_record(key)
     with right:
         mine = st.session_state.get(f"last-{key}")
         if mine is not None:

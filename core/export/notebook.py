@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.export.parts import build_parts, intro_lines, measured_lines, pitfall_lines
+from core.export.parts import build_parts, intro_lines, measured_lines, pitfall_lines, preset_of
 from core.export.source import TASKS_MODULE
+from core.predict import question_for
 
 if TYPE_CHECKING:  # nbformat is imported when a notebook is built, not when the CLI starts
     from nbformat import NotebookNode
@@ -43,6 +44,7 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
     def code(lines: list[str]) -> None:
         cells.append(v4.new_code_cell("\n".join(lines).strip()))
 
+    md(_question(spec))
     md(intro_lines(parts, "run all cells", parts.packages(["pandas", "altair"])))
     md(["## 1 · The tasks", "",
         f"The next cell writes the task functions to `{TASKS_MODULE}.py` beside this notebook. Worker processes"
@@ -89,6 +91,14 @@ def to_notebook(spec: CompareSpec, result: ComparisonResult | None = None) -> No
     })
     nbformat.validate(nb)
     return nb
+
+
+def _question(spec: CompareSpec) -> list[str]:
+    """The first cell: the page's own question (:func:`core.predict.question_for`), to answer before running."""
+    p = preset_of(spec)
+    q = question_for(p.name if p is not None else "comparison", spec)
+    return ["**Predict first.** " + q.text, "", *[f"- {c.label}" for c in q.choices], "",
+            "Decide before you run the cells: the rounds of section 4 answer it, on your machine."]
 
 
 def notebook_text(spec: CompareSpec, result: ComparisonResult | None = None) -> str:

@@ -17,6 +17,12 @@ setting (env var / secrets key)            shared     local      what it limits
 ``GIL_LAB_ALLOW_EXTERNAL_CLUSTER``         false      true       show the "your own Dask cluster" field
 ``GIL_LAB_ALLOW_USER_FUNCTIONS``           false      true       the "Your function" page: import and run a
                                                                  function named by the visitor
+``GIL_LAB_CLASS_DB`` / ``class_db``        (file)     (file)     the class view's SQLite file of anonymous
+                                                                 prediction counts; default
+                                                                 ``<repo>/.gil_lab/class.sqlite3``, or
+                                                                 ``:memory:`` (this server process only)
+``GIL_LAB_INSTRUCTOR_KEY``                 (empty)    (empty)    the Instructor page's key; empty: no page.
+                                                                 Never shown, logged or put in a warning
 ========================================  =========  =========  ================================================
 
 Environment variables win over secrets so that an operator can override a checked-in
@@ -27,10 +33,12 @@ This module does not import Streamlit: the app passes ``st.secrets`` in as a map
 
 from __future__ import annotations
 
+import hmac
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal
 
 Mode = Literal["shared", "local"]
@@ -47,8 +55,22 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 _FLAGS = ("allow_external_cluster", "allow_user_functions", "warm_start")
+_TEXTS = ("class_db", "instructor_key")
+_SECRET = ("instructor_key",)  # its value never goes into a warning, describe() or repr()
+_MAX_TEXT = 4096
+# Beside the app, in a folder git ignores: a restart of the server keeps the class's counts.
+DEFAULT_CLASS_DB = str(Path(__file__).resolve().parents[2] / ".gil_lab" / "class.sqlite3")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def _check_text(name: str, value: Any, empty_ok: bool, show: bool = True) -> None:
+    """A text setting: a string, not too long, no control characters (a path or a key, never a line break)."""
+    shown = "" if name in _SECRET or not show else f" (got {str(value)[:40]!r})"
+    if not isinstance(value, str) or (not value and not empty_ok) or len(value) > _MAX_TEXT \
+            or any(not c.isprintable() for c in value):
+        raise ValueError(f"{name} must be {'' if empty_ok else 'non-empty '}text of at most {_MAX_TEXT} printable"
+                         f" characters{shown}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,11 @@ class Settings:
     warm_start : bool
         Whether the server starts the start page's engines (its warm process pool) in the background as soon
         as it serves its first page, so that a learner's first click measures instead of starting a pool.
+    class_db : str
+        The SQLite file of the class view's anonymous counts (:class:`core.predict.ClassStore`), or ``:memory:``.
+    instructor_key : str
+        The key of the Instructor page; empty (the default): no Instructor page. Compare it with
+        :func:`instructor_ok` only; it is left out of ``repr()`` and :meth:`describe`.
     warnings : tuple of str
         Settings that were ignored, and why.
     """
@@ -94,6 +121,8 @@ class Settings:
     allow_external_cluster: bool = False
     allow_user_functions: bool = False
     warm_start: bool = True
+    class_db: str = DEFAULT_CLASS_DB
+    instructor_key: str = field(default="", repr=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -108,6 +137,8 @@ class Settings:
         for name in _FLAGS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false (got {getattr(self, name)!r})")
+        for name in _TEXTS:
+            _check_text(name, getattr(self, name), empty_ok=name == "instructor_key")
 
     def local_limit(self, scheduler: str) -> float:
         """Budget in seconds for one arm on ``scheduler`` (cluster arms can be cancelled; local ones not)."""
@@ -136,8 +167,29 @@ SHARED_DEFAULTS = Settings()
 _KEYS = [f.name for f in fields(Settings) if f.name not in ("mode", "warnings")]
 
 
+def instructor_ok(settings: Settings, given: object) -> bool:
+    """Whether ``given`` is the instructor key (compared in constant time); False when no key is set.
+
+    Parameters
+    ----------
+    settings : Settings
+    given : str
+        What the visitor typed; anything that is not a string is not the key.
+    """
+    key = settings.instructor_key
+    if not key or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8", "replace"))
+
+
 def _parse(name: str, raw: Any) -> Any:
     """Turn a secrets value or environment string into the setting's type; raise ValueError if it is not one."""
+    if name in _TEXTS:
+        text = str(raw).strip() if not isinstance(raw, (dict, list)) else None
+        if text is None:
+            raise ValueError("expected text")
+        _check_text(name, text, empty_ok=name == "instructor_key", show=False)
+        return text
     if name in _FLAGS:
         if isinstance(raw, bool):
             return raw
@@ -206,6 +258,6 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
             try:
                 chosen[name] = _parse(name, values[name])
             except (ValueError, TypeError, OverflowError) as exc:
-                warnings.append(f"{ENV_PREFIX}{name.upper()} from {where} ignored: {exc}"
-                                f" (got {str(values[name])[:40]!r})")
+                got = "" if name in _SECRET else f" (got {str(values[name])[:40]!r})"
+                warnings.append(f"{ENV_PREFIX}{name.upper()} from {where} ignored: {exc}{got}")
     return replace(base, **chosen, warnings=tuple(warnings))

@@ -7,6 +7,7 @@ resources      the server's settings, its cached clusters and warm pools, the wa
 sidebar        the machine every number was measured on; the banner of an interpreter without the GIL
 controls       the widgets pages share: engines, rounds
 panel          the ONE run panel: estimate and budget, Run / Measure again, the queue, live rounds
+predict        the question above Run, the line that grades it, the class store that counts it
 results        any result on screen: where it was measured, metrics, sentences, charts, downloads
 =============  ===========================================================================================
 

@@ -18,8 +18,9 @@ def rounds_picker(key: str = "rounds") -> int | str:
     """How many rounds a comparison measures: ``"auto"`` (until decided) or a fixed number (URL-bound)."""
     with st.expander("How the engines are compared", icon=":material/balance:"):
         choice = st.segmented_control(
-            "Rounds", ["auto", "7", "10", "20", "40"], default="auto", key=key, bind="query-params",
-            help="auto: rounds are added until every verdict is decided, or the time budget is spent.",
+            "Rounds", ["auto", "3", "7", "10", "20", "40"], default="auto", key=key, bind="query-params",
+            help="auto: rounds are added until every verdict is decided, or the time budget is spent. 3: too few"
+                 " for any claim: see what the lab says when the data cannot decide.",
         ) or "auto"
         st.markdown(
             "The engines run **together, in rounds**: after one warm-up round, every round runs each engine once,"

@@ -20,6 +20,7 @@ from core.kinds import kind_of
 from core.kinds.base import RunContext, check, measure_all
 from core.measure.estimate import BudgetError, Cost
 from core.serve.slot import SlotBusy, SlotStatus
+from pages.shell.predict import prediction, question, verdict_line
 from pages.shell.resources import WARMING, AppClusters, results_store, session_gone, settings
 from pages.shell.results import show
 
@@ -42,7 +43,8 @@ def _deadline(cost: Cost) -> float:
     return max(2 * settings().max_seconds, 2 * (cost.max_seconds or cost.seconds))
 
 
-def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = True) -> Any | None:
+def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = True,
+          predict: str | None = None) -> Any | None:
     """Estimate, Run and Measure again, live progress; show and return the result once there is one.
 
     A page load never starts a measurement: results appear when the visitor presses Run, or at once
@@ -53,6 +55,9 @@ def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = 
     wait for the run slot), each stored and shown on its own; the list of results is returned. With
     ``show_result=False`` the page shows them itself (with :func:`show`), e.g. after a view control
     that needs the results first.
+
+    ``predict`` (an experiment page's preset name) asks the page's question above Run, optional, and once the
+    result is in says whether the answer held (:mod:`pages.shell.predict`).
     """
     several = isinstance(spec, (list, tuple))
     specs = [_server_spec(s) for s in (spec if several else [spec])]
@@ -70,6 +75,8 @@ def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = 
     except (ValueError, RuntimeError) as exc:  # what cannot run at all (your function fails its trial): one line
         st.error(f"This {what} cannot run: {exc}")
         return None
+    q = question(predict, specs[0]) if predict and not several else None
+    answer = prediction(q, key, specs[0]) if q is not None else None
     cols = st.columns([1.2, 1.2, 4], vertical_alignment="center")
     run = cols[0].button("Run experiment", type="primary", key=f"{key}-run", disabled=blocked is not None)
     again = cols[1].button("Measure again", key=f"{key}-again", disabled=blocked is not None,
@@ -109,6 +116,8 @@ def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = 
     out = results if several else results[0]
     # The Takeaways page shows each lesson next to the visitor's own latest run of that page.
     st.session_state[f"last-{key}"] = out
+    if q is not None:
+        verdict_line(q, answer, out, key)
     if show_result:
         for i, result in enumerate(results):
             show(result, key=f"{key}-{i}" if several else key)
