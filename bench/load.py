@@ -198,63 +198,21 @@ def visitor_settings(n: int) -> list[dict[str, str]]:
     return [{"n": str(f), "tasks": str(t), "workers": str(w)} for f, t, w in combos[:n]]
 
 
-def _keep_apptest_runtime() -> None:
-    """Let many AppTest sessions run at once in this process.
-
-    ``AppTest.run`` installs a process-global mock ``Runtime`` when a script run starts and sets it back
-    to ``None`` when it ends; with 30 sessions in threads, one session's end pulls the runtime away from
-    another's script, which then fails in Streamlit's own clean-up ("Runtime hasn't been created!") and
-    renders no Run button. The real server has one runtime for all sessions: so does this bench, from the
-    first mock on.
-    """
-    from streamlit.runtime import Runtime
-
-    if getattr(Runtime, "_gil_lab_kept", False):
-        return
-    kept: list[Any] = []
-
-    def instance(cls: type[Runtime]) -> Runtime:
-        if cls._instance is not None:
-            kept[:] = [cls._instance]
-            return cls._instance
-        if kept:
-            return kept[0]
-        raise RuntimeError("Runtime hasn't been created!")
-
-    def exists(cls: type[Runtime]) -> bool:
-        return cls._instance is not None or bool(kept)
-
-    # AppTest reads every widget's value back from the session before a rerun; a widget whose id the session
-    # no longer holds (the tree changed between runs) raises KeyError inside Streamlit's harness, not in the
-    # app (streamlit/streamlit#12566, open; the fix proposed upstream, #13929, skips such a stale id). One of
-    # 30 visitors met it once: skip the stale id, as a browser does, which sends only the widgets it shows.
-    from streamlit.testing.v1 import element_tree
-
-    reads = element_tree.get_widget_state
-
-    def tolerant(node: Any) -> Any:
-        try:
-            return reads(node)
-        except KeyError:
-            return None
-
-    element_tree.get_widget_state = tolerant  # type: ignore[assignment]
-    Runtime.instance = classmethod(instance)  # type: ignore[method-assign,assignment]
-    Runtime.exists = classmethod(exists)  # type: ignore[method-assign,assignment]
-    Runtime._gil_lab_kept = True  # type: ignore[attr-defined]
-
-
 def a_class(n: int) -> tuple[list[Visitor], float]:
     """``n`` AppTest sessions press Run at once (see the module docstring); returns them and the max wait setting."""
+    from tests.app_helpers import many_sessions
+
+    with many_sessions():
+        return _class_visits(n)
+
+
+def _class_visits(n: int) -> tuple[list[Visitor], float]:
+    import os
     import threading
 
     from streamlit.testing.v1 import AppTest
 
     from core.serve.settings import load_settings
-
-    _keep_apptest_runtime()
-
-    import os
 
     # The class's predictions go to a database of the bench's own, never into a real class's counts.
     os.environ["GIL_LAB_CLASS_DB"] = str(Path(tempfile.mkdtemp(prefix="gil-lab-load-")) / "class.sqlite3")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -55,3 +58,64 @@ def press(at: AppTest, label: str) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@contextlib.contextmanager
+def many_sessions() -> Iterator[None]:
+    """Let several AppTest sessions run at once in this process, as a server's sessions do; undone afterwards.
+
+    ``AppTest.run`` installs a process-global mock ``Runtime`` when a script run starts and sets it back to
+    ``None`` when it ends: with sessions in threads, one session's end pulls the runtime from under another's
+    script, which then fails in Streamlit's own clean-up ("Runtime hasn't been created!"). The real server has
+    one runtime for all sessions, and so do these, from the first mock on.
+
+    AppTest also reads every widget's value back from the session before a rerun; a widget whose id the
+    session no longer holds (the tree changed between runs) raises KeyError inside the harness, not in the app
+    (streamlit/streamlit#12566, open; the fix proposed upstream, #13929, skips such a stale id). One of 30
+    sessions met it once: the stale id is skipped, as a browser does, which sends only the widgets it shows.
+
+    And each AppTest compiles the scripts in a cache of its own, where the server has one (under one lock):
+    Python 3.11's compiler is not safe to run in many threads at once ("AST constructor recursion depth
+    mismatch", python/cpython#106905), so the sessions compile one at a time, as the server's do.
+    """
+    import threading
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import element_tree
+
+    kept: list[Any] = []
+    instance, exists = Runtime.__dict__["instance"], Runtime.__dict__["exists"]
+    reads = element_tree.get_widget_state
+
+    def keep_instance(cls: type[Runtime]) -> Runtime:
+        if cls._instance is not None:
+            kept[:] = [cls._instance]
+            return cls._instance
+        if kept:
+            return kept[0]
+        raise RuntimeError("Runtime hasn't been created!")
+
+    def tolerant(node: Any) -> Any:
+        try:
+            return reads(node)
+        except KeyError:
+            return None
+
+    compile_one = threading.Lock()
+    bytecode = ScriptCache.get_bytecode
+
+    def one_at_a_time(self: ScriptCache, script_path: str) -> Any:
+        with compile_one:
+            return bytecode(self, script_path)
+
+    Runtime.instance = classmethod(keep_instance)  # type: ignore[method-assign,assignment]
+    Runtime.exists = classmethod(lambda cls: cls._instance is not None or bool(kept))  # type: ignore[method-assign]
+    element_tree.get_widget_state = tolerant  # type: ignore[assignment]
+    ScriptCache.get_bytecode = one_at_a_time  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Runtime.instance, Runtime.exists = instance, exists  # type: ignore[method-assign]
+        element_tree.get_widget_state = reads  # type: ignore[assignment]
+        ScriptCache.get_bytecode = bytecode  # type: ignore[method-assign]

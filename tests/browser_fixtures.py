@@ -165,6 +165,25 @@ class AppPage:
         self.wait_script_done()
 
 
+@contextlib.contextmanager
+def fresh_server(browser, log_dir: Path, env: dict[str, str] | None = None) -> Any:
+    """A server of its own, started now (its first visitor is the test's), and one tab on it: yields the tab.
+
+    On the way out the tab is closed and the server stopped; a server that leaves a process behind fails.
+    """
+    server = StreamlitServer(log_dir=log_dir, env=env or {})
+    server.start()
+    try:
+        server.wait_healthy(timeout_s=60)
+        context, ui = new_app_page(browser, server.url)
+        try:
+            yield ui
+        finally:
+            context.close()
+    finally:
+        assert not server.stop(), "the fresh server left processes behind"
+
+
 def new_app_page(browser, base_url: str) -> tuple[object, AppPage]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()

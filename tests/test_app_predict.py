@@ -9,7 +9,6 @@ Settings are read once per server (``st.cache_resource``): each test clears that
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import threading
@@ -22,7 +21,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.predict import ClassStore
-from tests.app_helpers import open_page, press
+from tests.app_helpers import many_sessions, open_page, press
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 IO = {"sleep": "0.01", "tasks": "4", "workers": "8", "rounds": "7"}
@@ -71,14 +70,17 @@ def test_predict_run_and_the_line_grades_it_right_then_wrong(class_db):
     assert total(class_db) == 1
     at.run()  # a rerun of the same page and result is not counted again
     assert total(class_db) == 1
-    # A second visitor: the stored result shows at once, so an answer given now waits for a fresh measurement.
+    # A second visitor: the stored result waits for Run, so that they can predict before it is on screen.
     other = open_page("pages/io_bound.py", **IO)
-    predict(other, "io", "slower")
-    assert "press **Measure again** to test your prediction" in texts(other)
-    assert not [w for w in other.warning if "You predicted" in w.value]
-    assert total(class_db) == 1
-    press(other, "Measure again")
+    assert "measured already, so the result is instant" in texts(other)
+    assert not [c for c in other.caption if c.value.startswith("Run `")]  # no result shown yet
+    press(predict(other, "io", "slower"), "Run experiment")
     assert any(w.value.startswith("You predicted threads ×8 is slower: it did not hold") for w in other.warning)
+    assert total(class_db) == 2
+    # An answer changed once the result is on screen waits for a fresh measurement.
+    predict(other, "io", "same")
+    assert "press **Measure again** to test your prediction" in texts(other)
+    assert total(class_db) == 2
     counts = ClassStore(str(class_db)).counts()
     assert counts[["page", "choice", "outcome", "count"]].values.tolist() == [["io_bound", "faster", "right", 1],
                                                                                ["io_bound", "slower", "wrong", 1]]
@@ -121,37 +123,9 @@ def test_takeaways_show_what_you_predicted_and_what_was_measured():
     assert table.value["it held"].tolist() == ["it held"]
 
 
-@contextlib.contextmanager
-def many_sessions() -> Iterator[None]:
-    """Let several AppTest sessions run at once in this process, as a server's sessions do; undone afterwards.
-
-    ``AppTest.run`` installs a process-global mock ``Runtime`` for each script run and removes it when the run
-    ends: with sessions in threads, one's end pulls it from under another (bench/load.py keeps it the same way).
-    """
-    from streamlit.runtime import Runtime
-
-    kept: list[Any] = []
-    instance, exists = Runtime.__dict__["instance"], Runtime.__dict__["exists"]
-
-    def keep_instance(cls: type[Runtime]) -> Runtime:
-        if cls._instance is not None:
-            kept[:] = [cls._instance]
-            return cls._instance
-        if kept:
-            return kept[0]
-        raise RuntimeError("Runtime hasn't been created!")
-
-    Runtime.instance = classmethod(keep_instance)  # type: ignore[method-assign,assignment]
-    Runtime.exists = classmethod(lambda cls: cls._instance is not None or bool(kept))  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Runtime.instance, Runtime.exists = instance, exists  # type: ignore[method-assign]
-
-
 def test_thirty_concurrent_sessions_are_all_counted_once(class_db):
-    # One visitor measures; thirty more arrive at once with an answer in their link (?predict=), each graded
-    # from the stored result as its page first draws, each counted once by the class store.
+    # One visitor measures; thirty more arrive at once with an answer in their link (?predict=) and press Run,
+    # each graded from the stored result, each counted once by the class store.
     press(predict(open_page("pages/io_bound.py", **IO), "io", "faster"), "Run experiment")
     answers = ["faster", "same", "slower"]
     lines: list[str] = []
@@ -164,8 +138,9 @@ def test_thirty_concurrent_sessions_are_all_counted_once(class_db):
             at.switch_page("pages/io_bound.py")
             for name, value in {**IO, "predict": answers[k % 3]}.items():
                 at.query_params[name] = value
-            barrier.wait(timeout=120)
             at.run()
+            barrier.wait(timeout=120)
+            at.button(key="io-run").click().run()
             at.run()  # a rerun: not counted again
             lines.extend(e.value for kind in (at.success, at.warning) for e in kind if "You predicted" in e.value)
             errors.extend(str(e.value) for e in at.exception)

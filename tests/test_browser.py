@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from tests.browser_fixtures import PAGE_NOT_FOUND, RUN_IDS, RUN_MS, new_app_page
-from tests.browser_util import StreamlitServer, playwright_api
+from tests.browser_fixtures import PAGE_NOT_FOUND, RUN_IDS, RUN_MS, fresh_server
+from tests.browser_util import playwright_api
 
 PlaywrightTimeoutError, expect = playwright_api()
 
@@ -40,24 +40,15 @@ def test_deep_link_on_fresh_server(chromium, tmp_path_factory):
     and would run the page file alone (no shared sidebar) or say "Page not found"; ``pages/shell/__init__.py``
     switches that off on first import and reruns.
     """
-    server = StreamlitServer(log_dir=tmp_path_factory.mktemp("streamlit-fresh"))
-    server.start()
-    try:
-        server.wait_healthy(timeout_s=60)
-        context, ui = new_app_page(chromium, server.url)
-        try:
-            ui.open("cpu_bound?n=21")
-            expect(ui.page.locator("h1").first).to_contain_text("CPU-bound")
-            sidebar = ui.page.get_by_test_id("stSidebarUserContent")
-            expect(sidebar.get_by_text("This machine", exact=True)).to_be_visible()  # the router's sidebar
-            expect(ui.page.get_by_role("link", name="Overhead anatomy")).to_have_count(1)  # its navigation
-            assert ui.page.locator(PAGE_NOT_FOUND).count() == 0
-            assert "n=21" in ui.page.url  # the settings in the link survived
-            ui.assert_clean()
-        finally:
-            context.close()
-    finally:
-        assert not server.stop(), "the fresh server left processes behind"
+    with fresh_server(chromium, tmp_path_factory.mktemp("streamlit-fresh")) as ui:
+        ui.open("cpu_bound?n=21")
+        expect(ui.page.locator("h1").first).to_contain_text("CPU-bound")
+        sidebar = ui.page.get_by_test_id("stSidebarUserContent")
+        expect(sidebar.get_by_text("This machine", exact=True)).to_be_visible()  # the router's sidebar
+        expect(ui.page.get_by_role("link", name="Overhead anatomy")).to_have_count(1)  # its navigation
+        assert ui.page.locator(PAGE_NOT_FOUND).count() == 0
+        assert "n=21" in ui.page.url  # the settings in the link survived
+        ui.assert_clean()
 
 
 @pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "default")

@@ -13,8 +13,7 @@ import re
 import pytest
 
 from core.predict import ClassStore
-from tests.browser_fixtures import new_app_page
-from tests.browser_util import StreamlitServer
+from tests.browser_fixtures import fresh_server
 
 try:
     from playwright.sync_api import expect
@@ -31,27 +30,18 @@ GRADED = re.compile(r"^You predicted processes ×4 finishes first: (it held|it d
 def test_predict_run_and_the_graded_line_on_the_start_page(chromium, tmp_path_factory):
     folder = tmp_path_factory.mktemp("class-db")
     db = folder / "class.sqlite3"
-    server = StreamlitServer(log_dir=tmp_path_factory.mktemp("streamlit-predict"), env={"GIL_LAB_CLASS_DB": str(db)})
-    server.start()
-    try:
-        server.wait_healthy(timeout_s=60)
-        context, ui = new_app_page(chromium, server.url)
-        try:
-            ui.open("")
-            question = ui.page.get_by_test_id("stRadio")
-            expect(question).to_contain_text("Which finishes first: sync, threads ×4 or processes ×4")
-            question.get_by_text("processes ×4", exact=True).click()
-            ui.wait_script_done()
-            ui.run_experiment()
-            line = ui.page.get_by_text(GRADED)
-            expect(line.first).to_be_visible()
-            ui.assert_clean()
-            counts = ClassStore(str(db), create=False).counts()
-            assert counts[["page", "choice", "count"]].values.tolist() == [["start", "processes-4", 1]], counts
-            outcome = GRADED.match(line.first.inner_text()).group(1)
-            assert counts["outcome"].tolist() == [{"it held": "right", "it did not hold": "wrong",
-                                                   "the data did not decide": "undecided"}[outcome]]
-        finally:
-            context.close()
-    finally:
-        assert not server.stop(), "the server left processes behind"
+    with fresh_server(chromium, tmp_path_factory.mktemp("streamlit-predict"), {"GIL_LAB_CLASS_DB": str(db)}) as ui:
+        ui.open("")
+        question = ui.page.get_by_test_id("stRadio")
+        expect(question).to_contain_text("Which finishes first: sync, threads ×4 or processes ×4")
+        question.get_by_text("processes ×4", exact=True).click()
+        ui.wait_script_done()
+        ui.run_experiment()
+        line = ui.page.get_by_text(GRADED)
+        expect(line.first).to_be_visible()
+        ui.assert_clean()
+        counts = ClassStore(str(db), create=False).counts()
+        assert counts[["page", "choice", "count"]].values.tolist() == [["start", "processes-4", 1]], counts
+        outcome = GRADED.match(line.first.inner_text()).group(1)
+        assert counts["outcome"].tolist() == [{"it held": "right", "it did not hold": "wrong",
+                                               "the data did not decide": "undecided"}[outcome]]

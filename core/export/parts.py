@@ -15,6 +15,7 @@ from core.export.source import (
     TASKS_MODULE,
     WIDTH,
     indent_lines,
+    parse,
     q,
     sorted_imports,
     tasks_source,
@@ -100,7 +101,7 @@ class Parts:
     def packages(self, extra: list[str]) -> str:
         """``dask distributed pandas altair``: what to ``pip install`` for this export."""
         found = [top_module(s) for s in self.imports([]) if s.strip()]
-        for node in ast.walk(ast.parse(self.tasks)):
+        for node in ast.walk(parse(self.tasks)):
             if isinstance(node, ast.Import):
                 found += [a.name.split(".")[0] for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:

@@ -8,6 +8,7 @@ import dis
 import inspect
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from types import CodeType
 from typing import Any
@@ -17,6 +18,18 @@ WIDTH = 100  # longest line the export writes where it can choose
 
 # pip names of the modules an export may import, where they differ from the module's name
 PIP_NAMES = {"sklearn": "scikit-learn"}
+
+
+# Python 3.11's and 3.12's AST constructor keeps its recursion depth in the interpreter, not the thread: two
+# threads parsing at once (two visitors' exports being built by the server) can fail with "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905). One parse at a time.
+_PARSING = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse(source)``, one thread at a time (see ``_PARSING``)."""
+    with _PARSING:
+        return ast.parse(source)
 
 
 def global_names(code: CodeType) -> Iterator[str]:
@@ -50,7 +63,7 @@ def tasks_source(functions: list[Callable[..., Any]], title: str) -> str:
         sources[name] = ""  # placed now, filled below: recursion and cycles end here
         inner = inspect.unwrap(fn)
         src = textwrap.dedent(inspect.getsource(inner))
-        tree = ast.parse(src).body[0]
+        tree = parse(src).body[0]
         decorators = [d.id for d in getattr(tree, "decorator_list", []) if isinstance(d, ast.Name)]
         for used in dict.fromkeys([*decorators, *global_names(inner.__code__)]):
             if used == name or used not in module:

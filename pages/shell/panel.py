@@ -20,7 +20,7 @@ from core.kinds import kind_of
 from core.kinds.base import RunContext, check, measure_all
 from core.measure.estimate import BudgetError, Cost
 from core.serve.slot import SlotBusy, SlotStatus
-from pages.shell.predict import prediction, question, verdict_line
+from pages.shell.predict import prediction, question, reveal, revealed, verdict_line
 from pages.shell.resources import WARMING, AppClusters, results_store, session_gone, settings
 from pages.shell.results import show
 
@@ -92,8 +92,15 @@ def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = 
         nonce = time.time_ns()
         st.session_state[nonce_key] = nonce
         cached = False
-    if not (run or again or cached):
-        st.info(f"Set the controls, then press **Run experiment** to measure this {what} on this machine.")
+    # A page with a question keeps a result stored for these settings (by anyone: a class shares the store) until
+    # the visitor presses Run, so that a learner can predict before the answer is on screen; then it is instant.
+    if q is not None and (run or again):
+        reveal(key, specs[0])
+    hidden = q is not None and not revealed(key, specs[0])
+    if not (run or again or (cached and not hidden)):
+        st.info("Predict above if you like, then press **Run experiment**: these settings are measured already, so"
+                " the result is instant." if cached else
+                f"Set the controls, then press **Run experiment** to measure this {what} on this machine.")
         return None
     results = [store.get(s, nonce) for s in specs]
     missing = [(k, s) for k, s, r in zip(kinds, specs, results, strict=True) if r is None]

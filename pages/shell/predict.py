@@ -45,6 +45,16 @@ def _widget_key(key: str, spec: Any) -> str:
     return f"{key}-predict-" + hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
 
 
+def reveal(key: str, spec: Any) -> None:
+    """Remember that this session pressed Run for ``spec`` on panel ``key``: its result may show from now on."""
+    st.session_state[_widget_key(key, spec) + "-revealed"] = True
+
+
+def revealed(key: str, spec: Any) -> bool:
+    """Whether this session pressed Run for ``spec`` on panel ``key`` (a stored result waits until it does)."""
+    return bool(st.session_state.get(_widget_key(key, spec) + "-revealed"))
+
+
 def prediction(q: Question, key: str, spec: Any) -> str | None:
     """Ask ``q`` above the run panel ``key``; return the chosen key (None: no prediction, which is fine)."""
     wkey = _widget_key(key, spec)
@@ -74,7 +84,7 @@ def verdict_line(q: Question, answer: str | None, result: Any, key: str) -> None
     """Say whether the prediction held (from the verdicts), keep it for Takeaways, count it once for the class.
 
     A prediction is graded only for a result it was made before: an answer given, or changed, once this result
-    was on screen (a stored result shows at once) waits for a fresh measurement.
+    was on screen waits for a fresh measurement (a stored result waits for Run, so a first answer always counts).
     """
     if not getattr(result, "complete", False):
         return
