@@ -5,15 +5,13 @@ time (:func:`core.serve.settings.instructor_ok`) and never shown. The counts are
 per page, preset, choice and outcome, no names, no addresses, no free text.
 """
 
-import altair as alt
 import streamlit as st
 
 from core.predict import OUTCOMES, ClassStoreUnavailable
+from core.predict.chart import class_chart
 from core.serve.settings import instructor_ok
 from pages.shell.predict import class_store
 from pages.shell.resources import settings
-
-COLOURS = {"right": "#2e7d32", "wrong": "#c62828", "undecided": "#9e9e9e"}
 
 st.title("Instructor: the class's predictions")
 conf = settings()
@@ -54,13 +52,7 @@ else:
         n = int(frame["count"].sum())
         by = {o: int(frame.loc[frame["outcome"] == o, "count"].sum()) for o in OUTCOMES}
         st.caption(f"{n} prediction(s): {by['right']} right, {by['wrong']} wrong, {by['undecided']} undecided.")
-        chart = alt.Chart(frame).mark_bar().encode(
-            x=alt.X("sum(count):Q", title="learners", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("label:N", title=None, sort=None),
-            color=alt.Color("outcome:N", scale=alt.Scale(domain=list(COLOURS), range=list(COLOURS.values())),
-                            title="came out"),
-            tooltip=["label", "outcome", "count"],
-        ).properties(height=max(80, 36 * frame["label"].nunique()))
+        chart = class_chart(frame)
         st.altair_chart(chart, width="stretch")
 
 with st.expander("Reset the class counts", icon=":material/restart_alt:"):
