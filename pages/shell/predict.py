@@ -76,8 +76,10 @@ def prediction(q: Question, key: str, spec: Any) -> str | None:
 
 
 def _token(key: str, result: Any) -> str:
+    # One count per learner and question: the question belongs to one comparison (its settings), so pressing
+    # Measure again, or answering again, adds a measurement, not a second learner.
     session = st.session_state.setdefault(SESSION, secrets.token_hex(16))
-    return f"{session}:{key}:{result.run_id}"
+    return f"{session}:{_widget_key(key, result.spec)}"
 
 
 def verdict_line(q: Question, answer: str | None, result: Any, key: str) -> None:
