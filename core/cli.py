@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -197,19 +198,23 @@ def _predictions(args: argparse.Namespace) -> int:
     from core.predict import ClassStore, ClassStoreUnavailable
     from core.serve.settings import load_settings
 
-    path = args.db if args.db is not None else load_settings().class_db
-    if not path or "\x00" in path:
-        raise ValueError("--db must be a file path or :memory:")
+    named = args.db is not None  # a path the caller gave must exist; the setting's may not yet (a fresh server)
+    path = args.db if named else load_settings().class_db
+    where = "--db" if named else "the class_db setting"
+    if not path or not path.strip() or not path.isprintable():
+        raise ValueError(f"{where} must be a file path or :memory: (got {path!r})")
+    if named and path != ":memory:" and not args.reset and not os.path.isfile(path):
+        raise ValueError(f"--db: no class database at {path!r} (the app creates it at its first counted prediction)")
     store = ClassStore(path, create=args.reset)
     reset = None
     if args.reset:
         try:
             reset = store.reset()
         except ClassStoreUnavailable as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(f"{where}: {exc}") from None
     counts = store.counts()
     if not store.available:
-        raise ValueError(store.reason)
+        raise ValueError(f"{where}: {store.reason}")
     rows = [{k: (int(v) if k == "count" else str(v)) for k, v in row.items()} for row in counts.to_dict("records")]
     if args.json:
         out: dict[str, Any] = {"kind": "predictions", "schema": 1, "db": store.path,

@@ -342,8 +342,10 @@ def test_cli_prints_the_class_counts_as_json_and_resets_them(cli, parse_json, tm
     assert table.returncode == 0 and "processes-4" in table.stdout and "4 in all" in table.stdout
     reset = cli("predictions", "--json", "--reset", "--db", path)
     assert parse_json(reset.stdout)["reset"] == 4 and parse_json(reset.stdout)["total"] == 0
+    # A database the caller names must exist (a typo must not read as "nobody predicted anything").
     missing = cli("predictions", "--json", "--db", str(tmp_path / "none.sqlite3"))
-    assert missing.returncode == 0 and parse_json(missing.stdout)["total"] == 0
+    assert missing.returncode == 2 and missing.stdout == "" and missing.stderr.count("\n") == 1
+    assert "--db: no class database at" in missing.stderr
     assert not (tmp_path / "none.sqlite3").exists(), "a look must not create the database"
 
 
