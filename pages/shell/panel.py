@@ -9,7 +9,8 @@ result itself is drawn by :mod:`pages.shell.results`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import streamlit as st
@@ -17,7 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from core.fmt import ratio as fmt_ratio
 from core.kinds import kind_of
-from core.kinds.base import RunContext, check, measure_all
+from core.kinds.base import RunContext, check, measure_all, run_slot
 from core.measure.estimate import BudgetError, Cost
 from core.serve.slot import SlotBusy, SlotStatus
 from pages.shell.predict import prediction, question, reveal, revealed, verdict_line
@@ -104,30 +105,31 @@ def panel(spec: Any, *, key: str, what: str = "experiment", show_result: bool = 
         return None
     results = [store.get(s, nonce) for s in specs]
     missing = [(k, s) for k, s, r in zip(kinds, specs, results, strict=True) if r is None]
-    if missing:
-        try:
-            measured, waited = _measure_live(missing, cost, what)
-        except SlotBusy as exc:
-            st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
-            return None
-        except (ValueError, RuntimeError) as exc:  # EngineError, RunTimeout, TraceError: one clear line
-            st.error(f"The experiment could not run: {exc}")
-            return None
-        for (_, s), r in zip(missing, measured, strict=True):
-            store.put(s, nonce, r)
-        fresh = iter(measured)
-        results = [r if r is not None else next(fresh) for r in results]
-        if waited >= 0.5:
-            st.caption(f":material/hourglass_bottom: Waited {waited:.1f} s for another visitor's run to finish"
-                       " (experiments run one at a time so they never share the cores).")
-    out = results if several else results[0]
-    # The Takeaways page shows each lesson next to the visitor's own latest run of that page.
-    st.session_state[f"last-{key}"] = out
-    if q is not None:
-        verdict_line(q, answer, out, key)
-    if show_result:
-        for i, result in enumerate(results):
-            show(result, key=f"{key}-{i}" if several else key)
+    with ExitStack() as held:
+        if missing:
+            try:
+                measured, waited = held.enter_context(_measure_live(missing, cost, what))
+            except SlotBusy as exc:
+                st.warning(f"The lab is busy: {exc}. Your settings are kept; press Run again later.")
+                return None
+            except (ValueError, RuntimeError) as exc:  # EngineError, RunTimeout, TraceError: one clear line
+                st.error(f"The experiment could not run: {exc}")
+                return None
+            for (_, s), r in zip(missing, measured, strict=True):
+                store.put(s, nonce, r)
+            fresh = iter(measured)
+            results = [r if r is not None else next(fresh) for r in results]
+            if waited >= 0.5:
+                st.caption(f":material/hourglass_bottom: Waited {waited:.1f} s for another visitor's run to finish"
+                           " (experiments run one at a time so they never share the cores).")
+        out = results if several else results[0]
+        # The Takeaways page shows each lesson next to the visitor's own latest run of that page.
+        st.session_state[f"last-{key}"] = out
+        if q is not None:
+            verdict_line(q, answer, out, key)
+        if show_result:
+            for i, result in enumerate(results):
+                show(result, key=f"{key}-{i}" if several else key)
     return out
 
 
@@ -147,8 +149,14 @@ def _together(costs: list[Cost], what: str) -> Cost:
 LIVE_EVERY_S = 1.5
 
 
-def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[list[Any], float]:
-    """Run ``jobs`` (kind, spec) behind one wait for the run slot, with live rounds; ``(results, waited)``."""
+@contextmanager
+def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> Iterator[tuple[list[Any], float]]:
+    """Run ``jobs`` (kind, spec) behind one wait for the run slot, with live rounds; yield ``(results, waited)``.
+
+    The slot is still held while the caller draws the results: drawn after it is released, a visitor's charts
+    and tables (Python, holding the GIL) would run beside the next visitor's rounds, in the process that
+    measures them: a queue would then slow every measurement it waits for.
+    """
     gone = session_gone()
     waiting = st.empty()
     max_wait = settings().max_wait_seconds
@@ -182,10 +190,11 @@ def _measure_live(jobs: list[tuple[Any, Any]], cost: Cost, what: str) -> tuple[l
 
     ctx = RunContext(clusters=AppClusters(), progress=progress, on_partial=on_partial, should_stop=gone,
                      deadline_s=_deadline(cost), max_wait_s=max_wait, on_wait=slot_waiter(waiting, max_wait))
-    results, waited = measure_all(jobs, ctx, label=f"a visitor's {what}", estimate_s=cost.typical_s, each=each)
-    live.empty()
-    message.caption(f":material/check_circle: Measured in {time.monotonic() - t0[0]:.1f} s. Results below.")
-    return results, waited
+    with run_slot(f"a visitor's {what}", cost.typical_s, ctx) as waited:
+        results, _ = measure_all(jobs, ctx, label=f"a visitor's {what}", each=each)  # the slot is held: no wait
+        live.empty()
+        message.caption(f":material/check_circle: Measured in {time.monotonic() - t0[0]:.1f} s. Results below.")
+        yield results, waited
 
 
 def live_line(partial: Any) -> str:
