@@ -208,9 +208,13 @@ def test_process_pools_beat_one_thread_on_pure_python(scheduler):
     procs = sync.replace(scheduler=scheduler, workers=2, reuse_pool=True)
 
     def side_by_side() -> tuple[float, float]:
-        # Interleaved, best-of: noise from elsewhere only ever adds time.
-        sync_s = _best_computes(sync, 2)
-        proc_s = _best_computes(procs, 3)
+        # Interleaved, best-of: noise from elsewhere only ever adds time. The pool is sampled in two places,
+        # since a neighbour's burst takes a core from the two processes but not from the one sync thread.
+        sync_s: list[float] = []
+        proc_s: list[float] = []
+        for _ in range(2):
+            sync_s += _best_computes(sync, 2)
+            proc_s += _best_computes(procs, 2)
         sync_s += _best_computes(sync, 2)
         return min(proc_s), min(sync_s)
 
