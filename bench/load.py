@@ -1,6 +1,6 @@
 """Concurrent visitors: a class of 30 presses Run at once; four browsers do the same on a real server.
 
-    python -m bench.load [--visitors 30] [--browsers] [--repeats 2] [--quick] [--port 8621]
+    python -m bench.load [--visitors 30] [--alone 10] [--browsers] [--repeats 2] [--quick] [--port 8621]
 
 Default: a class. ``--visitors`` (30) sessions of the real app through ``streamlit.testing.v1.AppTest``,
 in one process as a server's sessions are, each on the CPU-bound page with DISTINCT settings (fib n,
@@ -9,7 +9,10 @@ pressing "Run experiment" at the same moment (a barrier). The server runs one co
 queue; each one's wait (its "Waited … s" caption), its time from click to results, whether it got them within
 ``max_wait_seconds`` (the setting: 180 s on a shared server) and how its prediction came out are printed, and
 how many predictions the class store counted (its own SQLite file in a temporary folder, not the server's
-class). Goals: every visitor served within max_wait_seconds, every prediction counted once.
+class). Goals: every visitor served within max_wait_seconds, every prediction counted once. Then ``--alone`` (10)
+of them measure their settings again, one at a time with nobody queued, and each one's round of every arm
+queued ÷ alone is listed in the order they were served (the first served had the whole class queued behind
+them). Goal: the median ≤ 1.2, verdicts as decided.
 
 ``--browsers``: the original benchmark below, with headless Chromium on a real ``streamlit run``.
 
@@ -198,15 +201,18 @@ def visitor_settings(n: int) -> list[dict[str, str]]:
     return [{"n": str(f), "tasks": str(t), "workers": str(w)} for f, t, w in combos[:n]]
 
 
-def a_class(n: int) -> tuple[list[Visitor], float]:
-    """``n`` AppTest sessions press Run at once (see the module docstring); returns them and the max wait setting."""
+def a_class(n: int, alone: int = 5) -> tuple[list[Visitor], float]:
+    """``n`` AppTest sessions press Run at once (see the module docstring); returns them and the max wait setting.
+
+    ``alone`` of them measure their settings again afterwards, one at a time.
+    """
     from tests.app_helpers import many_sessions
 
     with many_sessions():
-        return _class_visits(n)
+        return _class_visits(n, alone)
 
 
-def _class_visits(n: int) -> tuple[list[Visitor], float]:
+def _class_visits(n: int, alone: int) -> tuple[list[Visitor], float]:
     import os
     import threading
 
@@ -271,7 +277,7 @@ def _class_visits(n: int) -> tuple[list[Visitor], float]:
         t.join()
     # Alone: once the class has gone, a few of them measure the same settings again ("Measure again": a fresh
     # measurement), one at a time, nobody queued: what the queue cost their comparison.
-    for v in visitors[:: max(1, len(visitors) // ALONE)][:ALONE]:
+    for v in visitors[:: max(1, len(visitors) // alone)][:alone]:
         at = at_home.get(v.index)
         if at is None:
             continue
@@ -281,7 +287,6 @@ def _class_visits(n: int) -> tuple[list[Visitor], float]:
     return visitors, max_wait
 
 
-ALONE = 5  # visitors who measure their settings again, alone, after the class
 PREDICTIONS = ("processes-{workers}", "same", "threads-{workers}", "sync")  # the CPU-bound page's choices
 
 
@@ -340,6 +345,8 @@ def report_class(visitors: list[Visitor], max_wait: float) -> bool:
     pairs = [v for v in visitors if not v.error and v.alone_s == v.alone_s]
     if pairs:
         rq, ra = [v.round_s for v in pairs], [v.alone_round_s for v in pairs]
+        print("queued ÷ alone, a round of every arm, per visitor (in the order they were served): " + ", ".join(
+            f"{v.index}: {v.round_s / v.alone_round_s:.2f}" for v in sorted(pairs, key=lambda v: v.done_s)))
         ratio = median([q / a for q, a in zip(rq, ra, strict=True)])
         whole = median([v.measure_s / v.alone_s for v in pairs])
         print(f"the same {len(pairs)} comparisons measured with the class queued behind them and then alone:"
@@ -361,12 +368,14 @@ def main() -> None:
                quick_help="CPU-bound page, fib(24..27) × 4, 1 repeat, distinct settings per session")
     p.add_argument("--port", type=int, default=8621, help="port for the app's server (default 8621)")
     p.add_argument("--visitors", type=int, default=30, help="AppTest visitors of the class (default 30)")
+    p.add_argument("--alone", type=int, default=10,
+                   help="visitors who measure their settings again alone after the class, for queued ÷ alone (10)")
     p.add_argument("--browsers", action="store_true", help="4 headless browsers on a real server instead")
     args = p.parse_args()
     if not args.browsers:
         print(machine_line())
         with BusyMeter() as busy:
-            visitors, max_wait = a_class(args.visitors)
+            visitors, max_wait = a_class(args.visitors, args.alone)
         print(f"\n{args.visitors} visitors of the CPU-bound page, distinct settings, pressing Run at once")
         report_class(visitors, max_wait)
         print(busy.line())
