@@ -201,7 +201,7 @@ def visitor_settings(n: int) -> list[dict[str, str]]:
     return [{"n": str(f), "tasks": str(t), "workers": str(w)} for f, t, w in combos[:n]]
 
 
-def a_class(n: int, alone: int = 5) -> tuple[list[Visitor], float]:
+def a_class(n: int, alone: int = 10) -> tuple[list[Visitor], float]:
     """``n`` AppTest sessions press Run at once (see the module docstring); returns them and the max wait setting.
 
     ``alone`` of them measure their settings again afterwards, one at a time.
@@ -277,7 +277,7 @@ def _class_visits(n: int, alone: int) -> tuple[list[Visitor], float]:
         t.join()
     # Alone: once the class has gone, a few of them measure the same settings again ("Measure again": a fresh
     # measurement), one at a time, nobody queued: what the queue cost their comparison.
-    for v in visitors[:: max(1, len(visitors) // alone)][:alone]:
+    for v in (visitors[:: max(1, len(visitors) // alone)][:alone] if alone > 0 else []):
         at = at_home.get(v.index)
         if at is None:
             continue
@@ -345,9 +345,10 @@ def report_class(visitors: list[Visitor], max_wait: float) -> bool:
     pairs = [v for v in visitors if not v.error and v.alone_s == v.alone_s]
     if pairs:
         rq, ra = [v.round_s for v in pairs], [v.alone_round_s for v in pairs]
+        ratios = {v.index: v.round_s / v.alone_round_s for v in pairs}
         print("queued ÷ alone, a round of every arm, per visitor (in the order they were served): " + ", ".join(
-            f"{v.index}: {v.round_s / v.alone_round_s:.2f}" for v in sorted(pairs, key=lambda v: v.done_s)))
-        ratio = median([q / a for q, a in zip(rq, ra, strict=True)])
+            f"{v.index}: {ratios[v.index]:.2f}" for v in sorted(pairs, key=lambda v: v.done_s)))
+        ratio = median(list(ratios.values()))
         whole = median([v.measure_s / v.alone_s for v in pairs])
         print(f"the same {len(pairs)} comparisons measured with the class queued behind them and then alone:"
               f" a round of every arm {median(rq) * 1e3:.0f} ms queued vs {median(ra) * 1e3:.0f} ms alone, queued ÷"
@@ -372,6 +373,8 @@ def main() -> None:
                    help="visitors who measure their settings again alone after the class, for queued ÷ alone (10)")
     p.add_argument("--browsers", action="store_true", help="4 headless browsers on a real server instead")
     args = p.parse_args()
+    if args.alone < 0:
+        p.error("--alone must be 0 or more")
     if not args.browsers:
         print(machine_line())
         with BusyMeter() as busy:
